@@ -1,0 +1,71 @@
+/**
+ * The executor's events. Payloads are plain objects; times are epoch milliseconds.
+ *
+ * @module
+ */
+import type { AttemptError, JobState } from "../shared/job.ts";
+import type { Priority } from "../shared/priority.ts";
+
+/** Every event of a `MaintenanceExecutor`, by name. */
+export interface ExecutorEventMap {
+  /** A job was created (or, with a unique key, found). */
+  "job:enqueued": { id: string; kind: string; priority: Priority; state: JobState; runAt: number };
+  /** A worker started an attempt. */
+  "job:started": {
+    id: string;
+    kind: string;
+    priority: Priority;
+    attempt: number;
+    worker: string;
+    /** How long it waited in the queue. */
+    waitMs: number;
+  };
+  "job:progress": { id: string; done: number; total: number | null };
+  "job:log": { id: string; message: string };
+  "job:succeeded": {
+    id: string;
+    kind: string;
+    attempt: number;
+    worker: string;
+    durationMs: number;
+  };
+  /** An attempt failed or timed out; `next` says what happens to the job. */
+  "job:failed": {
+    id: string;
+    kind: string;
+    attempt: number;
+    worker: string;
+    durationMs: number;
+    error: AttemptError;
+    next: "scheduled" | "dead" | "failed";
+    /** When it runs again, for `next: "scheduled"`. */
+    retryAt: number | null;
+  };
+  /** A job was cancelled (`running`: it was cancelled while it ran). */
+  "job:cancelled": { id: string; kind: string; running: boolean };
+  /** A running job was stopped by a shutdown; `requeued` unless it ran out of chances. */
+  "job:interrupted": {
+    id: string;
+    kind: string;
+    attempt: number;
+    worker: string;
+    requeued: boolean;
+  };
+  /** A dead, failed or cancelled job was put back in the queue by an operator. */
+  "job:retried": { id: string; kind: string };
+  /** A handler did not settle `killAfter` after its signal; its worker was freed. */
+  "job:abandoned": {
+    id: string;
+    kind: string;
+    worker: string;
+    reason: "timeout" | "cancelled" | "shutdown";
+  };
+  /** A worker's job showed no life for `stuckAfter`. */
+  "worker:stuck": { worker: string; jobId: string; silentMs: number };
+  /** A stuck worker's job showed life again or ended. */
+  "worker:recovered": { worker: string; jobId: string };
+  /** The store failed; the executor keeps the work and tries again. */
+  "store:error": { operation: string; error: unknown };
+  /** Intake was paused or resumed. */
+  "intake:changed": { intake: "open" | "paused" | "closed" };
+}

@@ -1,0 +1,1371 @@
+/**
+ * The `MaintenanceExecutor`: a priority job queue, a pool of async workers, retries,
+ * timeouts, cancellation and worker health, over a `JobStore`.
+ *
+ * Lifecycle: `created` → `start()` → `running` → `closeIntake()` → `closing` (no new jobs
+ * taken or started; running ones go on) → `drain()` / `interrupt()` → `stop()` → `closed`.
+ *
+ * The hot path: `enqueue` commits to the store, then pushes the job's entry into the
+ * {@link ReadyQueue}; one dispatch pass per microtask takes as many entries as there are
+ * idle workers and claims them in one store call; handlers run; their settlements are
+ * written back in one batch per microtask. Timeouts, kill deadlines and stuck detection
+ * share one watchdog timer armed for the earliest of them; scheduled jobs one due timer.
+ *
+ * @module
+ */
+import { formatDuration, parseDuration } from "../shared/duration.ts";
+import { Emitter, type EventSource } from "../shared/emitter.ts";
+import { errorMessage, LiminalError } from "../shared/errors.ts";
+import { newId } from "../shared/ids.ts";
+import type { AttemptError, AttemptOutcome, JobRecord, JobState } from "../shared/job.ts";
+import { FINAL_STATES } from "../shared/job.ts";
+import { type JsonValue, serializePayload } from "../shared/json.ts";
+import { parsePriority, PRIORITIES, type Priority, priorityAt } from "../shared/priority.ts";
+import type {
+  ExecutorSnapshot,
+  ExecutorTotals,
+  IntakeState,
+  PriorityDepth,
+  Warning,
+  WorkerSnapshot,
+} from "../shared/snapshot.ts";
+import type { JobStore, NewJob, NextState, ReadyEntry, Settlement } from "../store/types.ts";
+import type { ExecutorEventMap } from "./events.ts";
+import {
+  type JobContext,
+  type JobKind,
+  JobKindRegistry,
+  PermanentJobError,
+  resolveAttempts,
+  resolveBackoff,
+  resolveTimeout,
+} from "./job_kind.ts";
+import { type EnqueueResult, type JobSpec, parseRunAt } from "./job_spec.ts";
+import {
+  type ExecutorOptions,
+  type ResolvedExecutorOptions,
+  resolveExecutorOptions,
+} from "./options.ts";
+import { LatencyHistogram, RateCounter } from "./metrics.ts";
+import { type QueuedEntry, ReadyQueue } from "./ready_queue.ts";
+import { backoffDelay } from "./retry_policy.ts";
+
+type ExecutorState = "created" | "starting" | "running" | "closing" | "closed";
+type AbortReason = "timeout" | "cancelled" | "shutdown";
+
+/** Longest delay `setTimeout` takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Scheduled jobs promoted per store call. */
+const PROMOTE_BATCH = 1_000;
+
+class WorkerSlot {
+  run: Run | null = null;
+  reserved = false;
+  lastActivity = 0;
+  stuck = false;
+  done = 0;
+  failed = 0;
+  constructor(readonly id: string) {}
+}
+
+class Run {
+  readonly controller = new AbortController();
+  deadline = Number.POSITIVE_INFINITY;
+  killAt = Number.POSITIVE_INFINITY;
+  abortReason: AbortReason | null = null;
+  /** Settled or abandoned: later settlements of the handler are ignored. */
+  over = false;
+  progress: { done: number; total: number | null } | null = null;
+  constructor(
+    readonly record: JobRecord,
+    readonly worker: WorkerSlot,
+    readonly attempt: number,
+    readonly startedAt: number,
+    readonly startedMono: number,
+  ) {}
+}
+
+interface LevelWindow {
+  /** Every queued job of this level with `seq > lastSeq` is known to be in the store only. */
+  complete: boolean;
+  lastSeq: number;
+  refilling: boolean;
+}
+
+interface PendingSettlement {
+  settlement: Settlement;
+  /** Runs once the settlement is committed. */
+  after: () => void;
+}
+
+/**
+ * Runs maintenance jobs. See the module doc for its lifecycle.
+ *
+ * @example
+ * ```ts
+ * const executor = new MaintenanceExecutor({ store: new MemoryStore(), kinds: [sleepJob] });
+ * await executor.start();
+ * const { id } = await executor.enqueue({ kind: "sleep", payload: { ms: 10 } });
+ * const job = await executor.waitFor(id); // job.state === "succeeded"
+ * ```
+ */
+export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
+  readonly #options: ResolvedExecutorOptions;
+  readonly #store: JobStore;
+  readonly #kinds: JobKindRegistry;
+  readonly #events = new Emitter<ExecutorEventMap>();
+  readonly #ready: ReadyQueue;
+  readonly #workers: WorkerSlot[];
+  readonly #idle: WorkerSlot[];
+  readonly #windows: LevelWindow[];
+  readonly #running = new Map<string, Run>();
+  readonly #runningByKind = new Map<string, number>();
+  readonly #cancelOnStart = new Set<string>();
+  readonly #waiters = new Map<string, ((record: JobRecord) => void)[]>();
+  readonly #wait = new LatencyHistogram();
+  readonly #run = new LatencyHistogram();
+  readonly #rate: RateCounter;
+  readonly #totals: ExecutorTotals = {
+    enqueued: 0,
+    started: 0,
+    succeeded: 0,
+    failedAttempts: 0,
+    retried: 0,
+    timedOut: 0,
+    dead: 0,
+    failed: 0,
+    cancelled: 0,
+    interrupted: 0,
+    abandoned: 0,
+  };
+  #state: ExecutorState = "created";
+  #paused = false;
+  #claiming = 0;
+  #dispatchQueued = false;
+  #pending: PendingSettlement[] = [];
+  #flushQueued = false;
+  #flushing: Promise<void> | null = null;
+  #flushRetryMs = 0;
+  #flushRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  #storeFailing: string | null = null;
+  #watchdogTimer: ReturnType<typeof setTimeout> | undefined;
+  #watchdogAt = Number.POSITIVE_INFINITY;
+  #dueTimer: ReturnType<typeof setTimeout> | undefined;
+  #dueAt = Number.POSITIVE_INFINITY;
+  #promoting: Promise<void> | null = null;
+  #idleWaiters: (() => void)[] = [];
+  #settledWaiters: (() => void)[] = [];
+  #lateSettlements = 0;
+
+  constructor(options: ExecutorOptions) {
+    this.#options = resolveExecutorOptions(options);
+    this.#store = this.#options.store;
+    this.#kinds = new JobKindRegistry(options.kinds ?? []);
+    this.#ready = new ReadyQueue(this.#options.agingMs);
+    this.#workers = Array.from(
+      { length: this.#options.workers },
+      (_, i) => new WorkerSlot(`${this.#options.workerPrefix}${i + 1}`),
+    );
+    this.#idle = [...this.#workers].reverse();
+    this.#windows = PRIORITIES.map(() => ({ complete: false, lastSeq: 0, refilling: false }));
+    this.#rate = new RateCounter(this.#options.clock());
+  }
+
+  // ── Events ────────────────────────────────────────────────────────────────────────────
+
+  on<K extends keyof ExecutorEventMap>(
+    event: K,
+    listener: (payload: ExecutorEventMap[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  once<K extends keyof ExecutorEventMap>(
+    event: K,
+    listener: (payload: ExecutorEventMap[K]) => void,
+  ): () => void {
+    return this.#events.once(event, listener);
+  }
+
+  // ── Lifecycle ─────────────────────────────────────────────────────────────────────────
+
+  /** The kinds this executor runs. */
+  get kinds(): JobKindRegistry {
+    return this.#kinds;
+  }
+
+  /** The number of workers. */
+  get workerCount(): number {
+    return this.#workers.length;
+  }
+
+  /** Whether new jobs are taken and queued ones started. */
+  get intake(): IntakeState {
+    if (this.#state === "closing" || this.#state === "closed") return "closed";
+    return this.#paused ? "paused" : "open";
+  }
+
+  /** Jobs running now. */
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** Adds a job kind. Only before `start()`. */
+  register(kind: JobKind): void {
+    if (this.#state !== "created") {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `job kinds can only be registered before start (kind "${kind.kind}")`,
+      );
+    }
+    this.#kinds.register(kind);
+  }
+
+  /** Loads the ready window from the store and starts the workers. The store must be open. */
+  async start(): Promise<void> {
+    if (this.#state !== "created") {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `the executor was already started (${this.#state})`,
+      );
+    }
+    this.#state = "starting";
+    await Promise.all(PRIORITIES.map((_, level) => this.#refill(level)));
+    this.#state = "running";
+    await this.#promoteDue();
+    this.#scheduleDispatch();
+  }
+
+  /** Stops starting jobs until {@link resume}; enqueues are still taken. */
+  pause(): void {
+    if (this.#state !== "running" || this.#paused) return;
+    this.#paused = true;
+    this.#events.emit("intake:changed", { intake: "paused" });
+  }
+
+  /** Starts queued jobs again after {@link pause}. */
+  resume(): void {
+    if (this.#state !== "running" || !this.#paused) return;
+    this.#paused = false;
+    this.#events.emit("intake:changed", { intake: "open" });
+    this.#scheduleDispatch();
+  }
+
+  /**
+   * Shutdown phase 1: refuses new jobs (`RUNTIME_SHUTTING_DOWN`) and starts no queued job.
+   * Running jobs go on; queued and scheduled ones stay in the store.
+   */
+  closeIntake(): void {
+    if (this.#state === "closing" || this.#state === "closed") return;
+    this.#state = "closing";
+    this.#clearDueTimer();
+    this.#events.emit("intake:changed", { intake: "closed" });
+  }
+
+  /**
+   * Shutdown phase 2: waits until no job runs, or `graceMs` passes. Resolves with the number
+   * of jobs still running.
+   */
+  async drain(graceMs: number, signal?: AbortSignal): Promise<number> {
+    this.closeIntake();
+    if (this.#running.size > 0 || this.#claiming > 0) {
+      await this.#untilSettledOr(graceMs, signal);
+    }
+    await this.#flush();
+    return this.#running.size;
+  }
+
+  /**
+   * Shutdown phase 3: aborts every running job's signal (reason `JOB_INTERRUPTED`), waits up
+   * to `hardMs` for them to settle, then records those still running as interrupted and
+   * queues them again. Resolves with the number of jobs interrupted.
+   */
+  async interrupt(hardMs: number): Promise<number> {
+    this.closeIntake();
+    const before = this.#totals.interrupted;
+    const now = this.#options.clock();
+    for (const run of this.#running.values()) this.#abort(run, "shutdown", now, hardMs);
+    if (this.#running.size > 0) await this.#untilSettledOr(hardMs);
+    const late = this.#options.clock();
+    for (const run of [...this.#running.values()]) this.#abandon(run, late);
+    await this.#flush();
+    return this.#totals.interrupted - before;
+  }
+
+  /** Stops every timer and writes what is pending. The executor cannot start again. */
+  async stop(): Promise<void> {
+    if (this.#state === "closed") return;
+    if (this.#running.size > 0) await this.interrupt(0);
+    this.closeIntake();
+    this.#state = "closed";
+    this.#clearDueTimer();
+    if (this.#watchdogTimer !== undefined) clearTimeout(this.#watchdogTimer);
+    this.#watchdogTimer = undefined;
+    this.#watchdogAt = Number.POSITIVE_INFINITY;
+    if (this.#promoting) await this.#promoting.catch(() => {});
+    await this.#flush();
+    if (this.#flushRetryTimer !== undefined) clearTimeout(this.#flushRetryTimer);
+    this.#flushRetryTimer = undefined;
+    this.#ready.clear();
+    this.#notifyIdle();
+  }
+
+  /** Resolves when no job is queued in memory or running (scheduled jobs may remain). */
+  onIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  // ── Jobs ──────────────────────────────────────────────────────────────────────────────
+
+  /** Enqueues one job; resolves once it is committed to the store. */
+  async enqueue(spec: JobSpec): Promise<EnqueueResult> {
+    const [result] = await this.enqueueMany([spec]);
+    return result!;
+  }
+
+  /**
+   * Enqueues jobs in one store transaction. Every spec is checked first: one bad spec
+   * refuses the whole batch and changes nothing.
+   */
+  async enqueueMany(specs: readonly JobSpec[]): Promise<EnqueueResult[]> {
+    this.#assertAccepting();
+    const now = this.#options.clock();
+    const jobs: NewJob[] = new Array(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      jobs[i] = this.#resolveSpec(specs[i]!, now, specs.length > 1 ? `jobs[${i}]` : "job");
+    }
+    if (jobs.length === 0) return [];
+    const inserted = await this.#store.insert(jobs, now);
+    const mono = performance.now();
+    const results: EnqueueResult[] = new Array(inserted.length);
+    let earliestDue = Number.POSITIVE_INFINITY;
+    const emit = this.#events.has("job:enqueued");
+    for (let i = 0; i < inserted.length; i++) {
+      const outcome = inserted[i]!;
+      const job = jobs[i]!;
+      results[i] = {
+        id: outcome.id,
+        kind: job.kind,
+        created: outcome.created,
+        state: outcome.state,
+      };
+      if (!outcome.created) continue;
+      this.#totals.enqueued++;
+      if (outcome.entry !== null) this.#offer(outcome.entry, mono);
+      else if (outcome.state === "scheduled" && job.runAt < earliestDue) earliestDue = job.runAt;
+      if (emit) {
+        this.#events.emit("job:enqueued", {
+          id: outcome.id,
+          kind: job.kind,
+          priority: job.priority,
+          state: outcome.state,
+          runAt: job.runAt,
+        });
+      }
+    }
+    if (earliestDue !== Number.POSITIVE_INFINITY) this.#armDue(earliestDue);
+    this.#scheduleDispatch();
+    return results;
+  }
+
+  /**
+   * Cancels a job: a scheduled or queued one becomes `cancelled` at once; a running one has
+   * its signal aborted (reason `JOB_CANCELLED`) and becomes `cancelled` when its handler
+   * settles. Resolves with the job as it is now.
+   */
+  async cancel(id: string): Promise<JobRecord> {
+    const running = this.#running.get(id);
+    if (running !== undefined) {
+      this.#abort(running, "cancelled", this.#options.clock(), this.#options.killAfterMs);
+      return (await this.#store.get(id)) ?? running.record;
+    }
+    const record = await this.#store.cancel(id, this.#options.clock());
+    if (record.state === "running") {
+      const run = this.#running.get(id);
+      if (run !== undefined) {
+        this.#abort(run, "cancelled", this.#options.clock(), this.#options.killAfterMs);
+      } else this.#cancelOnStart.add(id);
+      return record;
+    }
+    this.#totals.cancelled++;
+    this.#events.emit("job:cancelled", { id, kind: record.kind, running: false });
+    this.#resolveWaiters(record);
+    return record;
+  }
+
+  /** Puts a dead, failed or cancelled job back in the queue with a fresh attempt budget. */
+  async retry(id: string): Promise<JobRecord> {
+    this.#assertAccepting();
+    const entry = await this.#store.retry(id, this.#options.clock());
+    this.#offer(entry, performance.now());
+    this.#events.emit("job:retried", { id, kind: entry.kind });
+    this.#scheduleDispatch();
+    const record = await this.#store.get(id);
+    if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+    return record;
+  }
+
+  /** The job, or `null`. */
+  get(id: string): Promise<JobRecord | null> {
+    return this.#store.get(id);
+  }
+
+  /**
+   * Resolves with the job once it is in a final state (`succeeded`, `failed`, `dead`,
+   * `cancelled`) and that state is committed. Unknown id: `JOB_NOT_FOUND`.
+   */
+  async waitFor(id: string, signal?: AbortSignal): Promise<JobRecord> {
+    signal?.throwIfAborted();
+    let resolveWaiter!: (record: JobRecord) => void;
+    const settled = new Promise<JobRecord>((resolve) => (resolveWaiter = resolve));
+    const list = this.#waiters.get(id);
+    if (list) list.push(resolveWaiter);
+    else this.#waiters.set(id, [resolveWaiter]);
+    const current = await this.#store.get(id);
+    if (current === null) {
+      this.#dropWaiter(id, resolveWaiter);
+      throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+    }
+    if (FINAL_STATES.has(current.state)) {
+      this.#dropWaiter(id, resolveWaiter);
+      return current;
+    }
+    if (signal === undefined) return settled;
+    return await new Promise<JobRecord>((resolve, reject) => {
+      const onAbort = () => {
+        this.#dropWaiter(id, resolveWaiter);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      settled.then((record) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(record);
+      });
+    });
+  }
+
+  // ── Snapshot ──────────────────────────────────────────────────────────────────────────
+
+  /** The executor now: workers, queue depth, throughput, latencies, totals, warnings. */
+  async snapshot(): Promise<ExecutorSnapshot> {
+    const counts = await this.#store.counts();
+    const now = this.#options.clock();
+    const oldest = this.#ready.oldestReadyAt();
+    const byPriority = {} as Record<Priority, PriorityDepth>;
+    const warnings: Warning[] = [];
+    PRIORITIES.forEach((priority, level) => {
+      const readyAt = oldest[level] ?? null;
+      const waitMs = readyAt === null || counts.queuedByPriority[priority] === 0
+        ? null
+        : Math.max(0, now - readyAt);
+      byPriority[priority] = {
+        queued: counts.queuedByPriority[priority],
+        scheduled: counts.scheduledByPriority[priority],
+        oldestWaitMs: waitMs,
+      };
+      if (waitMs !== null && waitMs > this.#options.starvationAfterMs) {
+        warnings.push({
+          code: "JOB_WAITING_TOO_LONG",
+          message: `the oldest ${priority} job has waited ${formatDuration(waitMs)} (threshold ${
+            formatDuration(this.#options.starvationAfterMs)
+          })`,
+        });
+      }
+    });
+    const workers = this.#workers.map((worker) => this.#workerSnapshot(worker, now));
+    for (const worker of workers) {
+      if (worker.state === "stuck" && worker.job !== null) {
+        warnings.push({
+          code: "WORKER_STUCK",
+          message: `worker ${worker.id} has shown no life for ${
+            formatDuration(worker.silentMs ?? 0)
+          } running ${worker.job.kind} ${worker.job.id}`,
+          workerId: worker.id,
+          jobId: worker.job.id,
+        });
+      }
+    }
+    if (this.#totals.abandoned > 0) {
+      warnings.push({
+        code: "HANDLER_ABANDONED",
+        message:
+          `${this.#totals.abandoned} handler(s) did not stop after their signal and were left running${
+            this.#lateSettlements > 0 ? ` (${this.#lateSettlements} settled late)` : ""
+          }`,
+      });
+    }
+    for (const [kind, count] of this.#ready.parkedKinds()) {
+      if (!this.#kinds.has(kind)) {
+        warnings.push({
+          code: "UNKNOWN_KIND_QUEUED",
+          message:
+            `${count} queued job(s) of kind "${kind}" wait for a handler: start with --jobs to load it`,
+        });
+      }
+    }
+    if (this.#storeFailing !== null) {
+      warnings.push({
+        code: "STORE_WRITE_FAILING",
+        message: `the store is failing: ${this.#storeFailing}`,
+      });
+    }
+    return {
+      intake: this.intake,
+      workers,
+      queue: { byPriority, byState: counts.byState },
+      throughput: this.#rate.summary(now),
+      waitMs: this.#wait.summary(),
+      runMs: this.#run.summary(),
+      totals: { ...this.#totals },
+      warnings,
+    };
+  }
+
+  /** Wait and run time histograms, as cumulative counts at the given bounds (ms). */
+  histograms(
+    boundsMs: readonly number[],
+  ): { wait: number[]; run: number[]; waitCount: number; runCount: number } {
+    return {
+      wait: this.#wait.cumulative(boundsMs),
+      run: this.#run.cumulative(boundsMs),
+      waitCount: this.#wait.count,
+      runCount: this.#run.count,
+    };
+  }
+
+  /** The queued entries in the order they would run (at most `limit`), for `jobs why`. */
+  queueOrder(
+    limit: number,
+  ): { id: string; kind: string; priority: Priority; effective: Priority; readyAt: number }[] {
+    const now = this.#options.clock();
+    const out = [];
+    for (const entry of this.#ready.peekOrder(now)) {
+      if (out.length >= limit) break;
+      out.push({
+        id: entry.id,
+        kind: entry.kind,
+        priority: priorityAt(entry.level),
+        effective: priorityAt(this.#ready.effectiveLevel(entry, now)),
+        readyAt: entry.readyAt,
+      });
+    }
+    return out;
+  }
+
+  #workerSnapshot(worker: WorkerSlot, now: number): WorkerSnapshot {
+    const run = worker.run;
+    if (run === null) {
+      return {
+        id: worker.id,
+        state: "idle",
+        job: null,
+        silentMs: null,
+        done: worker.done,
+        failed: worker.failed,
+      };
+    }
+    const silentMs = Math.max(0, now - worker.lastActivity);
+    return {
+      id: worker.id,
+      state: silentMs >= this.#options.stuckAfterMs ? "stuck" : "busy",
+      job: {
+        id: run.record.id,
+        kind: run.record.kind,
+        priority: run.record.priority,
+        attempt: run.attempt,
+        startedAt: new Date(run.startedAt).toISOString(),
+        elapsedMs: Math.max(0, now - run.startedAt),
+        progress: run.progress,
+        aborting: run.abortReason,
+      },
+      silentMs,
+      done: worker.done,
+      failed: worker.failed,
+    };
+  }
+
+  // ── Enqueue internals ─────────────────────────────────────────────────────────────────
+
+  #assertAccepting(): void {
+    if (this.#state === "running" || this.#state === "starting") return;
+    if (this.#state === "created") {
+      throw new LiminalError("RUNTIME_NOT_RUNNING", "the executor is not started");
+    }
+    throw new LiminalError(
+      "RUNTIME_SHUTTING_DOWN",
+      "the runtime is shutting down and takes no new jobs",
+      {
+        hint: "start it again, then enqueue",
+      },
+    );
+  }
+
+  #resolveSpec(spec: JobSpec, now: number, label: string): NewJob {
+    if (typeof spec !== "object" || spec === null) {
+      throw new LiminalError("INVALID_ARGUMENT", `${label} must be an object with at least "kind"`);
+    }
+    const kind = this.#kinds.require(spec.kind);
+    const payload = serializePayload(spec.payload, `${label} payload`);
+    kind.parsePayload(spec.payload ?? null);
+    const d = kind.defaults;
+    let runAt = now;
+    if (spec.delay !== undefined && spec.runAt !== undefined) {
+      throw new LiminalError("INVALID_ARGUMENT", `${label}: give delay or runAt, not both`);
+    }
+    if (spec.delay !== undefined) {
+      runAt = now + resolveDelay(spec.delay, label);
+    } else if (spec.runAt !== undefined) {
+      runAt = Math.max(now, parseRunAt(spec.runAt, `${label} runAt`));
+    }
+    if (
+      spec.uniqueKey !== undefined && (typeof spec.uniqueKey !== "string" || spec.uniqueKey === "")
+    ) {
+      throw new LiminalError("INVALID_ARGUMENT", `${label}: uniqueKey must be a non-empty string`);
+    }
+    return {
+      id: newId(now),
+      kind: kind.kind,
+      payload,
+      priority: spec.priority === undefined ? d.priority : checkPriority(spec.priority, label),
+      timeoutMs: spec.timeout === undefined ? d.timeoutMs : resolveTimeout(spec.timeout, label),
+      maxAttempts: spec.attempts === undefined
+        ? d.maxAttempts
+        : resolveAttempts(spec.attempts, label),
+      backoff: spec.backoff === undefined
+        ? d.backoff
+        : resolveBackoff(spec.backoff, d.backoff, label),
+      uniqueKey: spec.uniqueKey ?? null,
+      createdAt: now,
+      runAt,
+    };
+  }
+
+  /** Offers a newly queued entry to the in-memory window of its level. */
+  #offer(entry: ReadyEntry, mono: number): void {
+    const window = this.#windows[entry.level]!;
+    if (entry.seq <= window.lastSeq) return; // already loaded by a refill
+    if (window.complete && this.#laneLoad(entry.level) < this.#options.window) {
+      window.lastSeq = entry.seq;
+      const queued = entry as QueuedEntry;
+      queued.readyMono = mono;
+      this.#ready.push(queued);
+    } else {
+      window.complete = false;
+    }
+  }
+
+  #laneLoad(level: number): number {
+    return this.#ready.sizeAt(level);
+  }
+
+  async #refill(level: number): Promise<void> {
+    const window = this.#windows[level]!;
+    if (window.refilling || window.complete) return;
+    const room = this.#options.window === Number.POSITIVE_INFINITY
+      ? 10_000
+      : this.#options.window - this.#laneLoad(level);
+    if (room <= 0) return;
+    window.refilling = true;
+    try {
+      const entries = await this.#store.loadReady(level, window.lastSeq, room);
+      const now = this.#options.clock();
+      const mono = performance.now();
+      for (const entry of entries) {
+        if (entry.seq <= window.lastSeq) continue;
+        window.lastSeq = entry.seq;
+        const queued = entry as QueuedEntry;
+        queued.readyMono = mono - Math.max(0, now - entry.readyAt);
+        this.#ready.push(queued);
+      }
+      window.complete = entries.length < room;
+    } catch (error) {
+      this.#events.emit("store:error", { operation: "loadReady", error });
+    } finally {
+      window.refilling = false;
+    }
+    if (!window.complete && this.#options.window === Number.POSITIVE_INFINITY) {
+      return this.#refill(level);
+    }
+    this.#scheduleDispatch();
+  }
+
+  #refillLowWindows(): void {
+    const low = this.#options.window === Number.POSITIVE_INFINITY
+      ? 0
+      : Math.floor(this.#options.window / 2);
+    for (let level = 0; level < this.#windows.length; level++) {
+      const window = this.#windows[level]!;
+      if (!window.complete && !window.refilling && this.#laneLoad(level) <= low) {
+        void this.#refill(level);
+      }
+    }
+  }
+
+  // ── Dispatch ──────────────────────────────────────────────────────────────────────────
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchQueued) return;
+    this.#dispatchQueued = true;
+    queueMicrotask(this.#dispatch);
+  }
+
+  #canRun = (kind: string): boolean => {
+    const handler = this.#kinds.get(kind);
+    if (handler === undefined) return false;
+    const limit = handler.defaults.concurrency;
+    return limit === null || (this.#runningByKind.get(kind) ?? 0) < limit;
+  };
+
+  #dispatch = (): void => {
+    this.#dispatchQueued = false;
+    if (this.#state !== "running" || this.#paused) return;
+    const idle = this.#idle;
+    if (idle.length === 0 || this.#ready.size === 0) {
+      this.#refillLowWindows();
+      this.#notifyIdle();
+      return;
+    }
+    const now = this.#options.clock();
+    const batch: { entry: QueuedEntry; worker: WorkerSlot }[] = [];
+    while (idle.length > 0) {
+      const entry = this.#ready.take(now, this.#canRun);
+      if (entry === undefined) break;
+      const worker = idle.pop()!;
+      worker.reserved = true;
+      this.#runningByKind.set(entry.kind, (this.#runningByKind.get(entry.kind) ?? 0) + 1);
+      batch.push({ entry, worker });
+    }
+    this.#refillLowWindows();
+    if (batch.length > 0) void this.#claim(batch, now);
+    else this.#notifyIdle();
+  };
+
+  async #claim(batch: { entry: QueuedEntry; worker: WorkerSlot }[], at: number): Promise<void> {
+    this.#claiming += batch.length;
+    let records: (JobRecord | null)[];
+    try {
+      records = await this.#store.claim(
+        batch.map(({ entry, worker }) => ({ id: entry.id, worker: worker.id, at })),
+      );
+    } catch (error) {
+      this.#events.emit("store:error", { operation: "claim", error });
+      records = batch.map(() => null);
+      // The jobs are still queued in the store: load them again.
+      for (const { entry } of batch) this.#windows[entry.level]!.complete = false;
+    }
+    this.#claiming -= batch.length;
+    const mono = performance.now();
+    for (let i = 0; i < batch.length; i++) {
+      const { entry, worker } = batch[i]!;
+      const record = records[i] ?? null;
+      if (record === null) {
+        this.#releaseKind(entry.kind);
+        this.#freeWorker(worker);
+        continue;
+      }
+      this.#wait.record(mono - entry.readyMono);
+      this.#start(worker, record, at, mono, mono - entry.readyMono);
+    }
+    this.#scheduleDispatch();
+  }
+
+  #start(worker: WorkerSlot, record: JobRecord, at: number, mono: number, waitMs: number): void {
+    const attempt = record.attempts.length;
+    const run = new Run(record, worker, attempt, at, mono);
+    worker.reserved = false;
+    worker.run = run;
+    worker.lastActivity = at;
+    worker.stuck = false;
+    this.#running.set(record.id, run);
+    this.#totals.started++;
+    if (record.timeoutMs !== null) {
+      run.deadline = at + record.timeoutMs;
+      if (run.deadline < this.#watchdogAt) this.#armWatchdog(run.deadline);
+    }
+    const stuckAt = at + this.#options.stuckAfterMs;
+    if (stuckAt < this.#watchdogAt) this.#armWatchdog(stuckAt);
+    if (this.#events.has("job:started")) {
+      this.#events.emit("job:started", {
+        id: record.id,
+        kind: record.kind,
+        priority: record.priority,
+        attempt,
+        worker: worker.id,
+        waitMs,
+      });
+    }
+    if (this.#cancelOnStart.delete(record.id)) {
+      this.#abort(run, "cancelled", at, this.#options.killAfterMs);
+    }
+
+    const kind = this.#kinds.get(record.kind);
+    let settle: unknown;
+    try {
+      if (kind === undefined) {
+        throw new PermanentJobError(`unknown job kind "${record.kind}"`);
+      }
+      const payload = kind.parsePayload(parsePayloadText(record.payload));
+      const ctx = this.#context(run, kind, payload);
+      settle = kind.handler(ctx);
+    } catch (error) {
+      this.#settle(
+        run,
+        false,
+        error instanceof LiminalError && error.code === "INVALID_PAYLOAD"
+          ? new PermanentJobError(error.message)
+          : error,
+      );
+      return;
+    }
+    if (isThenable(settle)) {
+      settle.then(
+        (value) => this.#settle(run, true, value),
+        (error) => this.#settle(run, false, error),
+      );
+    } else {
+      this.#settle(run, true, settle);
+    }
+  }
+
+  #context(run: Run, kind: JobKind, payload: unknown): JobContext<unknown> {
+    const record = run.record;
+    const worker = run.worker;
+    const clock = this.#options.clock;
+    const touch = () => {
+      if (run.over) return;
+      worker.lastActivity = clock();
+      if (worker.stuck) {
+        worker.stuck = false;
+        this.#events.emit("worker:recovered", { worker: worker.id, jobId: record.id });
+      }
+    };
+    return {
+      job: {
+        id: record.id,
+        kind: kind.kind,
+        priority: record.priority,
+        attempt: run.attempt,
+        maxAttempts: record.maxAttempts,
+        createdAt: record.createdAt,
+        worker: worker.id,
+      },
+      payload,
+      signal: run.controller.signal,
+      attempt: run.attempt,
+      progress: (done: number, total?: number) => {
+        if (run.over) return;
+        if (!Number.isFinite(done) || (total !== undefined && !Number.isFinite(total))) return;
+        touch();
+        run.progress = { done, total: total ?? null };
+        void this.#store.recordProgress(record.id, { done, total: total ?? null, at: clock() })
+          .catch((error) =>
+            this.#events.emit("store:error", { operation: "recordProgress", error })
+          );
+        if (this.#events.has("job:progress")) {
+          this.#events.emit("job:progress", { id: record.id, done, total: total ?? null });
+        }
+      },
+      log: (message: string) => {
+        if (run.over) return;
+        touch();
+        const text = String(message).slice(0, 4_000);
+        void this.#store.appendLog(record.id, { at: clock(), message: text }).catch((error) =>
+          this.#events.emit("store:error", { operation: "appendLog", error })
+        );
+        if (this.#events.has("job:log")) {
+          this.#events.emit("job:log", { id: record.id, message: text });
+        }
+      },
+      heartbeat: touch,
+    };
+  }
+
+  // ── Settling ──────────────────────────────────────────────────────────────────────────
+
+  /** A handler settled: decide where its job goes. */
+  #settle(run: Run, ok: boolean, value: unknown): void {
+    if (run.over) {
+      this.#lateSettlements++;
+      return;
+    }
+    const now = this.#options.clock();
+    const durationMs = performance.now() - run.startedMono;
+    const reason = run.abortReason;
+    if (ok && (reason === null || reason === "shutdown")) {
+      let result: string | null;
+      try {
+        result = value === undefined ? null : serializePayload(value, "result");
+      } catch (error) {
+        result = null;
+        void this.#store.appendLog(run.record.id, {
+          at: now,
+          message: `result dropped: ${errorMessage(error)}`,
+        });
+      }
+      this.#end(run, now, durationMs, "succeeded", null, result, "succeeded");
+      return;
+    }
+    if (reason === "cancelled") {
+      this.#end(
+        run,
+        now,
+        durationMs,
+        "cancelled",
+        { code: "JOB_CANCELLED", message: "cancelled while running" },
+        null,
+        "cancelled",
+      );
+      return;
+    }
+    if (reason === "shutdown") {
+      this.#endInterrupted(run, now, durationMs, `stopped by the shutdown: ${errorMessage(value)}`);
+      return;
+    }
+    if (reason === "timeout") {
+      this.#endFailed(run, now, durationMs, "timeout", {
+        code: "JOB_TIMEOUT",
+        message: `timed out after ${formatDuration(run.record.timeoutMs ?? 0)}`,
+      }, false);
+      return;
+    }
+    this.#endFailed(run, now, durationMs, "failed", {
+      code: value instanceof LiminalError ? value.code : "JOB_FAILED",
+      message: errorMessage(value),
+    }, value instanceof PermanentJobError);
+  }
+
+  /** The handler did not settle in time after its signal: free its worker. */
+  #abandon(run: Run, now: number): void {
+    if (run.over) return;
+    const reason = run.abortReason ?? "shutdown";
+    this.#totals.abandoned++;
+    this.#events.emit("job:abandoned", {
+      id: run.record.id,
+      kind: run.record.kind,
+      worker: run.worker.id,
+      reason,
+    });
+    const durationMs = performance.now() - run.startedMono;
+    const note = `; the handler did not stop within ${
+      formatDuration(this.#options.killAfterMs)
+    } and was abandoned`;
+    if (reason === "cancelled") {
+      this.#end(
+        run,
+        now,
+        durationMs,
+        "cancelled",
+        { code: "JOB_CANCELLED", message: `cancelled while running${note}` },
+        null,
+        "cancelled",
+      );
+    } else if (reason === "timeout") {
+      this.#endFailed(run, now, durationMs, "timeout", {
+        code: "JOB_TIMEOUT",
+        message: `timed out after ${formatDuration(run.record.timeoutMs ?? 0)}${note}`,
+      }, false);
+    } else {
+      this.#endInterrupted(
+        run,
+        now,
+        durationMs,
+        "stopped by the shutdown; the handler did not stop in time",
+      );
+    }
+  }
+
+  #endFailed(
+    run: Run,
+    now: number,
+    durationMs: number,
+    outcome: AttemptOutcome,
+    error: AttemptError,
+    permanent: boolean,
+  ): void {
+    const failures = run.record.failures + 1;
+    let next: NextState;
+    let retryAt: number | null = null;
+    if (permanent) next = "failed";
+    else if (failures >= run.record.maxAttempts) next = "dead";
+    else {
+      next = "scheduled";
+      retryAt = now + backoffDelay(run.record.backoff, failures, this.#options.random);
+    }
+    this.#end(run, now, durationMs, outcome, error, null, next, retryAt);
+  }
+
+  #endInterrupted(run: Run, now: number, durationMs: number, message: string): void {
+    const exhausted = run.record.interruptions + 1 > this.#options.maxInterruptions;
+    this.#end(
+      run,
+      now,
+      durationMs,
+      "interrupted",
+      {
+        code: "JOB_INTERRUPTED",
+        message: exhausted
+          ? `${message}; interrupted ${run.record.interruptions + 1} times, giving up`
+          : message,
+      },
+      null,
+      exhausted ? "dead" : "queued",
+    );
+  }
+
+  #end(
+    run: Run,
+    now: number,
+    durationMs: number,
+    outcome: AttemptOutcome,
+    error: AttemptError | null,
+    result: string | null,
+    next: NextState,
+    retryAt: number | null = null,
+  ): void {
+    run.over = true;
+    const record = run.record;
+    const worker = run.worker;
+    this.#running.delete(record.id);
+    this.#releaseKind(record.kind);
+    if (worker.stuck) {
+      this.#events.emit("worker:recovered", { worker: worker.id, jobId: record.id });
+    }
+    if (outcome === "succeeded") worker.done++;
+    else if (outcome === "failed" || outcome === "timeout") worker.failed++;
+    this.#freeWorker(worker);
+    this.#run.record(durationMs);
+    this.#rate.add(now);
+    const totals = this.#totals;
+    switch (outcome) {
+      case "succeeded":
+        totals.succeeded++;
+        break;
+      case "cancelled":
+        totals.cancelled++;
+        break;
+      case "interrupted":
+        totals.interrupted++;
+        break;
+      default:
+        totals.failedAttempts++;
+        if (outcome === "timeout") totals.timedOut++;
+        if (next === "scheduled") totals.retried++;
+        else if (next === "dead") totals.dead++;
+        else if (next === "failed") totals.failed++;
+    }
+    if (outcome === "interrupted" && next === "dead") totals.dead++;
+    const settlement: Settlement = {
+      id: record.id,
+      attempt: run.attempt,
+      endedAt: now,
+      outcome,
+      error,
+      result,
+      next,
+    };
+    if (retryAt !== null) settlement.runAt = retryAt;
+    const events = this.#events;
+    const after = () => {
+      switch (outcome) {
+        case "succeeded":
+          if (events.has("job:succeeded")) {
+            events.emit("job:succeeded", {
+              id: record.id,
+              kind: record.kind,
+              attempt: run.attempt,
+              worker: worker.id,
+              durationMs,
+            });
+          }
+          break;
+        case "cancelled":
+          events.emit("job:cancelled", { id: record.id, kind: record.kind, running: true });
+          break;
+        case "interrupted":
+          events.emit("job:interrupted", {
+            id: record.id,
+            kind: record.kind,
+            attempt: run.attempt,
+            worker: worker.id,
+            requeued: next === "queued",
+          });
+          break;
+        default:
+          events.emit("job:failed", {
+            id: record.id,
+            kind: record.kind,
+            attempt: run.attempt,
+            worker: worker.id,
+            durationMs,
+            error: error!,
+            next: next as "scheduled" | "dead" | "failed",
+            retryAt,
+          });
+      }
+      if (next === "scheduled" && retryAt !== null && this.#state === "running") {
+        this.#armDue(retryAt);
+      }
+      if (FINAL_STATES.has(next as JobState) && this.#waiters.has(record.id)) {
+        void this.#store.get(record.id).then((stored) => stored && this.#resolveWaiters(stored));
+      }
+    };
+    this.#pending.push({ settlement, after });
+    this.#scheduleFlush();
+    this.#scheduleDispatch();
+    this.#notifySettled();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued || this.#flushing !== null || this.#flushRetryTimer !== undefined) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      void this.#flush();
+    });
+  }
+
+  /** Writes pending settlements; resolves when none is pending or in flight. */
+  #flush(): Promise<void> {
+    if (this.#flushing !== null) {
+      return this.#flushing.then(() => (this.#pending.length > 0 ? this.#flush() : undefined));
+    }
+    if (this.#pending.length === 0) return Promise.resolve();
+    this.#flushing = this.#writePending().finally(() => {
+      this.#flushing = null;
+      // Settlements may have arrived after the last loop of #writePending.
+      if (this.#pending.length > 0) this.#scheduleFlush();
+      else this.#notifyIdle();
+    });
+    return this.#flushing;
+  }
+
+  async #writePending(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
+      let requeued: ReadyEntry[];
+      try {
+        requeued = await this.#store.settle(batch.map((p) => p.settlement));
+      } catch (error) {
+        // Keep the settlements (the jobs stay running in the store) and try again.
+        this.#pending = batch.concat(this.#pending);
+        this.#storeFailing = errorMessage(error);
+        this.#events.emit("store:error", { operation: "settle", error });
+        if (this.#state === "closed") return;
+        this.#flushRetryMs = Math.min(Math.max(this.#flushRetryMs * 2, 50), 5_000);
+        await new Promise<void>((resolve) => {
+          this.#flushRetryTimer = setTimeout(() => {
+            this.#flushRetryTimer = undefined;
+            resolve();
+          }, this.#flushRetryMs);
+        });
+        continue;
+      }
+      this.#flushRetryMs = 0;
+      this.#storeFailing = null;
+      const mono = performance.now();
+      for (const entry of requeued) this.#offer(entry, mono);
+      for (const pending of batch) pending.after();
+      if (requeued.length > 0) this.#scheduleDispatch();
+    }
+    this.#notifyIdle();
+  }
+
+  #abort(run: Run, reason: AbortReason, now: number, killAfterMs: number): void {
+    if (run.over || run.abortReason !== null) {
+      // A shutdown or cancel may tighten an earlier deadline, never loosen it.
+      if (!run.over && now + killAfterMs < run.killAt) {
+        run.killAt = now + killAfterMs;
+        if (run.killAt < this.#watchdogAt) this.#armWatchdog(run.killAt);
+      }
+      if (!run.over && reason === "cancelled" && run.abortReason === "timeout") {
+        run.abortReason = "cancelled";
+      }
+      return;
+    }
+    run.abortReason = reason;
+    run.killAt = now + killAfterMs;
+    const code = reason === "timeout"
+      ? "JOB_TIMEOUT"
+      : reason === "cancelled"
+      ? "JOB_CANCELLED"
+      : "JOB_INTERRUPTED";
+    const message = reason === "timeout"
+      ? `timed out after ${formatDuration(run.record.timeoutMs ?? 0)}`
+      : reason === "cancelled"
+      ? "the job was cancelled"
+      : "the runtime is shutting down";
+    run.controller.abort(new LiminalError(code, message));
+    if (run.killAt < this.#watchdogAt) this.#armWatchdog(run.killAt);
+  }
+
+  // ── Timers ────────────────────────────────────────────────────────────────────────────
+
+  #armWatchdog(at: number): void {
+    if (this.#state === "closed") return;
+    if (this.#watchdogTimer !== undefined) clearTimeout(this.#watchdogTimer);
+    this.#watchdogAt = at;
+    const delay = Math.min(Math.max(0, at - this.#options.clock()), MAX_TIMER_MS);
+    this.#watchdogTimer = setTimeout(this.#onWatchdog, delay);
+  }
+
+  #onWatchdog = (): void => {
+    this.#watchdogTimer = undefined;
+    this.#watchdogAt = Number.POSITIVE_INFINITY;
+    const now = this.#options.clock();
+    let next = Number.POSITIVE_INFINITY;
+    for (const run of [...this.#running.values()]) {
+      if (run.over) continue;
+      if (run.abortReason === null && now >= run.deadline) {
+        this.#abort(run, "timeout", now, this.#options.killAfterMs);
+      } else if (run.abortReason !== null && now >= run.killAt) {
+        this.#abandon(run, now);
+        continue;
+      }
+      const worker = run.worker;
+      const stuckAt = worker.lastActivity + this.#options.stuckAfterMs;
+      if (!worker.stuck && now >= stuckAt) {
+        worker.stuck = true;
+        this.#events.emit("worker:stuck", {
+          worker: worker.id,
+          jobId: run.record.id,
+          silentMs: now - worker.lastActivity,
+        });
+      }
+      if (run.abortReason === null) next = Math.min(next, run.deadline);
+      else next = Math.min(next, run.killAt);
+      if (!worker.stuck) next = Math.min(next, stuckAt);
+    }
+    if (next !== Number.POSITIVE_INFINITY && next < this.#watchdogAt) this.#armWatchdog(next);
+  };
+
+  #armDue(at: number): void {
+    if (this.#state !== "running" || at >= this.#dueAt) return;
+    this.#clearDueTimer();
+    this.#dueAt = at;
+    const delay = Math.min(Math.max(0, at - this.#options.clock()), MAX_TIMER_MS);
+    this.#dueTimer = setTimeout(() => {
+      this.#dueTimer = undefined;
+      this.#dueAt = Number.POSITIVE_INFINITY;
+      void this.#promoteDue();
+    }, delay);
+  }
+
+  #clearDueTimer(): void {
+    if (this.#dueTimer !== undefined) clearTimeout(this.#dueTimer);
+    this.#dueTimer = undefined;
+    this.#dueAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** Moves due scheduled jobs to the queue, then arms the timer for the next. */
+  #promoteDue(): Promise<void> {
+    if (this.#promoting !== null) return this.#promoting;
+    this.#promoting = (async () => {
+      try {
+        for (;;) {
+          if (this.#state !== "running") return;
+          const now = this.#options.clock();
+          const entries = await this.#store.promoteDue(now, PROMOTE_BATCH);
+          const mono = performance.now();
+          for (const entry of entries) this.#offer(entry, mono - Math.max(0, now - entry.readyAt));
+          if (entries.length > 0) this.#scheduleDispatch();
+          if (entries.length < PROMOTE_BATCH) break;
+        }
+        const next = await this.#store.nextDueAt();
+        if (next !== null) this.#armDue(next);
+      } catch (error) {
+        this.#events.emit("store:error", { operation: "promoteDue", error });
+        this.#armDue(this.#options.clock() + 1_000);
+      } finally {
+        this.#promoting = null;
+      }
+    })();
+    return this.#promoting;
+  }
+
+  // ── Bookkeeping ───────────────────────────────────────────────────────────────────────
+
+  #releaseKind(kind: string): void {
+    const count = (this.#runningByKind.get(kind) ?? 1) - 1;
+    if (count <= 0) this.#runningByKind.delete(kind);
+    else this.#runningByKind.set(kind, count);
+  }
+
+  #freeWorker(worker: WorkerSlot): void {
+    worker.run = null;
+    worker.reserved = false;
+    worker.stuck = false;
+    this.#idle.push(worker);
+  }
+
+  #resolveWaiters(record: JobRecord): void {
+    const list = this.#waiters.get(record.id);
+    if (list === undefined) return;
+    this.#waiters.delete(record.id);
+    for (const resolve of list) resolve(record);
+  }
+
+  #dropWaiter(id: string, waiter: (record: JobRecord) => void): void {
+    const list = this.#waiters.get(id);
+    if (list === undefined) return;
+    const next = list.filter((w) => w !== waiter);
+    if (next.length === 0) this.#waiters.delete(id);
+    else this.#waiters.set(id, next);
+  }
+
+  #isIdle(): boolean {
+    return this.#running.size === 0 && this.#claiming === 0 && this.#pending.length === 0 &&
+      this.#flushing === null &&
+      (this.#ready.size === this.#ready.parkedSize || this.#state !== "running" || this.#paused);
+  }
+
+  #notifyIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #notifySettled(): void {
+    if (this.#running.size > 0 || this.#claiming > 0) return;
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when nothing runs, or after `ms`, or on `signal`. Leaves no timer behind. */
+  #untilSettledOr(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+        signal?.removeEventListener("abort", done);
+        this.#settledWaiters = this.#settledWaiters.filter((w) => w !== done);
+        resolve();
+      };
+      if (signal?.aborted) return resolve();
+      signal?.addEventListener("abort", done, { once: true });
+      this.#settledWaiters.push(done);
+      timer = setTimeout(done, Math.max(0, ms));
+    });
+  }
+}
+
+function resolveDelay(value: NonNullable<JobSpec["delay"]>, label: string): number {
+  return parseDuration(value, `${label} delay`);
+}
+
+function checkPriority(priority: unknown, label: string): Priority {
+  return parsePriority(priority, `${label} priority`);
+}
+
+function parsePayloadText(text: string): JsonValue {
+  return JSON.parse(text) as JsonValue;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}

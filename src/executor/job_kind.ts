@@ -1,0 +1,331 @@
+/**
+ * Job kinds: a named handler with defaults, made with {@link defineJob}, and the registry
+ * the executor looks kinds up in.
+ *
+ * @module
+ */
+import { type Duration, parseDuration } from "../shared/duration.ts";
+import { errorMessage, LiminalError } from "../shared/errors.ts";
+import type { JsonValue } from "../shared/json.ts";
+import { parsePriority, type Priority } from "../shared/priority.ts";
+import type { BackoffPolicy } from "../shared/job.ts";
+
+/** What a handler gets for one attempt of one job. */
+export interface JobContext<P = JsonValue> {
+  /** The job being run. */
+  readonly job: RunningJobInfo;
+  /** The payload, as the kind's `validate` returned it. */
+  readonly payload: P;
+  /**
+   * Aborted when the job times out (reason: a `JOB_TIMEOUT` error), is cancelled
+   * (`JOB_CANCELLED`) or the runtime shuts down (`JOB_INTERRUPTED`). Stop soon after.
+   */
+  readonly signal: AbortSignal;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Reports progress; also counts as a heartbeat. */
+  progress(done: number, total?: number): void;
+  /** Adds a line to the job's log (the last 100 are kept); also counts as a heartbeat. */
+  log(message: string): void;
+  /** Tells the executor the handler is alive, so its worker is not shown as stuck. */
+  heartbeat(): void;
+}
+
+/** What a handler knows of its job. */
+export interface RunningJobInfo {
+  readonly id: string;
+  readonly kind: string;
+  readonly priority: Priority;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** When the job was created (epoch ms). */
+  readonly createdAt: number;
+  /** The worker running it. */
+  readonly worker: string;
+}
+
+/** Defaults a kind gives its jobs; a job spec may override each. */
+export interface JobKindDefaults {
+  /** @default "coordinate" */
+  priority?: Priority;
+  /** Time an attempt may take before its signal is aborted; `null` for none. @default null */
+  timeout?: Duration | null;
+  /** Attempts that may fail before the job is dead. @default 3 */
+  attempts?: number;
+  /** Backoff between attempts: exponential with full jitter. @default { base: "1s", max: "5m" } */
+  backoff?: { base?: Duration; max?: Duration };
+  /** How many jobs of this kind may run at once; `null` for no limit. @default null */
+  concurrency?: number | null;
+}
+
+/** Options of {@link defineJob}. */
+export interface JobKindOptions<P, R> {
+  /** The kind's name: letters, digits, `.`, `_`, `:`, `-`. */
+  kind: string;
+  /** One line for `--help` and prompts. */
+  description?: string;
+  defaults?: JobKindDefaults;
+  /**
+   * Checks a payload when a job is enqueued (and again before it runs) and returns it typed.
+   * Throw to refuse it; the message is shown to the user.
+   */
+  validate?: (payload: JsonValue) => P;
+  /** Runs one attempt. Its result (JSON) is kept; a throw fails the attempt. */
+  handler: (ctx: JobContext<P>) => R | Promise<R>;
+}
+
+/** The resolved defaults of a kind. */
+export interface ResolvedKindDefaults {
+  priority: Priority;
+  timeoutMs: number | null;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  concurrency: number | null;
+}
+
+const JOB_KIND = Symbol.for("liminal.jobKind");
+
+/** A job kind made by {@link defineJob}. */
+export interface JobKind<P = unknown, R = unknown> {
+  readonly [JOB_KIND]: true;
+  readonly kind: string;
+  readonly description: string;
+  readonly defaults: ResolvedKindDefaults;
+  /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
+  parsePayload(payload: JsonValue): P;
+  readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
+}
+
+/**
+ * Throw this from a handler to fail the job for good: it goes to `failed` with no retry.
+ *
+ * @example
+ * ```ts
+ * if (!exists) throw new PermanentJobError(`no such file ${path}`);
+ * ```
+ */
+export class PermanentJobError extends Error {
+  override name = "PermanentJobError";
+}
+
+const KIND_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+/** Default backoff: the first retry within 1 s, at most 5 min. */
+export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = { baseMs: 1_000, maxMs: 300_000 };
+
+/** Checks and resolves a backoff given by a user. */
+export function resolveBackoff(
+  backoff: { base?: Duration; max?: Duration } | undefined,
+  fallback: BackoffPolicy,
+  what: string,
+): BackoffPolicy {
+  if (backoff === undefined) return fallback;
+  const baseMs = backoff.base === undefined
+    ? fallback.baseMs
+    : parseDuration(backoff.base, `${what} backoff base`);
+  const maxMs = backoff.max === undefined
+    ? Math.max(fallback.maxMs, baseMs)
+    : parseDuration(backoff.max, `${what} backoff max`);
+  if (maxMs < baseMs) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `${what} backoff max (${maxMs}ms) is below its base (${baseMs}ms)`,
+    );
+  }
+  return { baseMs, maxMs };
+}
+
+/** Checks an attempts count given by a user. */
+export function resolveAttempts(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 1000) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `${what} attempts must be a whole number from 1 to 1000, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Checks a timeout given by a user (`null` for none). */
+export function resolveTimeout(value: Duration | null, what: string): number | null {
+  if (value === null) return null;
+  const ms = parseDuration(value, `${what} timeout`);
+  if (ms <= 0) {
+    throw new LiminalError(
+      "INVALID_DURATION",
+      `${what} timeout must be longer than 0, got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * Defines a job kind.
+ *
+ * @example
+ * ```ts
+ * export const cleanup = defineJob({
+ *   kind: "cleanup",
+ *   defaults: { priority: "info", timeout: "5m", attempts: 5 },
+ *   validate: (p) => {
+ *     if (typeof p !== "object" || p === null || Array.isArray(p) || typeof p.dir !== "string") {
+ *       throw new Error("payload needs a string field dir");
+ *     }
+ *     return { dir: p.dir };
+ *   },
+ *   handler: async ({ payload, signal, progress }) => {
+ *     // … remove old files under payload.dir, checking signal.aborted …
+ *     progress(1, 1);
+ *     return { removed: 0 };
+ *   },
+ * });
+ * ```
+ */
+export function defineJob<P = JsonValue, R = unknown>(
+  options: JobKindOptions<P, R>,
+): JobKind<P, R> {
+  if (typeof options !== "object" || options === null) {
+    throw new LiminalError("INVALID_ARGUMENT", "defineJob needs an object with kind and handler");
+  }
+  const { kind, handler, validate } = options;
+  if (typeof kind !== "string" || !KIND_NAME.test(kind)) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid job kind name ${
+        JSON.stringify(kind)
+      }: use letters, digits, ".", "_", ":" or "-" (at most 100)`,
+    );
+  }
+  if (typeof handler !== "function") {
+    throw new LiminalError("INVALID_ARGUMENT", `job kind "${kind}" needs a handler function`);
+  }
+  const d = options.defaults ?? {};
+  const concurrency = d.concurrency ?? null;
+  if (concurrency !== null && (!Number.isInteger(concurrency) || concurrency < 1)) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `job kind "${kind}": concurrency must be a whole number of at least 1, got ${concurrency}`,
+    );
+  }
+  const defaults: ResolvedKindDefaults = {
+    priority: d.priority === undefined
+      ? "coordinate"
+      : parsePriority(d.priority, `default priority of "${kind}"`),
+    timeoutMs: resolveTimeout(d.timeout ?? null, `"${kind}"`),
+    maxAttempts: d.attempts === undefined ? 3 : resolveAttempts(d.attempts, `"${kind}"`),
+    backoff: resolveBackoff(d.backoff, DEFAULT_BACKOFF, `"${kind}"`),
+    concurrency,
+  };
+  return Object.freeze({
+    [JOB_KIND]: true as const,
+    kind,
+    description: options.description ?? "",
+    defaults,
+    parsePayload(payload: JsonValue): P {
+      if (validate === undefined) return payload as P;
+      try {
+        return validate(payload);
+      } catch (error) {
+        throw new LiminalError(
+          "INVALID_PAYLOAD",
+          `invalid payload for "${kind}": ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
+    },
+    handler,
+  });
+}
+
+/** Whether `value` is a job kind made by {@link defineJob} (from any copy of liminal). */
+export function isJobKind(value: unknown): value is JobKind {
+  return typeof value === "object" && value !== null &&
+    (value as Record<symbol, unknown>)[JOB_KIND] === true;
+}
+
+/** The job kinds an executor knows, by name. */
+export class JobKindRegistry {
+  #kinds = new Map<string, JobKind>();
+
+  constructor(kinds: Iterable<JobKind> = []) {
+    for (const kind of kinds) this.register(kind);
+  }
+
+  /** Adds a kind. A second kind with the same name: `DUPLICATE_JOB_KIND`. */
+  register(kind: JobKind): void {
+    if (!isJobKind(kind)) {
+      throw new LiminalError("INVALID_ARGUMENT", "not a job kind: make one with defineJob()");
+    }
+    if (this.#kinds.has(kind.kind)) {
+      throw new LiminalError("DUPLICATE_JOB_KIND", `job kind "${kind.kind}" is defined twice`);
+    }
+    this.#kinds.set(kind.kind, kind);
+  }
+
+  get(name: string): JobKind | undefined {
+    return this.#kinds.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#kinds.has(name);
+  }
+
+  /** The kind called `name`, or `UNKNOWN_JOB_KIND` listing the known ones. */
+  require(name: string): JobKind {
+    const kind = this.#kinds.get(name);
+    if (kind !== undefined) return kind;
+    const known = this.names();
+    const near = closest(name, known);
+    throw new LiminalError(
+      "UNKNOWN_JOB_KIND",
+      `unknown job kind ${JSON.stringify(name)}; known: ${known.join(", ") || "(none)"}`,
+      near === undefined ? {} : { hint: `did you mean "${near}"?` },
+    );
+  }
+
+  /** Known kind names, sorted. */
+  names(): string[] {
+    return [...this.#kinds.keys()].sort();
+  }
+
+  [Symbol.iterator](): IterableIterator<JobKind> {
+    return this.#kinds.values();
+  }
+}
+
+/** The candidate nearest to `input` by edit distance, if it is near enough to be a typo. */
+export function closest(input: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = candidate;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))
+    ? best
+    : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  // Damerau–Levenshtein (optimal string alignment): a swap of two letters counts once.
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[][] = Array.from(
+    { length: rows },
+    (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, d[i - 2]![j - 2]! + 1);
+      }
+      d[i]![j] = value;
+    }
+  }
+  return d[rows - 1]![cols - 1]!;
+}

@@ -1,0 +1,88 @@
+/**
+ * JSON values and the checks every payload passes at the edge: it parses (with the position
+ * of a mistake), it serialises, and it fits the size limit.
+ *
+ * @module
+ */
+import { LiminalError } from "./errors.ts";
+
+/** A JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | {
+  [key: string]: JsonValue;
+};
+
+/** The largest payload, result or message body, serialised as UTF-8: 1 MiB. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * The UTF-8 size of `text`. A UTF-16 unit takes at most 3 bytes, so a string of at most
+ * `limit / 3` units is known to fit without encoding it: then its length is returned.
+ */
+export function utf8SizeUpTo(text: string, limit: number): number {
+  return text.length * 3 <= limit ? text.length : encoder.encode(text).byteLength;
+}
+
+/**
+ * Parses JSON text given by a user. The error names what was parsed and where it broke.
+ *
+ * @example
+ * ```ts
+ * parseJson('{"ms": 5}', "--payload"); // { ms: 5 }
+ * ```
+ */
+export function parseJson(text: string, what: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? error.message : String(error);
+    throw new LiminalError("INVALID_JSON", `malformed JSON in ${what}: ${detail}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Serialises a payload and checks it: JSON only (no functions, cycles or BigInt) and at most
+ * {@link MAX_PAYLOAD_BYTES}. `undefined` is taken as `null`. Returns the JSON text.
+ */
+export function serializePayload(
+  payload: unknown,
+  what = "payload",
+  limit = MAX_PAYLOAD_BYTES,
+): string {
+  if (payload === undefined || payload === null) return "null";
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload);
+  } catch (error) {
+    throw new LiminalError(
+      "INVALID_PAYLOAD",
+      `${what} is not JSON-serialisable: ${error instanceof Error ? error.message : error}`,
+      { cause: error },
+    );
+  }
+  if (text === undefined) {
+    throw new LiminalError(
+      "INVALID_PAYLOAD",
+      `${what} is not JSON-serialisable (${typeof payload})`,
+    );
+  }
+  const size = utf8SizeUpTo(text, limit);
+  if (size > limit) {
+    throw new LiminalError(
+      "PAYLOAD_TOO_LARGE",
+      `${what} is ${formatBytes(size)}; the limit is ${formatBytes(limit)}`,
+    );
+  }
+  return text;
+}
+
+/** Bytes for people: `512 B`, `1.5 KiB`, `3.2 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1).replace(/\.0$/, "")} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1).replace(/\.0$/, "")} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(1).replace(/\.0$/, "")} GiB`;
+}

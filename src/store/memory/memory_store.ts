@@ -1,0 +1,467 @@
+/**
+ * The `memory` store: every job in this process's heap, nothing durable. For tests, `liminal
+ * run` and `liminal start --store :memory:`.
+ *
+ * Scheduled jobs sit in a min-heap by run-at; finished jobs in a FIFO that retention trims.
+ * Records handed out by `claim` are the store's own objects (read-only to the caller);
+ * `get`, `list` and `cancel` hand out copies.
+ *
+ * @module
+ */
+import { LiminalError } from "../../shared/errors.ts";
+import {
+  FINAL_STATES,
+  JOB_STATES,
+  type JobLogLine,
+  type JobProgress,
+  type JobRecord,
+  type JobState,
+  MAX_LOG_LINES,
+} from "../../shared/job.ts";
+import { PRIORITIES, type Priority, priorityLevel } from "../../shared/priority.ts";
+import type {
+  ClaimRequest,
+  InsertResult,
+  JobCounts,
+  JobFilter,
+  JobStore,
+  NewJob,
+  PruneOptions,
+  ReadyEntry,
+  Settlement,
+  StoreInfo,
+} from "../types.ts";
+import { DueHeap } from "./_due_heap.ts";
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Finished jobs kept at most, the newest. Older ones are dropped as new ones finish.
+   * @default 100_000
+   */
+  maxFinished?: number;
+}
+
+const STATE_INDEX: Readonly<Record<JobState, number>> = Object.fromEntries(
+  JOB_STATES.map((state, i) => [state, i]),
+) as Record<JobState, number>;
+
+const LIVE_STATES: ReadonlySet<JobState> = new Set(["scheduled", "queued", "running"]);
+
+interface FinishedMark {
+  id: string;
+  finishedAt: number;
+}
+
+/** A {@link JobStore} in this process's memory. */
+export class MemoryStore implements JobStore {
+  readonly info: StoreInfo = { kind: "memory", location: ":memory:", durable: false };
+  readonly windowHint = Number.POSITIVE_INFINITY;
+
+  #jobs = new Map<string, JobRecord>();
+  #unique = new Map<string, string>();
+  #due = new DueHeap();
+  #finished: FinishedMark[] = [];
+  #finishedHead = 0;
+  #seq = 0;
+  /** counts[state][level] */
+  #counts: number[][] = JOB_STATES.map(() => PRIORITIES.map(() => 0));
+  #maxFinished: number;
+  #open = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const maxFinished = options.maxFinished ?? 100_000;
+    if (!Number.isInteger(maxFinished) || maxFinished < 0) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `maxFinished must be a whole number of at least 0, got ${maxFinished}`,
+      );
+    }
+    this.#maxFinished = maxFinished;
+  }
+
+  async open(): Promise<void> {
+    this.#open = true;
+    return;
+  }
+
+  async close(): Promise<void> {
+    this.#open = false;
+    return;
+  }
+
+  async insert(jobs: readonly NewJob[], now: number): Promise<InsertResult[]> {
+    this.#assertOpen();
+    const results: InsertResult[] = new Array(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      if (job.uniqueKey !== null) {
+        const holder = this.#unique.get(job.uniqueKey);
+        const existing = holder === undefined ? undefined : this.#jobs.get(holder);
+        if (existing !== undefined && LIVE_STATES.has(existing.state)) {
+          results[i] = { id: existing.id, created: false, state: existing.state, entry: null };
+          continue;
+        }
+      }
+      const queued = job.runAt <= now;
+      const record: JobRecord = {
+        id: job.id,
+        kind: job.kind,
+        payload: job.payload,
+        priority: job.priority,
+        timeoutMs: job.timeoutMs,
+        maxAttempts: job.maxAttempts,
+        backoff: job.backoff,
+        uniqueKey: job.uniqueKey,
+        state: queued ? "queued" : "scheduled",
+        createdAt: job.createdAt,
+        runAt: job.runAt,
+        readyAt: queued ? now : null,
+        seq: queued ? ++this.#seq : 0,
+        attempts: [],
+        failures: 0,
+        interruptions: 0,
+        progress: null,
+        logs: [],
+        result: null,
+        lastError: null,
+        finishedAt: null,
+        updatedAt: now,
+      };
+      this.#jobs.set(record.id, record);
+      if (record.uniqueKey !== null) this.#unique.set(record.uniqueKey, record.id);
+      this.#count(record.state, record.priority, 1);
+      if (!queued) this.#due.push({ runAt: record.runAt, id: record.id });
+      results[i] = {
+        id: record.id,
+        created: true,
+        state: record.state,
+        entry: queued ? entryOf(record) : null,
+      };
+    }
+    return results;
+  }
+
+  async loadReady(level: number, afterSeq: number, limit: number): Promise<ReadyEntry[]> {
+    this.#assertOpen();
+    const priority = PRIORITIES[level];
+    const found: JobRecord[] = [];
+    for (const record of this.#jobs.values()) {
+      if (record.state === "queued" && record.priority === priority && record.seq > afterSeq) {
+        found.push(record);
+      }
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    return found.slice(0, limit).map(entryOf);
+  }
+
+  async claim(requests: readonly ClaimRequest[]): Promise<(JobRecord | null)[]> {
+    this.#assertOpen();
+    const claimed: (JobRecord | null)[] = new Array(requests.length);
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i]!;
+      const record = this.#jobs.get(request.id);
+      if (record === undefined || record.state !== "queued") {
+        claimed[i] = null;
+        continue;
+      }
+      this.#move(record, "running");
+      record.readyAt = null;
+      record.updatedAt = request.at;
+      record.progress = null;
+      record.attempts.push({
+        attempt: record.attempts.length + 1,
+        worker: request.worker,
+        startedAt: request.at,
+        endedAt: null,
+        outcome: null,
+        error: null,
+      });
+      claimed[i] = record;
+    }
+    return claimed;
+  }
+
+  async settle(settlements: readonly Settlement[]): Promise<ReadyEntry[]> {
+    this.#assertOpen();
+    const requeued: ReadyEntry[] = [];
+    for (const settlement of settlements) {
+      const record = this.#jobs.get(settlement.id);
+      if (record === undefined || record.state !== "running") continue;
+      const attempt = record.attempts[settlement.attempt - 1];
+      if (attempt !== undefined && attempt.endedAt === null) {
+        attempt.endedAt = settlement.endedAt;
+        attempt.outcome = settlement.outcome;
+        attempt.error = settlement.error;
+      }
+      if (settlement.outcome === "failed" || settlement.outcome === "timeout") record.failures++;
+      if (settlement.outcome === "interrupted") record.interruptions++;
+      if (settlement.error !== null) record.lastError = settlement.error;
+      if (settlement.result !== null) record.result = settlement.result;
+      record.updatedAt = settlement.endedAt;
+      this.#move(record, settlement.next);
+      switch (settlement.next) {
+        case "queued":
+          record.readyAt = settlement.endedAt;
+          record.seq = ++this.#seq;
+          requeued.push(entryOf(record));
+          break;
+        case "scheduled":
+          record.runAt = settlement.runAt ?? settlement.endedAt;
+          this.#due.push({ runAt: record.runAt, id: record.id });
+          break;
+        default:
+          this.#finish(record, settlement.endedAt);
+      }
+    }
+    return requeued;
+  }
+
+  async recordProgress(id: string, progress: JobProgress): Promise<void> {
+    const record = this.#jobs.get(id);
+    if (record !== undefined && record.state === "running") record.progress = progress;
+    return;
+  }
+
+  async appendLog(id: string, line: JobLogLine): Promise<void> {
+    const record = this.#jobs.get(id);
+    if (record !== undefined) {
+      record.logs.push(line);
+      if (record.logs.length > MAX_LOG_LINES) {
+        record.logs.splice(0, record.logs.length - MAX_LOG_LINES);
+      }
+    }
+    return;
+  }
+
+  async promoteDue(now: number, limit: number): Promise<ReadyEntry[]> {
+    this.#assertOpen();
+    const promoted: ReadyEntry[] = [];
+    while (promoted.length < limit) {
+      const top = this.#due.peek();
+      if (top === undefined || top.runAt > now) break;
+      this.#due.pop();
+      const record = this.#jobs.get(top.id);
+      if (record === undefined || record.state !== "scheduled" || record.runAt !== top.runAt) {
+        continue;
+      }
+      this.#move(record, "queued");
+      record.readyAt = now;
+      record.seq = ++this.#seq;
+      record.updatedAt = now;
+      promoted.push(entryOf(record));
+    }
+    return promoted;
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    for (;;) {
+      const top = this.#due.peek();
+      if (top === undefined) return null;
+      const record = this.#jobs.get(top.id);
+      if (record !== undefined && record.state === "scheduled" && record.runAt === top.runAt) {
+        return top.runAt;
+      }
+      this.#due.pop();
+    }
+  }
+
+  async cancel(id: string, at: number): Promise<JobRecord> {
+    this.#assertOpen();
+    const record = this.#require(id);
+    if (record.state === "scheduled" || record.state === "queued") {
+      this.#move(record, "cancelled");
+      record.readyAt = null;
+      record.updatedAt = at;
+      record.lastError = { code: "JOB_CANCELLED", message: "cancelled before it ran" };
+      this.#finish(record, at);
+    } else if (record.state !== "running") {
+      throw new LiminalError(
+        "INVALID_JOB_STATE",
+        `job ${id} is ${record.state}; only scheduled, queued or running jobs can be cancelled`,
+      );
+    }
+    return copyOf(record);
+  }
+
+  async retry(id: string, at: number): Promise<ReadyEntry> {
+    this.#assertOpen();
+    const record = this.#require(id);
+    if (record.state !== "dead" && record.state !== "failed" && record.state !== "cancelled") {
+      throw new LiminalError(
+        "INVALID_JOB_STATE",
+        `job ${id} is ${record.state}; only dead, failed or cancelled jobs can be retried`,
+      );
+    }
+    if (record.uniqueKey !== null) {
+      const holder = this.#unique.get(record.uniqueKey);
+      const live = holder === undefined ? undefined : this.#jobs.get(holder);
+      if (live !== undefined && live.id !== id && LIVE_STATES.has(live.state)) {
+        throw new LiminalError(
+          "INVALID_JOB_STATE",
+          `job ${live.id} already holds unique key "${record.uniqueKey}"`,
+        );
+      }
+      this.#unique.set(record.uniqueKey, id);
+    }
+    this.#move(record, "queued");
+    record.failures = 0;
+    record.finishedAt = null;
+    record.readyAt = at;
+    record.seq = ++this.#seq;
+    record.updatedAt = at;
+    return entryOf(record);
+  }
+
+  async recoverInterrupted(at: number): Promise<number> {
+    this.#assertOpen();
+    let recovered = 0;
+    for (const record of this.#jobs.values()) {
+      if (record.state !== "running") continue;
+      const attempt = record.attempts.at(-1);
+      if (attempt !== undefined && attempt.endedAt === null) {
+        attempt.endedAt = at;
+        attempt.outcome = "interrupted";
+        attempt.error = { code: "JOB_INTERRUPTED", message: "the runtime stopped while it ran" };
+      }
+      record.interruptions++;
+      this.#move(record, "queued");
+      record.readyAt = at;
+      record.seq = ++this.#seq;
+      record.updatedAt = at;
+      recovered++;
+    }
+    return recovered;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const record = this.#jobs.get(id);
+    return record === undefined ? null : copyOf(record);
+  }
+
+  async list(filter: JobFilter = {}): Promise<JobRecord[]> {
+    const limit = filter.limit ?? 50;
+    const found: JobRecord[] = [];
+    for (const record of this.#jobs.values()) {
+      if (filter.state !== undefined && record.state !== filter.state) continue;
+      if (filter.kind !== undefined && record.kind !== filter.kind) continue;
+      found.push(record);
+    }
+    found.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return found.slice(0, limit).map(copyOf);
+  }
+
+  async counts(): Promise<JobCounts> {
+    const byState = {} as Record<JobState, number>;
+    for (const state of JOB_STATES) {
+      byState[state] = this.#counts[STATE_INDEX[state]]!.reduce((a, b) => a + b, 0);
+    }
+    const perPriority = (state: JobState) =>
+      Object.fromEntries(
+        PRIORITIES.map((p, level) => [p, this.#counts[STATE_INDEX[state]]![level]!]),
+      ) as Record<Priority, number>;
+    return {
+      byState,
+      queuedByPriority: perPriority("queued"),
+      scheduledByPriority: perPriority("scheduled"),
+    };
+  }
+
+  async prune(options: PruneOptions): Promise<number> {
+    let removed = 0;
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const before = options.finishedBefore ?? Number.NEGATIVE_INFINITY;
+    const keep = options.keep ?? Number.POSITIVE_INFINITY;
+    while (removed < limit && this.#finishedHead < this.#finished.length) {
+      const mark = this.#finished[this.#finishedHead]!;
+      const record = this.#jobs.get(mark.id);
+      const current = record !== undefined && FINAL_STATES.has(record.state) &&
+        record.finishedAt === mark.finishedAt;
+      if (current && mark.finishedAt >= before && this.#finishedCount() <= keep) break;
+      this.#finishedHead++;
+      if (current) {
+        this.#delete(record);
+        removed++;
+      }
+    }
+    this.#compactFinished();
+    return removed;
+  }
+
+  #finish(record: JobRecord, at: number): void {
+    record.finishedAt = at;
+    this.#finished.push({ id: record.id, finishedAt: at });
+    if (this.#finishedCount() > this.#maxFinished) {
+      void this.prune({ keep: this.#maxFinished, limit: 64 });
+    }
+  }
+
+  #finishedCount(): number {
+    let n = 0;
+    for (const state of FINAL_STATES) {
+      n += this.#counts[STATE_INDEX[state]]!.reduce((a, b) => a + b, 0);
+    }
+    return n;
+  }
+
+  #compactFinished(): void {
+    if (this.#finishedHead > 1024 && this.#finishedHead * 2 > this.#finished.length) {
+      this.#finished = this.#finished.slice(this.#finishedHead);
+      this.#finishedHead = 0;
+    }
+  }
+
+  #delete(record: JobRecord): void {
+    this.#jobs.delete(record.id);
+    this.#count(record.state, record.priority, -1);
+    if (record.uniqueKey !== null && this.#unique.get(record.uniqueKey) === record.id) {
+      this.#unique.delete(record.uniqueKey);
+    }
+  }
+
+  #move(record: JobRecord, state: JobState): void {
+    this.#count(record.state, record.priority, -1);
+    record.state = state;
+    this.#count(state, record.priority, 1);
+    if (
+      record.uniqueKey !== null && !LIVE_STATES.has(state) &&
+      this.#unique.get(record.uniqueKey) === record.id
+    ) {
+      this.#unique.delete(record.uniqueKey);
+    }
+  }
+
+  #count(state: JobState, priority: Priority, delta: number): void {
+    this.#counts[STATE_INDEX[state]]![priorityLevel(priority)]! += delta;
+  }
+
+  #require(id: string): JobRecord {
+    const record = this.#jobs.get(id);
+    if (record === undefined) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+    return record;
+  }
+
+  #assertOpen(): void {
+    if (!this.#open) throw new LiminalError("STORE_ERROR", "the memory store is not open");
+  }
+}
+
+function entryOf(record: JobRecord): ReadyEntry {
+  return {
+    id: record.id,
+    kind: record.kind,
+    level: priorityLevel(record.priority),
+    seq: record.seq,
+    readyAt: record.readyAt ?? record.updatedAt,
+  };
+}
+
+function copyOf(record: JobRecord): JobRecord {
+  return {
+    ...record,
+    backoff: { ...record.backoff },
+    attempts: record.attempts.map((a) => ({ ...a })),
+    logs: record.logs.slice(),
+    progress: record.progress === null ? null : { ...record.progress },
+  };
+}

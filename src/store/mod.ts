@@ -1,0 +1,19 @@
+/**
+ * Job stores: the `JobStore` interface and its implementations.
+ *
+ * @module
+ */
+export type {
+  ClaimRequest,
+  InsertResult,
+  JobCounts,
+  JobFilter,
+  JobStore,
+  NewJob,
+  NextState,
+  PruneOptions,
+  ReadyEntry,
+  Settlement,
+  StoreInfo,
+} from "./types.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./memory/memory_store.ts";

@@ -1,0 +1,172 @@
+/**
+ * The `JobStore` interface: the only place jobs live. The executor reaches jobs through
+ * these domain verbs and nothing else, so a durable store drops in without touching it.
+ *
+ * Every verb that changes a job commits before its promise resolves.
+ *
+ * @module
+ */
+import type {
+  AttemptError,
+  AttemptOutcome,
+  JobDefinition,
+  JobLogLine,
+  JobProgress,
+  JobRecord,
+  JobState,
+} from "../shared/job.ts";
+import type { Priority } from "../shared/priority.ts";
+
+/** A job to insert: its definition, id and times. */
+export interface NewJob extends JobDefinition {
+  id: string;
+  createdAt: number;
+  /** At or before the insert time: the job is `queued`; later: `scheduled`. */
+  runAt: number;
+}
+
+/**
+ * A queued job's place in the ready queue. The executor keeps a bounded window of these per
+ * priority; the store hands them out oldest first (`seq` order).
+ */
+export interface ReadyEntry {
+  readonly id: string;
+  readonly kind: string;
+  /** The job's own priority level (0 `info` … 4 `override`). */
+  readonly level: number;
+  readonly seq: number;
+  /** When it entered `queued` (epoch ms): aging counts from here. */
+  readonly readyAt: number;
+}
+
+/** What {@link JobStore.insert} did with one job. */
+export interface InsertResult {
+  /** The new job's id, or the id of the live job holding the same unique key. */
+  id: string;
+  /** `false` when an existing job with the same unique key was returned instead. */
+  created: boolean;
+  state: JobState;
+  /** Set when the job was created `queued`. */
+  entry: ReadyEntry | null;
+}
+
+/** A worker's claim of a queued job. */
+export interface ClaimRequest {
+  id: string;
+  /** The worker that will run it. */
+  worker: string;
+  at: number;
+}
+
+/** Where a job goes when an attempt ends. */
+export type NextState = "succeeded" | "scheduled" | "queued" | "failed" | "dead" | "cancelled";
+
+/** The end of an attempt, as the executor decided it. */
+export interface Settlement {
+  id: string;
+  /** The attempt number that ended. */
+  attempt: number;
+  endedAt: number;
+  outcome: AttemptOutcome;
+  error: AttemptError | null;
+  /** The result as JSON text (on success). */
+  result: string | null;
+  next: NextState;
+  /** For `next: "scheduled"`: when to run again. */
+  runAt?: number;
+}
+
+/** Filter of {@link JobStore.list}. */
+export interface JobFilter {
+  state?: JobState;
+  kind?: string;
+  /** At most this many, newest first. @default 50 */
+  limit?: number;
+}
+
+/** How many jobs are in each state, and how many are queued or scheduled per priority. */
+export interface JobCounts {
+  byState: Record<JobState, number>;
+  queuedByPriority: Record<Priority, number>;
+  scheduledByPriority: Record<Priority, number>;
+}
+
+/** What kind of store this is and where it keeps jobs. */
+export interface StoreInfo {
+  kind: "memory" | "sqlite" | "postgres";
+  /** A path, URL (without password) or `:memory:`. */
+  location: string;
+  /** Whether jobs survive the process. */
+  durable: boolean;
+}
+
+/** What {@link JobStore.prune} removes. */
+export interface PruneOptions {
+  /** Remove finished jobs that finished before this time (epoch ms). */
+  finishedBefore?: number;
+  /** Keep at most this many finished jobs (the newest). */
+  keep?: number;
+  /** Remove at most this many in one call. */
+  limit?: number;
+}
+
+/**
+ * Where jobs live. Implementations: `memory` (this process only), `sqlite` (embedded,
+ * durable), `postgres` (shared by several runtimes).
+ *
+ * Errors are {@link LiminalError}s: `JOB_NOT_FOUND`, `INVALID_JOB_STATE`, `STORE_ERROR`,
+ * `STORE_FULL`.
+ */
+export interface JobStore {
+  readonly info: StoreInfo;
+  /**
+   * How many ready jobs per priority the executor should keep in memory. `Infinity` for a
+   * store that keeps everything in memory anyway.
+   */
+  readonly windowHint: number;
+
+  /** Opens (and migrates) the store. Nothing else may be called before. */
+  open(): Promise<void>;
+  /** Flushes and closes. Safe to call twice. */
+  close(): Promise<void>;
+
+  /**
+   * Inserts jobs in one transaction, oldest first. A job whose unique key is held by a live
+   * (scheduled, queued or running) job is not created; that job's id is returned.
+   */
+  insert(jobs: readonly NewJob[], now: number): Promise<InsertResult[]>;
+  /** Up to `limit` queued jobs of one priority level with `seq > afterSeq`, in `seq` order. */
+  loadReady(level: number, afterSeq: number, limit: number): Promise<ReadyEntry[]>;
+  /**
+   * Moves queued jobs to `running` and opens an attempt on each. The result is aligned with
+   * `requests`: `null` where the job was no longer queued (cancelled, claimed elsewhere).
+   */
+  claim(requests: readonly ClaimRequest[]): Promise<(JobRecord | null)[]>;
+  /** Ends attempts and moves their jobs on. Returns the entries of jobs that went back to `queued`. */
+  settle(settlements: readonly Settlement[]): Promise<ReadyEntry[]>;
+  /** Records a running job's progress (may be written in a short batch). */
+  recordProgress(id: string, progress: JobProgress): Promise<void>;
+  /** Appends to a running job's log (bounded; may be written in a short batch). */
+  appendLog(id: string, line: JobLogLine): Promise<void>;
+  /** Moves `scheduled` jobs whose run-at has come to `queued`, oldest run-at first. */
+  promoteDue(now: number, limit: number): Promise<ReadyEntry[]>;
+  /** The earliest run-at of a scheduled job, or `null`. */
+  nextDueAt(): Promise<number | null>;
+  /**
+   * Cancels a scheduled or queued job at once and returns it. A running job is returned
+   * unchanged (the executor aborts it). A finished job: `INVALID_JOB_STATE`.
+   */
+  cancel(id: string, at: number): Promise<JobRecord>;
+  /** Moves a dead, failed or cancelled job back to `queued` with a fresh attempt budget. */
+  retry(id: string, at: number): Promise<ReadyEntry>;
+  /**
+   * Jobs left `running` by a runtime that is gone: each open attempt is closed as
+   * `interrupted` and the job queued again. Returns how many.
+   */
+  recoverInterrupted(at: number): Promise<number>;
+  get(id: string): Promise<JobRecord | null>;
+  list(filter?: JobFilter): Promise<JobRecord[]>;
+  counts(): Promise<JobCounts>;
+  /** Removes finished jobs by age and count. Returns how many. */
+  prune(options: PruneOptions): Promise<number>;
+}
