@@ -205,6 +205,12 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     return this.#paused ? "paused" : "open";
   }
 
+  /** Attempts that ended so far, interruptions aside. */
+  get attemptsEnded(): number {
+    const t = this.#totals;
+    return t.succeeded + t.failedAttempts + t.cancelled;
+  }
+
   /** Jobs running now. */
   get runningCount(): number {
     return this.#running.size;
@@ -331,10 +337,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   async enqueueMany(specs: readonly JobSpec[]): Promise<EnqueueResult[]> {
     this.#assertAccepting();
     const now = this.#options.clock();
-    const jobs: NewJob[] = new Array(specs.length);
-    for (let i = 0; i < specs.length; i++) {
-      jobs[i] = this.#resolveSpec(specs[i]!, now, specs.length > 1 ? `jobs[${i}]` : "job");
-    }
+    const jobs = this.#resolveSpecs(specs, now);
     if (jobs.length === 0) return [];
     const inserted = await this.#store.insert(jobs, now);
     const mono = performance.now();
@@ -377,14 +380,14 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   async cancel(id: string): Promise<JobRecord> {
     const running = this.#running.get(id);
     if (running !== undefined) {
-      this.#abort(running, "cancelled", this.#options.clock(), this.#options.killAfterMs);
+      this.#abort(running, "cancelled", this.#options.clock(), this.#killAfter(running));
       return (await this.#store.get(id)) ?? running.record;
     }
     const record = await this.#store.cancel(id, this.#options.clock());
     if (record.state === "running") {
       const run = this.#running.get(id);
       if (run !== undefined) {
-        this.#abort(run, "cancelled", this.#options.clock(), this.#options.killAfterMs);
+        this.#abort(run, "cancelled", this.#options.clock(), this.#killAfter(run));
       } else this.#cancelOnStart.add(id);
       return record;
     }
@@ -601,6 +604,33 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     );
   }
 
+  /**
+   * Checks job specs as `enqueueMany` would, without enqueuing anything: unknown kinds, bad
+   * payloads, priorities, durations. Throws the first problem, naming the job (`jobs[3]`).
+   */
+  validate(specs: readonly JobSpec[]): void {
+    this.#resolveSpecs(specs, this.#options.clock(), true);
+  }
+
+  #resolveSpecs(specs: readonly JobSpec[], now: number, numbered = specs.length > 1): NewJob[] {
+    const jobs: NewJob[] = new Array(specs.length);
+    const batch = numbered;
+    for (let i = 0; i < specs.length; i++) {
+      try {
+        jobs[i] = this.#resolveSpec(specs[i]!, now, batch ? `jobs[${i}]` : "job");
+      } catch (error) {
+        if (!batch || !(error instanceof LiminalError) || error.message.startsWith("jobs[")) {
+          throw error;
+        }
+        throw new LiminalError(error.code, `jobs[${i}]: ${error.message}`, {
+          cause: error,
+          ...(error.hint === undefined ? {} : { hint: error.hint }),
+        });
+      }
+    }
+    return jobs;
+  }
+
   #resolveSpec(spec: JobSpec, now: number, label: string): NewJob {
     if (typeof spec !== "object" || spec === null) {
       throw new LiminalError("INVALID_ARGUMENT", `${label} must be an object with at least "kind"`);
@@ -796,7 +826,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       });
     }
     if (this.#cancelOnStart.delete(record.id)) {
-      this.#abort(run, "cancelled", at, this.#options.killAfterMs);
+      this.#abort(run, "cancelled", at, this.#killAfter(run));
     }
 
     const kind = this.#kinds.get(record.kind);
@@ -948,7 +978,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     });
     const durationMs = performance.now() - run.startedMono;
     const note = `; the handler did not stop within ${
-      formatDuration(this.#options.killAfterMs)
+      formatDuration(this.#killAfter(run))
     } and was abandoned`;
     if (reason === "cancelled") {
       this.#end(
@@ -1200,6 +1230,10 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     if (run.killAt < this.#watchdogAt) this.#armWatchdog(run.killAt);
   }
 
+  #killAfter(run: Run): number {
+    return this.#kinds.get(run.record.kind)?.defaults.killAfterMs ?? this.#options.killAfterMs;
+  }
+
   // ── Timers ────────────────────────────────────────────────────────────────────────────
 
   #armWatchdog(at: number): void {
@@ -1218,7 +1252,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     for (const run of [...this.#running.values()]) {
       if (run.over) continue;
       if (run.abortReason === null && now >= run.deadline) {
-        this.#abort(run, "timeout", now, this.#options.killAfterMs);
+        this.#abort(run, "timeout", now, this.#killAfter(run));
       } else if (run.abortReason !== null && now >= run.killAt) {
         this.#abandon(run, now);
         continue;

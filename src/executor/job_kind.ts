@@ -56,6 +56,11 @@ export interface JobKindDefaults {
   backoff?: { base?: Duration; max?: Duration };
   /** How many jobs of this kind may run at once; `null` for no limit. @default null */
   concurrency?: number | null;
+  /**
+   * Time a handler of this kind has to settle after its signal aborts before its worker is
+   * freed. @default the executor's `killAfter`
+   */
+  killAfter?: Duration;
 }
 
 /** Options of {@link defineJob}. */
@@ -81,6 +86,8 @@ export interface ResolvedKindDefaults {
   maxAttempts: number;
   backoff: BackoffPolicy;
   concurrency: number | null;
+  /** `null`: the executor's `killAfter`. */
+  killAfterMs: number | null;
 }
 
 const JOB_KIND = Symbol.for("liminal.jobKind");
@@ -215,6 +222,9 @@ export function defineJob<P = JsonValue, R = unknown>(
     maxAttempts: d.attempts === undefined ? 3 : resolveAttempts(d.attempts, `"${kind}"`),
     backoff: resolveBackoff(d.backoff, DEFAULT_BACKOFF, `"${kind}"`),
     concurrency,
+    killAfterMs: d.killAfter === undefined
+      ? null
+      : parseDuration(d.killAfter, `"${kind}" kill-after`),
   };
   return Object.freeze({
     [JOB_KIND]: true as const,

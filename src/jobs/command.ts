@@ -38,6 +38,8 @@ export const commandJob = defineJob({
   kind: "command",
   description:
     'runs a program: { "cmd": ["deno", "--version"], "cwd"?: "dir", "env"?: { "K": "v" } }',
+  // SIGKILL comes KILL_GRACE_MS after SIGTERM: give the handler time to see the exit.
+  defaults: { killAfter: KILL_GRACE_MS + 2_000 },
   validate(payload): CommandPayload {
     const { cmd, cwd, env } = objectPayload(
       payload,

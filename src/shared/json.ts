@@ -37,9 +37,114 @@ export function parseJson(text: string, what: string): JsonValue {
     return JSON.parse(text) as JsonValue;
   } catch (error) {
     const detail = error instanceof SyntaxError ? error.message : String(error);
-    throw new LiminalError("INVALID_JSON", `malformed JSON in ${what}: ${detail}`, {
+    const hasPosition = /at position \d+/.test(detail);
+    let where = "";
+    if (!hasPosition) {
+      const offset = jsonErrorOffset(text);
+      const before = text.slice(0, offset);
+      const line = before.split("\n").length;
+      const column = offset - before.lastIndexOf("\n");
+      where = ` at position ${offset} (line ${line} column ${column})`;
+    }
+    // V8 quotes the whole input in some messages; keep the first clause only.
+    const reason = detail.replace(/, ".*" is not valid JSON$/s, "");
+    throw new LiminalError("INVALID_JSON", `malformed JSON in ${what}: ${reason}${where}`, {
       cause: error,
     });
+  }
+}
+
+/**
+ * The offset of the first character at which `text` stops being JSON (its length when it
+ * ends too early). Only called on text that failed to parse.
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const literal = (word: string) => {
+    for (const ch of word) {
+      if (text[i] !== ch) fail();
+      i++;
+    }
+  };
+  const string = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      const code = text.charCodeAt(i);
+      if (code < 0x20) fail();
+      if (text[i] === "\\") {
+        i++;
+        if (text[i] === "u") {
+          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? "")) (i += k, fail());
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? "")) fail();
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const number = () => {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (match === null || match[0] === "" || match[0] === "-") fail();
+    i += match![0].length;
+  };
+  const value = (): void => {
+    ws();
+    const ch = text[i];
+    if (ch === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") return void i++;
+      for (;;) {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ":") fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "}") return void i++;
+        fail();
+      }
+    }
+    if (ch === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "]") return void i++;
+        fail();
+      }
+    }
+    if (ch === '"') return string();
+    if (ch === "t") return literal("true");
+    if (ch === "f") return literal("false");
+    if (ch === "n") return literal("null");
+    return number();
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : text.length;
+  } catch (offset) {
+    return Math.min(offset as number, text.length);
   }
 }
 

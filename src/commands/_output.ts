@@ -1,0 +1,118 @@
+/**
+ * Human output: colours (only on a terminal, never with `NO_COLOR`), aligned tables, and the
+ * writers every command prints through.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Writes text to stdout, synchronously. */
+export function writeOut(text: string): void {
+  writeAll(Deno.stdout, text);
+}
+
+/** Writes text to stderr, synchronously. */
+export function writeErr(text: string): void {
+  writeAll(Deno.stderr, text);
+}
+
+function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  let written = 0;
+  while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+}
+
+/** Prints one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  writeOut(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Whether colours may be used on a stream. */
+export function colorEnabled(stream: { isTerminal(): boolean } = Deno.stdout): boolean {
+  const noColor = Deno.env.get("NO_COLOR");
+  if (noColor !== undefined && noColor !== "") return false;
+  try {
+    return stream.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+const STYLES = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  blue: [34, 39],
+  magenta: [35, 39],
+  cyan: [36, 39],
+  gray: [90, 39],
+} as const;
+
+/** A style name. */
+export type Style = keyof typeof STYLES;
+
+/** Paints text with ANSI styles when `enabled`. */
+export function paint(text: string, style: Style | Style[], enabled: boolean): string {
+  if (!enabled) return text;
+  const styles = Array.isArray(style) ? style : [style];
+  return styles.reduce((out, s) => `\x1b[${STYLES[s][0]}m${out}\x1b[${STYLES[s][1]}m`, text);
+}
+
+/** The visible width of text: ANSI escapes do not count. */
+export function visibleWidth(text: string): number {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "").length;
+}
+
+/** A column of {@link formatTable}. */
+export interface Column<T> {
+  header: string;
+  value: (row: T) => string;
+  align?: "left" | "right";
+}
+
+/** An aligned table with a header row, two spaces between columns. */
+export function formatTable<T>(
+  rows: readonly T[],
+  columns: readonly Column<T>[],
+  color: boolean,
+): string {
+  const cells = rows.map((row) => columns.map((column) => column.value(row)));
+  const widths = columns.map((column, i) =>
+    Math.max(visibleWidth(column.header), ...cells.map((row) => visibleWidth(row[i]!)))
+  );
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => {
+        const pad = " ".repeat(widths[i]! - visibleWidth(value));
+        return columns[i]!.align === "right"
+          ? pad + value
+          : i === values.length - 1
+          ? value
+          : value + pad;
+      })
+      .join("  ")
+      .trimEnd();
+  const header = paint(line(columns.map((c) => c.header)), "bold", color);
+  return [header, ...cells.map(line)].join("\n") + "\n";
+}
+
+/** Colours a job state for people. */
+export function paintState(state: string, color: boolean): string {
+  switch (state) {
+    case "succeeded":
+      return paint(state, "green", color);
+    case "failed":
+    case "dead":
+      return paint(state, "red", color);
+    case "cancelled":
+      return paint(state, "yellow", color);
+    case "running":
+      return paint(state, "cyan", color);
+    default:
+      return paint(state, "gray", color);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The `liminal` command line: parses, dispatches to one subcommand, maps errors to exit
+ * statuses (see the CLI contract in the design notes).
+ *
+ * @module
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { VERSION } from "../shared/version.ts";
+import type { CliContext } from "./_context.ts";
+import { reportError } from "./_errors.ts";
+import { colorEnabled, paint, writeErr, writeOut } from "./_output.ts";
+import { runCommand } from "./run.ts";
+import { startCommand } from "./start.ts";
+
+/** Builds the program with every subcommand. */
+export function createProgram(ctx: CliContext): Command {
+  const program = new Command()
+    .name("liminal")
+    .description("a maintenance runtime: run, watch and drive maintenance jobs")
+    .version(VERSION, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ liminal start                      run the runtime (Ctrl-C stops it in order)
+  $ liminal run nightly.json           run a plan once, exit with its result
+
+Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict, 130 interrupted.`,
+    ) as unknown as Command;
+  for (const sub of [startCommand(ctx), runCommand(ctx)]) {
+    program.addCommand(sub as unknown as Command);
+  }
+  configure(program);
+  return program;
+}
+
+/** Applies the shared settings to a command and its subcommands. */
+function configure(command: Command): void {
+  const color = colorEnabled(Deno.stderr);
+  command
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => writeOut(text),
+      writeErr: (text) => writeErr(text),
+      outputError: (text, write) =>
+        write(text.replace(/^error: /, `${paint("error:", ["bold", "red"], color)} USAGE: `)),
+    });
+  for (const sub of command.commands) configure(sub as unknown as Command);
+}
+
+/** Runs the CLI with `args` (without the program name); resolves with the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const ctx: CliContext = { exitCode: 0 };
+  const program = createProgram(ctx);
+  if (args.length === 0) {
+    writeErr(program.helpInformation());
+    return 2;
+  }
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return ctx.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+        error.code === "commander.help"
+      ) {
+        return 0;
+      }
+      return 2;
+    }
+    return reportError(error);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * `liminal start`: runs the runtime in this process until Ctrl-C or SIGTERM, logging each
+ * job's life one line at a time, then shuts down in order.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { getLogger } from "@logtape/logtape";
+import { loadJobModules } from "../runtime/modules.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { LiminalError } from "../shared/errors.ts";
+import { VERSION } from "../shared/version.ts";
+import { type CliContext, collect } from "./_context.ts";
+import { logJobLifecycle } from "./_job_log.ts";
+import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
+import { parseDurationOption, parseWorkers } from "./_parse.ts";
+
+const log = getLogger(["liminal", "cli"]);
+
+/** The `start` subcommand. */
+export function startCommand(ctx: CliContext) {
+  return new Command("start")
+    .description("run the runtime here until Ctrl-C or SIGTERM, then shut down in order")
+    .option("-w, --workers <n>", "concurrent workers", "4")
+    .option("--grace <duration>", "time running jobs get to finish on shutdown", "10s")
+    .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
+    .option("--store <store>", "where jobs live (:memory:)", ":memory:")
+    .option("--log-format <format>", "pretty or json", "pretty")
+    .option("--log-level <level>", "debug, info, warning or error", "info")
+    .option("--no-tui", "log lines instead of the dashboard")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ liminal start
+  $ liminal start --workers 8 --jobs ./maintenance_jobs.ts --grace 30s
+  $ liminal start --log-format json 2> liminal.log
+
+Ctrl-C (or SIGTERM) starts the ordered shutdown: intake closes, running jobs get the grace
+period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
+    )
+    .action(async (options) => {
+      const format = parseLogFormat(options.logFormat);
+      const level = parseLogLevel(options.logLevel);
+      const workers = parseWorkers(options.workers);
+      const grace = parseDurationOption(options.grace, "--grace");
+      if (options.store !== ":memory:") {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          `invalid --store "${options.store}": this build keeps jobs in memory only; use --store :memory:`,
+        );
+      }
+      configureLogging(format, level);
+      const modules = await loadJobModules(options.jobs);
+      const runtime = new Runtime({
+        ...(workers === undefined ? {} : { workers }),
+        ...(grace === undefined ? {} : { grace }),
+        jobs: modules.flatMap((m) => m.kinds),
+        handleSignals: true,
+      });
+      const stopLogging = logJobLifecycle(runtime.executor);
+      await runtime.start();
+      log.info(
+        "liminal {version} running (pid {pid}, {workers} workers, kinds: {kinds}); Ctrl-C to stop",
+        {
+          version: VERSION,
+          pid: Deno.pid,
+          workers: runtime.config.workers,
+          kinds: runtime.executor.kinds.names().join(", "),
+        },
+      );
+      await runtime.stopped();
+      stopLogging();
+      const report = runtime.report;
+      ctx.exitCode = report?.forced ? 130 : report && report.errors.length > 0 ? 1 : 0;
+    });
+}

@@ -1,0 +1,76 @@
+/**
+ * Job modules: user files given with `--jobs` whose exports are job kinds made with
+ * `defineJob` (named exports, a default export, or arrays of them).
+ *
+ * @module
+ */
+import { isJobKind, type JobKind } from "../executor/job_kind.ts";
+import { errorMessage, LiminalError } from "../shared/errors.ts";
+
+/** What a job module contributes. */
+export interface LoadedModule {
+  /** The module's URL. */
+  url: string;
+  kinds: JobKind[];
+}
+
+/** Resolves a module path given by a user (relative to the working directory) to a URL. */
+export function moduleUrl(specifier: string): string {
+  if (/^(file|https?|npm|jsr):/.test(specifier)) return specifier;
+  const path = specifier.startsWith("/") ? specifier : `${Deno.cwd()}/${specifier}`;
+  return new URL(`file://${path.split("/").map(encodeURIComponent).join("/")}`).href;
+}
+
+/**
+ * Imports job modules and collects the job kinds they export. A missing file, a module that
+ * fails to load or one that exports no job kind: `INVALID_JOB_MODULE`.
+ */
+export async function loadJobModules(specifiers: readonly string[]): Promise<LoadedModule[]> {
+  const loaded: LoadedModule[] = [];
+  for (const specifier of specifiers) {
+    const url = moduleUrl(specifier);
+    if (url.startsWith("file:")) {
+      try {
+        const info = await Deno.stat(new URL(url));
+        if (!info.isFile) throw new Error("not a file");
+      } catch (error) {
+        const reason = error instanceof Deno.errors.NotFound ? "no such file" : errorMessage(error);
+        throw new LiminalError(
+          "INVALID_JOB_MODULE",
+          `cannot load job module ${specifier}: ${reason}`,
+        );
+      }
+    }
+    let exports: Record<string, unknown>;
+    try {
+      exports = await import(url);
+    } catch (error) {
+      throw new LiminalError(
+        "INVALID_JOB_MODULE",
+        `cannot load job module ${specifier}: ${errorMessage(error).split("\n")[0]}`,
+        { cause: error },
+      );
+    }
+    const kinds: JobKind[] = [];
+    const seen = new Set<unknown>();
+    const collect = (value: unknown) => {
+      if (seen.has(value)) return;
+      seen.add(value);
+      if (isJobKind(value)) kinds.push(value);
+      else if (Array.isArray(value)) value.forEach(collect);
+    };
+    for (const value of Object.values(exports)) collect(value);
+    if (kinds.length === 0) {
+      throw new LiminalError(
+        "INVALID_JOB_MODULE",
+        `job module ${specifier} exports no job kinds`,
+        {
+          hint:
+            'export the kinds made with defineJob: export const cleanup = defineJob({ kind: "cleanup", handler })',
+        },
+      );
+    }
+    loaded.push({ url, kinds });
+  }
+  return loaded;
+}

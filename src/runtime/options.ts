@@ -1,0 +1,93 @@
+/**
+ * Options of a `Runtime` (public) and the resolved configuration it runs with (internal):
+ * every default applied once, bad values refused at once.
+ *
+ * @module
+ */
+import type { JobKind } from "../executor/job_kind.ts";
+import { resolveWorkers } from "../executor/options.ts";
+import { type Duration, parseDuration } from "../shared/duration.ts";
+import { LiminalError } from "../shared/errors.ts";
+import type { JobStore } from "../store/types.ts";
+
+/** Options of a `Runtime`. */
+export interface RuntimeOptions {
+  /** Where jobs live. @default a new memory store */
+  store?: JobStore;
+  /** Job kinds to run besides the built-in ones. */
+  jobs?: Iterable<JobKind>;
+  /** Whether to register the built-in kinds (`sleep`, `command`, `fail`). @default true */
+  builtins?: boolean;
+  /** Concurrent workers. @default 4 */
+  workers?: number;
+  /** Time running jobs get to finish in an ordered shutdown. @default "10s" */
+  grace?: Duration;
+  /**
+   * Time jobs get to settle after their signal aborts at the end of the grace period, before
+   * they are recorded as interrupted and queued again. @default "1s"
+   */
+  hardDeadline?: Duration;
+  /** A waiting job is raised one priority per interval. @default "5s" */
+  agingInterval?: Duration;
+  /** Time a timed-out or cancelled handler has to settle before its worker is freed. @default "5s" */
+  killAfter?: Duration;
+  /** A job silent this long marks its worker stuck. @default "30s" */
+  stuckAfter?: Duration;
+  /** A job queued this long is a warning. @default "60s" */
+  starvationAfter?: Duration;
+  /** Queued jobs kept in memory per priority. @default the store's hint */
+  window?: number;
+  /**
+   * Whether the runtime handles SIGINT and SIGTERM itself: the first starts the ordered
+   * shutdown, a second SIGINT forces it. @default false
+   */
+  handleSignals?: boolean;
+}
+
+/** {@link RuntimeOptions} resolved. */
+export interface RuntimeConfig {
+  store: JobStore | null;
+  jobs: JobKind[];
+  builtins: boolean;
+  workers: number;
+  graceMs: number;
+  hardDeadlineMs: number;
+  agingInterval: Duration;
+  killAfter: Duration;
+  stuckAfter: Duration;
+  starvationAfter: Duration;
+  window: number | undefined;
+  handleSignals: boolean;
+}
+
+/** Applies defaults and checks every option. */
+export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
+  const check = (value: Duration, what: string) => {
+    parseDuration(value, what);
+    return value;
+  };
+  const window = options.window;
+  if (
+    window !== undefined && !(Number.isInteger(window) && window >= 1) &&
+    window !== Number.POSITIVE_INFINITY
+  ) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid window ${window}: use a whole number of at least 1`,
+    );
+  }
+  return {
+    store: options.store ?? null,
+    jobs: [...(options.jobs ?? [])],
+    builtins: options.builtins ?? true,
+    workers: resolveWorkers(options.workers ?? 4),
+    graceMs: parseDuration(options.grace ?? "10s", "grace"),
+    hardDeadlineMs: parseDuration(options.hardDeadline ?? "1s", "hard deadline"),
+    agingInterval: check(options.agingInterval ?? "5s", "aging interval"),
+    killAfter: check(options.killAfter ?? "5s", "kill-after"),
+    stuckAfter: check(options.stuckAfter ?? "30s", "stuck-after"),
+    starvationAfter: check(options.starvationAfter ?? "60s", "starvation threshold"),
+    window,
+    handleSignals: options.handleSignals ?? false,
+  };
+}

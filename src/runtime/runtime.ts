@@ -1,0 +1,401 @@
+/**
+ * The `Runtime`: liminal's composition root. One per process.
+ *
+ * ```
+ * created ──start()──► starting ──► running ──shutdown()──► stopping ──► stopped
+ *                          └──(a part failed to start: started parts are stopped)──► stopped
+ * ```
+ *
+ * Construction starts nothing. `start()` builds the parts in order (store → executor →
+ * signals; the router, leases, scheduler and control server join as they exist), each
+ * registering its teardown for the shutdown phases it takes part in. `shutdown()` runs the
+ * ordered sequence of `shutdown.ts` once, however often it is called.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { MaintenanceExecutor } from "../executor/executor.ts";
+import { builtinJobs } from "../jobs/mod.ts";
+import { formatDuration } from "../shared/duration.ts";
+import { Emitter, type EventSource } from "../shared/emitter.ts";
+import { errorMessage, LiminalError } from "../shared/errors.ts";
+import type {
+  RuntimeSnapshot,
+  RuntimeState,
+  ShutdownPhase,
+  ShutdownReport,
+} from "../shared/snapshot.ts";
+import { VERSION } from "../shared/version.ts";
+import { MemoryStore } from "../store/memory/memory_store.ts";
+import type { JobStore } from "../store/types.ts";
+import type { RuntimeEventMap } from "./events.ts";
+import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from "./options.ts";
+import { ShutdownPlan } from "./shutdown.ts";
+import { type ShutdownSignal, SignalWatcher } from "./signals.ts";
+
+const ACTIVE = Symbol.for("liminal.runtime.active");
+type GlobalWithRuntime = typeof globalThis & { [ACTIVE]?: { pid: number; startedAt: number } };
+
+const log = getLogger(["liminal", "runtime"]);
+
+/** Options of {@link Runtime.shutdown}. */
+export interface ShutdownOptions {
+  /** Overrides the grace period of this shutdown. */
+  grace?: number;
+  /** Skips the drain: running jobs are interrupted at once. */
+  force?: boolean;
+}
+
+/**
+ * One liminal runtime. See the module doc for its lifecycle.
+ *
+ * @example
+ * ```ts
+ * await using runtime = new Runtime({ workers: 2 });
+ * await runtime.start();
+ * const { id } = await runtime.executor.enqueue({ kind: "sleep", payload: { ms: 100 } });
+ * await runtime.executor.waitFor(id);
+ * // leaving the block runs the ordered shutdown
+ * ```
+ */
+export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
+  readonly #config: RuntimeConfig;
+  readonly #events = new Emitter<RuntimeEventMap>();
+  #state: RuntimeState = "created";
+  readonly #store: JobStore;
+  readonly #executor: MaintenanceExecutor;
+  #signals: SignalWatcher | null = null;
+  #plan = new ShutdownPlan();
+  #startedAt: number | null = null;
+  #shutdown: Promise<ShutdownReport> | null = null;
+  #force = new AbortController();
+  #phase: ShutdownPhase | null = null;
+  #report: ShutdownReport | null = null;
+  #graceMs = 0;
+  #interrupted = 0;
+  #stopped: Promise<void>;
+  #resolveStopped!: () => void;
+
+  constructor(options: RuntimeOptions = {}) {
+    const config = resolveRuntimeConfig(options);
+    this.#config = config;
+    this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
+    // Building the parts is pure: nothing opens, listens or runs until start().
+    this.#store = config.store ?? new MemoryStore();
+    this.#executor = new MaintenanceExecutor({
+      store: this.#store,
+      kinds: [...(config.builtins ? builtinJobs() : []), ...config.jobs],
+      workers: config.workers,
+      agingInterval: config.agingInterval,
+      killAfter: config.killAfter,
+      stuckAfter: config.stuckAfter,
+      starvationAfter: config.starvationAfter,
+      ...(config.window === undefined ? {} : { window: config.window }),
+    });
+  }
+
+  on<K extends keyof RuntimeEventMap>(
+    event: K,
+    listener: (payload: RuntimeEventMap[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  once<K extends keyof RuntimeEventMap>(
+    event: K,
+    listener: (payload: RuntimeEventMap[K]) => void,
+  ): () => void {
+    return this.#events.once(event, listener);
+  }
+
+  /** The lifecycle state. */
+  get state(): RuntimeState {
+    return this.#state;
+  }
+
+  /** The executor (built with the runtime, started by `start()`). */
+  get executor(): MaintenanceExecutor {
+    return this.#executor;
+  }
+
+  /** The job store (opened by `start()`). */
+  get store(): JobStore {
+    return this.#store;
+  }
+
+  /** The resolved configuration. */
+  get config(): Readonly<RuntimeConfig> {
+    return this.#config;
+  }
+
+  /** Resolves once the runtime is stopped (after a shutdown, or a failed start). */
+  stopped(): Promise<void> {
+    return this.#stopped;
+  }
+
+  /** The report of the last shutdown, once it is over. */
+  get report(): ShutdownReport | null {
+    return this.#report;
+  }
+
+  /**
+   * Builds and starts the parts in order. Refused with `RUNTIME_ALREADY_RUNNING` when
+   * another runtime runs in this process. If a part fails to start, the parts already
+   * started are stopped and the error is thrown.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "created") {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `a runtime starts once; this one is ${this.#state}`,
+      );
+    }
+    const global = globalThis as GlobalWithRuntime;
+    const active = global[ACTIVE];
+    if (active !== undefined) {
+      throw new LiminalError(
+        "RUNTIME_ALREADY_RUNNING",
+        `a runtime already runs in this process (pid ${active.pid}, started ${
+          new Date(active.startedAt).toISOString()
+        })`,
+        { hint: "use the running runtime, or shut it down first" },
+      );
+    }
+    global[ACTIVE] = { pid: Deno.pid, startedAt: Date.now() };
+    this.#setState("starting");
+    const started = performance.now();
+    try {
+      await this.#startParts();
+    } catch (error) {
+      log.error("start failed: {error}", { error: errorMessage(error) });
+      await this.#plan.run(AbortSignal.abort(), () => {});
+      this.#signals?.uninstall();
+      this.#finish();
+      throw error;
+    }
+    this.#startedAt = Date.now();
+    this.#setState("running");
+    log.info("runtime started in {ms}: {workers} workers, store {store}", {
+      ms: formatDuration(performance.now() - started),
+      workers: this.#config.workers,
+      store: this.#store.info.location,
+    });
+  }
+
+  async #startParts(): Promise<void> {
+    const config = this.#config;
+    // 1. store
+    const store = this.#store;
+    await store.open();
+    this.#plan.add("store-closed", "store", async () => {
+      await store.close();
+    });
+    const recovered = await store.recoverInterrupted(Date.now());
+    if (recovered > 0) {
+      log.warn("{count} job(s) left running by a runtime that stopped were queued again", {
+        count: recovered,
+      });
+    }
+
+    // 2. executor
+    const executor = this.#executor;
+    executor.on("store:error", ({ operation, error }) => {
+      log.error("store {operation} failed: {error}", { operation, error: errorMessage(error) });
+      this.#events.emit("error", { where: `store.${operation}`, error });
+    });
+    this.#plan.add("store-closed", "executor", async () => {
+      await executor.stop();
+    });
+    this.#plan.add("intake-closed", "executor", () => {
+      executor.closeIntake();
+    });
+    this.#plan.add("drain", "executor", async ({ forceSignal }) => {
+      const running = executor.runningCount;
+      if (running === 0) return "no job running";
+      const left = await executor.drain(this.#graceMs, forceSignal);
+      return left === 0
+        ? `${running} running job(s) finished`
+        : `${left} job(s) still running at the deadline`;
+    });
+    this.#plan.add("cancel", "executor", async ({ forced }) => {
+      if (executor.runningCount === 0) return "no job to interrupt";
+      const interrupted = await executor.interrupt(forced ? 0 : this.#config.hardDeadlineMs);
+      this.#interrupted += interrupted;
+      return `${interrupted} job(s) interrupted and queued again`;
+    });
+    await executor.start();
+
+    // Last: signals.
+    if (config.handleSignals) {
+      this.#signals = new SignalWatcher((signal) => this.interrupt(signal));
+      this.#signals.install();
+    }
+  }
+
+  /**
+   * What Ctrl-C does: the first starts the ordered shutdown, the next forces it. SIGTERM
+   * starts the shutdown and never forces. Returns what it did.
+   */
+  interrupt(source: ShutdownSignal | "key" = "SIGINT"): "shutdown" | "force" | "ignored" {
+    let action: "shutdown" | "force" | "ignored";
+    if (this.#state === "running" || this.#state === "starting") {
+      action = "shutdown";
+      void this.shutdown().catch((error) =>
+        this.#events.emit("error", { where: "shutdown", error })
+      );
+    } else if (this.#state === "stopping" && source !== "SIGTERM" && !this.#force.signal.aborted) {
+      action = "force";
+      this.#forceNow();
+    } else {
+      action = "ignored";
+    }
+    if (action === "shutdown") {
+      log.info("{source}: ordered shutdown started{again}", {
+        source: source === "key" ? "Ctrl-C" : source,
+        again: source === "SIGTERM" ? "" : "; press Ctrl-C again to force it",
+      });
+    }
+    this.#events.emit("signal", { signal: source, action });
+    return action;
+  }
+
+  /**
+   * The ordered shutdown (see `shutdown.ts`). Safe to call more than once: every call gets
+   * the same report. With `force`, running jobs are interrupted at once.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    if (options.force) this.#forceNow();
+    if (this.#shutdown !== null) return this.#shutdown;
+    if (this.#state === "created") {
+      this.#setState("stopped");
+      this.#resolveStopped();
+      this.#report = emptyReport();
+      this.#shutdown = Promise.resolve(this.#report);
+      return this.#shutdown;
+    }
+    this.#shutdown = this.#runShutdown(options);
+    return this.#shutdown;
+  }
+
+  #forceNow(): void {
+    if (this.#force.signal.aborted) return;
+    log.warn("shutdown forced: running jobs are interrupted now");
+    this.#force.abort();
+  }
+
+  async #runShutdown(options: ShutdownOptions): Promise<ShutdownReport> {
+    // A shutdown called while starting waits for the start to settle.
+    while (this.#state === "starting") await new Promise((resolve) => setTimeout(resolve, 5));
+    if (this.#state === "stopped") return this.#report ?? emptyReport();
+    this.#graceMs = options.grace ?? this.#config.graceMs;
+    this.#setState("stopping");
+    const started = performance.now();
+    const executor = this.#executor;
+    const before = finishedCount(executor);
+    let queuedKept = 0;
+    log.info("shutdown started: grace {grace}", { grace: formatDuration(this.#graceMs) });
+    this.#plan.add("store-closed", "count", async () => {
+      // Runs first in its phase: the store is still open.
+      const counts = await this.#store.counts();
+      queuedKept = counts.byState.queued + counts.byState.scheduled;
+    });
+    const errors = await this.#plan.run(this.#force.signal, (event) => {
+      if (event.status === "started") this.#phase = event.phase;
+      this.#events.emit("shutdown:phase", event);
+      if (event.status !== "started") {
+        const took = event.durationMs === undefined
+          ? ""
+          : ` in ${formatDuration(event.durationMs)}`;
+        const detail = event.detail ? ` (${event.detail})` : "";
+        const level = event.status === "failed" ? "error" : "info";
+        log[level](`shutdown phase {index}/6 {phase}: {status}${took}${detail}`, { ...event });
+      }
+    });
+    this.#signals?.uninstall();
+    const finished = finishedCount(executor) - before;
+    const report: ShutdownReport = {
+      finished,
+      interrupted: this.#interrupted,
+      queuedKept,
+      durable: this.#store.info.durable,
+      forced: this.#force.signal.aborted,
+      durationMs: performance.now() - started,
+      errors,
+    };
+    this.#report = report;
+    this.#phase = null;
+    log.info(formatReport(report));
+    this.#events.emit("shutdown:report", report);
+    this.#finish();
+    return report;
+  }
+
+  #finish(): void {
+    const global = globalThis as GlobalWithRuntime;
+    delete global[ACTIVE];
+    this.#setState("stopped");
+    this.#resolveStopped();
+  }
+
+  #setState(to: RuntimeState): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.#events.emit("state:changed", { from, to });
+  }
+
+  /** The runtime now, as one JSON object. */
+  async snapshot(): Promise<RuntimeSnapshot> {
+    const executor = this.executor;
+    const store = this.store;
+    const now = Date.now();
+    return {
+      state: this.#state,
+      pid: Deno.pid,
+      version: VERSION,
+      startedAt: this.#startedAt === null ? null : new Date(this.#startedAt).toISOString(),
+      uptimeMs: this.#startedAt === null ? 0 : now - this.#startedAt,
+      store: { ...store.info },
+      socket: null,
+      kinds: executor.kinds.names(),
+      executor: await executor.snapshot(),
+      shutdown: this.#state === "stopping" || this.#state === "stopped"
+        ? { phase: this.#phase, report: this.#report }
+        : null,
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+function finishedCount(executor: MaintenanceExecutor): number {
+  return executor.attemptsEnded;
+}
+
+function emptyReport(): ShutdownReport {
+  return {
+    finished: 0,
+    interrupted: 0,
+    queuedKept: 0,
+    durable: false,
+    forced: false,
+    durationMs: 0,
+    errors: [],
+  };
+}
+
+/** The one line that ends a shutdown: `shutdown: 3 finished, 1 interrupted and requeued, 12 queued kept, 1.4s`. */
+export function formatReport(report: ShutdownReport): string {
+  const parts = [
+    `${report.finished} finished`,
+    `${report.interrupted} interrupted and requeued`,
+    `${report.queuedKept} queued kept${
+      report.durable || report.queuedKept === 0 ? "" : " (memory store: lost at exit)"
+    }`,
+  ];
+  return `shutdown${report.forced ? " (forced)" : ""}: ${parts.join(", ")}, ${
+    formatDuration(report.durationMs)
+  }${report.errors.length > 0 ? `; errors: ${report.errors.join("; ")}` : ""}`;
+}
