@@ -237,23 +237,19 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
    * starts the shutdown and never forces. Returns what it did.
    */
   interrupt(source: ShutdownSignal | "key" = "SIGINT"): "shutdown" | "force" | "ignored" {
-    let action: "shutdown" | "force" | "ignored";
+    let action: "shutdown" | "force" | "ignored" = "ignored";
     if (this.#state === "running" || this.#state === "starting") {
       action = "shutdown";
+      log.info("{source}: ordered shutdown started{again}", {
+        source: source === "key" ? "Ctrl-C" : source,
+        again: source === "SIGTERM" ? "" : "; press Ctrl-C again to force it",
+      });
       void this.shutdown().catch((error) =>
         this.#events.emit("error", { where: "shutdown", error })
       );
     } else if (this.#state === "stopping" && source !== "SIGTERM" && !this.#force.signal.aborted) {
       action = "force";
       this.#forceNow();
-    } else {
-      action = "ignored";
-    }
-    if (action === "shutdown") {
-      log.info("{source}: ordered shutdown started{again}", {
-        source: source === "key" ? "Ctrl-C" : source,
-        again: source === "SIGTERM" ? "" : "; press Ctrl-C again to force it",
-      });
     }
     this.#events.emit("signal", { signal: source, action });
     return action;
