@@ -9,11 +9,19 @@ import { VERSION } from "../shared/version.ts";
 import type { CliContext } from "./_context.ts";
 import { reportError } from "./_errors.ts";
 import { colorEnabled, paint, writeErr, writeOut } from "./_output.ts";
+import { addCompletions, isCompletionRequest, kindsForCompletion } from "./completions.ts";
+import { enqueueCommand } from "./enqueue.ts";
+import { jobsCommand } from "./jobs.ts";
 import { runCommand } from "./run.ts";
+import { shutdownCommand } from "./shutdown.ts";
 import { startCommand } from "./start.ts";
+import { statusCommand } from "./status.ts";
 
 /** Builds the program with every subcommand. */
-export function createProgram(ctx: CliContext): Command {
+export function createProgram(
+  ctx: CliContext,
+  kinds: { kind: string; description: string }[] = [],
+): Command {
   const program = new Command()
     .name("liminal")
     .description("a maintenance runtime: run, watch and drive maintenance jobs")
@@ -26,12 +34,22 @@ export function createProgram(ctx: CliContext): Command {
 Examples:
   $ liminal start                      run the runtime (Ctrl-C stops it in order)
   $ liminal run nightly.json           run a plan once, exit with its result
+  $ liminal enqueue sleep --payload '{"ms": 500}' --wait
+  $ liminal status                     workers, queue depth, latencies, warnings
+  $ liminal completions bash >> ~/.bash_completion
 
 Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict, 130 interrupted.`,
     ) as unknown as Command;
-  for (const sub of [startCommand(ctx), runCommand(ctx)]) {
-    program.addCommand(sub as unknown as Command);
-  }
+  const subcommands = [
+    startCommand(ctx),
+    runCommand(ctx),
+    enqueueCommand(ctx),
+    jobsCommand(ctx),
+    statusCommand(ctx),
+    shutdownCommand(ctx),
+  ];
+  for (const sub of subcommands) program.addCommand(sub as unknown as Command);
+  addCompletions(program, kinds);
   configure(program);
   return program;
 }
@@ -54,7 +72,8 @@ function configure(command: Command): void {
 /** Runs the CLI with `args` (without the program name); resolves with the exit status. */
 export async function main(args: string[]): Promise<number> {
   const ctx: CliContext = { exitCode: 0 };
-  const program = createProgram(ctx);
+  const kinds = isCompletionRequest(args) ? await kindsForCompletion(args) : [];
+  const program = createProgram(ctx, kinds);
   if (args.length === 0) {
     writeErr(program.helpInformation());
     return 2;

@@ -10,6 +10,8 @@ import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
+import { resolveSocketPath } from "../control/socket.ts";
+import { SOCKET_HELP } from "./_client.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
 import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
@@ -25,6 +27,7 @@ export function startCommand(ctx: CliContext) {
     .option("--grace <duration>", "time running jobs get to finish on shutdown", "10s")
     .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
     .option("--store <store>", "where jobs live (:memory:)", ":memory:")
+    .option("--socket <path>", SOCKET_HELP)
     .option("--log-format <format>", "pretty or json", "pretty")
     .option("--log-level <level>", "debug, info, warning or error", "info")
     .option("--no-tui", "log lines instead of the dashboard")
@@ -57,13 +60,15 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         ...(grace === undefined ? {} : { grace }),
         jobs: modules.flatMap((m) => m.kinds),
         handleSignals: true,
+        socket: resolveSocketPath(options.socket),
       });
       const stopLogging = logJobLifecycle(runtime.executor);
       await runtime.start();
       log.info(
-        "liminal {version} running (pid {pid}, {workers} workers, kinds: {kinds}); Ctrl-C to stop",
+        "liminal {version} running (pid {pid}, {workers} workers, socket {socket}, kinds: {kinds}); Ctrl-C to stop",
         {
           version: VERSION,
+          socket: resolveSocketPath(options.socket),
           pid: Deno.pid,
           workers: runtime.config.workers,
           kinds: runtime.executor.kinds.names().join(", "),

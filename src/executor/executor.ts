@@ -313,6 +313,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     if (this.#flushRetryTimer !== undefined) clearTimeout(this.#flushRetryTimer);
     this.#flushRetryTimer = undefined;
     this.#ready.clear();
+    for (const kind of this.#kinds) {
+      try {
+        await kind.dispose?.();
+      } catch (error) {
+        this.#events.emit("store:error", { operation: `dispose ${kind.kind}`, error });
+      }
+    }
     this.#notifyIdle();
   }
 

@@ -77,6 +77,11 @@ export interface JobKindOptions<P, R> {
   validate?: (payload: JsonValue) => P;
   /** Runs one attempt. Its result (JSON) is kept; a throw fails the attempt. */
   handler: (ctx: JobContext<P>) => R | Promise<R>;
+  /**
+   * Called once when the executor stops, after the last attempt was given up on: release
+   * what abandoned handlers still hold (child processes, connections).
+   */
+  dispose?: () => void | Promise<void>;
 }
 
 /** The resolved defaults of a kind. */
@@ -101,6 +106,8 @@ export interface JobKind<P = unknown, R = unknown> {
   /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
   parsePayload(payload: JsonValue): P;
   readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
+  /** See {@link JobKindOptions.dispose}. */
+  readonly dispose: (() => void | Promise<void>) | undefined;
 }
 
 /**
@@ -244,6 +251,7 @@ export function defineJob<P = JsonValue, R = unknown>(
       }
     },
     handler,
+    dispose: options.dispose,
   });
 }
 
@@ -305,6 +313,11 @@ export class JobKindRegistry {
 
 /** The candidate nearest to `input` by edit distance, if it is near enough to be a typo. */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
+  const lower = input.toLowerCase();
+  if (lower.length >= 3) {
+    const prefixed = candidates.find((c) => c.toLowerCase().startsWith(lower));
+    if (prefixed !== undefined) return prefixed;
+  }
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {

@@ -33,6 +33,9 @@ export interface CommandResult {
   stderr: string;
 }
 
+/** Programs started by `command` jobs that have not exited yet. */
+const live = new Set<Deno.ChildProcess>();
+
 /** The `command` job kind. */
 export const commandJob = defineJob({
   kind: "command",
@@ -40,6 +43,11 @@ export const commandJob = defineJob({
     'runs a program: { "cmd": ["deno", "--version"], "cwd"?: "dir", "env"?: { "K": "v" } }',
   // SIGKILL comes KILL_GRACE_MS after SIGTERM: give the handler time to see the exit.
   defaults: { killAfter: KILL_GRACE_MS + 2_000 },
+  // A runtime that stops leaves no program of an abandoned job behind.
+  dispose() {
+    for (const child of live) kill(child, "SIGKILL");
+    live.clear();
+  },
   validate(payload): CommandPayload {
     const { cmd, cwd, env } = objectPayload(
       payload,
@@ -93,6 +101,7 @@ export const commandJob = defineJob({
         : String(error);
       throw new PermanentJobError(`cannot run ${JSON.stringify(program)}: ${reason}`);
     }
+    live.add(child);
     let killTimer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
       kill(child, "SIGTERM");
@@ -116,6 +125,7 @@ export const commandJob = defineJob({
       }
       return result;
     } finally {
+      live.delete(child);
       signal.removeEventListener("abort", onAbort);
       if (killTimer !== undefined) clearTimeout(killTimer);
     }

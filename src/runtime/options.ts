@@ -42,6 +42,11 @@ export interface RuntimeOptions {
    * shutdown, a second SIGINT forces it. @default false
    */
   handleSignals?: boolean;
+  /**
+   * Serve the control API on this Unix socket (`liminal start` uses `.liminal/liminal.sock`).
+   * @default no control server
+   */
+  socket?: string;
 }
 
 /** {@link RuntimeOptions} resolved. */
@@ -58,6 +63,7 @@ export interface RuntimeConfig {
   starvationAfter: Duration;
   window: number | undefined;
   handleSignals: boolean;
+  socket: string | null;
 }
 
 /** Applies defaults and checks every option. */
@@ -89,5 +95,6 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     starvationAfter: check(options.starvationAfter ?? "60s", "starvation threshold"),
     window,
     handleSignals: options.handleSignals ?? false,
+    socket: options.socket ?? null,
   };
 }

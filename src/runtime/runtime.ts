@@ -14,6 +14,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { ControlServer } from "../control/server.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs } from "../jobs/mod.ts";
 import { formatDuration } from "../shared/duration.ts";
@@ -65,6 +66,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   readonly #store: JobStore;
   readonly #executor: MaintenanceExecutor;
   #signals: SignalWatcher | null = null;
+  #control: ControlServer | null = null;
   #plan = new ShutdownPlan();
   #startedAt: number | null = null;
   #shutdown: Promise<ShutdownReport> | null = null;
@@ -167,7 +169,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     try {
       await this.#startParts();
     } catch (error) {
-      log.error("start failed: {error}", { error: errorMessage(error) });
+      log.debug("start failed: {error}", { error: errorMessage(error) });
       await this.#plan.run(AbortSignal.abort(), () => {});
       this.#signals?.uninstall();
       this.#finish();
@@ -224,6 +226,20 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       return `${interrupted} job(s) interrupted and queued again`;
     });
     await executor.start();
+
+    // 3. control server
+    if (config.socket !== null) {
+      const control = new ControlServer(this, { path: config.socket });
+      await control.start();
+      this.#control = control;
+      this.#plan.add("intake-closed", "control", () => {
+        control.closeIntake();
+      });
+      this.#plan.add("control-closed", "control", async () => {
+        await control.close();
+        return `socket ${control.path} removed`;
+      });
+    }
 
     // Last: signals.
     if (config.handleSignals) {
@@ -352,7 +368,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       startedAt: this.#startedAt === null ? null : new Date(this.#startedAt).toISOString(),
       uptimeMs: this.#startedAt === null ? 0 : now - this.#startedAt,
       store: { ...store.info },
-      socket: null,
+      socket: this.#control?.path ?? null,
       kinds: executor.kinds.names(),
       executor: await executor.snapshot(),
       shutdown: this.#state === "stopping" || this.#state === "stopped"

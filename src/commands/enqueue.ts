@@ -1,0 +1,163 @@
+/**
+ * `liminal enqueue <kind>`: adds jobs to a running runtime, prints their ids, and with
+ * `--wait` follows them to the end (exit 0 all succeeded, 1 otherwise).
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import type { ControlClient } from "../control/client.ts";
+import type { JobSpec } from "../executor/job_spec.ts";
+import { parseRunAt } from "../executor/job_spec.ts";
+import { LiminalError } from "../shared/errors.ts";
+import type { JobSnapshot } from "../shared/job.ts";
+import { FINAL_STATES } from "../shared/job.ts";
+import { parsePriority } from "../shared/priority.ts";
+import { canPrompt, SOCKET_HELP, withClient } from "./_client.ts";
+import type { CliContext } from "./_context.ts";
+import { colorEnabled, paint, printJson, writeErr, writeOut } from "./_output.ts";
+import { parseCount, parseDurationOption, parsePayloadOption } from "./_parse.ts";
+import { promptChoice } from "./_prompt.ts";
+import { formatJobTable } from "./_render.ts";
+
+/** The `enqueue` subcommand. */
+export function enqueueCommand(ctx: CliContext) {
+  return new Command("enqueue")
+    .description("add a job (or --count copies) to the running runtime and print the id(s)")
+    .argument("[kind]", "the job kind (asked for on a terminal when missing)")
+    .option("--payload <json>", "the payload: JSON text, or @file.json")
+    .option("-p, --priority <priority>", "info, coordinate, blocking, critical or override")
+    .option("--delay <duration>", "run no sooner than this from now (e.g. 30s)")
+    .option("--at <time>", "run no sooner than this ISO-8601 time")
+    .option("--timeout <duration>", "time an attempt may take")
+    .option("--attempts <n>", "attempts that may fail before the job is dead")
+    .option("--unique <key>", "no second job with this key while one is live")
+    .option("--count <n>", "enqueue this many copies in one batch")
+    .option("--wait", "follow the job(s) to the end; exit 0 succeeded, 1 failed, dead or cancelled")
+    .option("--json", "print one JSON document")
+    .option("--socket <path>", SOCKET_HELP)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ liminal enqueue sleep --payload '{"ms": 500}'
+  $ liminal enqueue command --payload '{"cmd": ["pg_dump", "app"]}' --priority critical --wait
+  $ liminal enqueue cleanup --payload @cleanup.json --delay 10m --unique cleanup:tmp
+  $ liminal enqueue sleep --payload '{"ms": 10}' --count 100 --json`,
+    )
+    .action(async (kindArg, options) => {
+      // Everything is checked before anything is sent.
+      const payload = await parsePayloadOption(options.payload);
+      const spec: Omit<JobSpec, "kind"> = {};
+      if (payload !== undefined) spec.payload = payload;
+      if (options.priority !== undefined) {
+        spec.priority = parsePriority(options.priority, "--priority");
+      }
+      if (options.delay !== undefined && options.at !== undefined) {
+        throw new LiminalError("USAGE", "give --delay or --at, not both");
+      }
+      const delay = parseDurationOption(options.delay, "--delay");
+      if (delay !== undefined) spec.delay = delay;
+      if (options.at !== undefined) {
+        spec.runAt = new Date(parseRunAt(options.at, "--at")).toISOString();
+      }
+      const timeout = parseDurationOption(options.timeout, "--timeout");
+      if (timeout !== undefined) spec.timeout = timeout;
+      const attempts = parseCount(options.attempts, "--attempts", 1000);
+      if (attempts !== undefined) spec.attempts = attempts;
+      if (options.unique !== undefined) {
+        if (options.unique === "") {
+          throw new LiminalError("INVALID_ARGUMENT", "--unique needs a non-empty key");
+        }
+        spec.uniqueKey = options.unique;
+      }
+      const count = parseCount(options.count, "--count", 100_000) ?? 1;
+
+      await withClient(options.socket, async (client) => {
+        let kind = kindArg;
+        if (kind === undefined) {
+          const kinds = canPrompt() ? await client.kinds() : [];
+          kind = await promptChoice(
+            "kind",
+            "Which job kind?",
+            kinds.map((k) => ({ value: k.kind, description: k.description })),
+          );
+        }
+        const { jobs: results } = await client.enqueue({
+          kind,
+          ...spec,
+          ...(count > 1 ? { count } : {}),
+        });
+        const color = colorEnabled();
+        if (!options.wait) {
+          if (options.json) printJson(count > 1 ? { jobs: results } : results[0]);
+          else {
+            for (const r of results) writeOut(`${r.id}\n`);
+            const existing = results.filter((r) => !r.created).length;
+            if (existing > 0) {
+              writeErr(
+                `${
+                  paint("note:", "bold", colorEnabled(Deno.stderr))
+                } ${existing} job(s) with unique key "${spec.uniqueKey}" already live: its id is printed\n`,
+              );
+            }
+          }
+          return;
+        }
+        const ids = [...new Set(results.map((r) => r.id))];
+        const jobs = await follow(client, ids);
+        const ok = jobs.every((j) => j.state === "succeeded");
+        if (options.json) printJson(count > 1 ? { jobs } : jobs[0]);
+        else writeOut(formatJobTable(jobs, color));
+        ctx.exitCode = ok ? 0 : 1;
+      });
+    });
+}
+
+/**
+ * Waits until every job is final, showing progress on a terminal. If the runtime goes away
+ * first: `RUNTIME_UNREACHABLE`.
+ */
+export async function follow(client: ControlClient, ids: string[]): Promise<JobSnapshot[]> {
+  const tty = Deno.stderr.isTerminal();
+  const color = colorEnabled(Deno.stderr);
+  let last: JobSnapshot[] = [];
+  try {
+    for (;;) {
+      const { done, jobs } = await client.waitJobs(ids, tty ? "1s" : "30s");
+      last = jobs;
+      if (tty) {
+        const finished = jobs.filter((j) => FINAL_STATES.has(j.state)).length;
+        const running = jobs.filter((j) => j.state === "running");
+        const progress = running.length === 1 && running[0]!.progress
+          ? ` ${running[0]!.progress.done}${
+            running[0]!.progress.total === null ? "" : `/${running[0]!.progress.total}`
+          }`
+          : "";
+        writeErr(
+          `\r\x1b[2K${
+            paint("waiting", "cyan", color)
+          } ${finished}/${jobs.length} done, ${running.length} running${progress}`,
+        );
+      }
+      if (done) break;
+    }
+  } catch (error) {
+    if (tty) writeErr("\r\x1b[2K");
+    if (error instanceof LiminalError && error.code === "RUNTIME_UNREACHABLE") {
+      const open = last.filter((j) => !FINAL_STATES.has(j.state)).map((j) =>
+        `${j.id} (${j.state})`
+      );
+      throw new LiminalError(
+        "RUNTIME_UNREACHABLE",
+        `the runtime went away before ${open.length > 0 ? open.join(", ") : "the job(s)"} finished`,
+        {
+          hint:
+            "the jobs stay in the store; follow them with liminal jobs show <id> after the next start",
+        },
+      );
+    }
+    throw error;
+  }
+  if (tty) writeErr("\r\x1b[2K");
+  return last;
+}

@@ -1,0 +1,116 @@
+/**
+ * `liminal jobs`: list, show, cancel and retry jobs of the running runtime.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { LiminalError } from "../shared/errors.ts";
+import { isJobState, JOB_STATES } from "../shared/job.ts";
+import { SOCKET_HELP, withClient } from "./_client.ts";
+import type { CliContext } from "./_context.ts";
+import { colorEnabled, paintState, printJson, writeErr, writeOut } from "./_output.ts";
+import { parseCount } from "./_parse.ts";
+import { promptConfirm } from "./_prompt.ts";
+import { formatJobDetail, formatJobTable } from "./_render.ts";
+
+/** The `jobs` subcommand and its own subcommands. */
+export function jobsCommand(_ctx: CliContext) {
+  const jobs = new Command("jobs")
+    .description("list, show, cancel and retry jobs")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ liminal jobs --state dead
+  $ liminal jobs show 01a2b3c4-…
+  $ liminal jobs cancel 01a2b3c4-… --yes
+  $ liminal jobs retry 01a2b3c4-…`,
+    );
+
+  jobs.command("list", { isDefault: true })
+    .description("list jobs, newest first")
+    .option("--state <state>", `only jobs in this state (${JOB_STATES.join(", ")})`)
+    .option("--kind <kind>", "only jobs of this kind")
+    .option("--limit <n>", "at most this many", "50")
+    .option("--json", "print one JSON document: { jobs: [...] }")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (options) => {
+      const state = options.state;
+      if (state !== undefined && !isJobState(state)) {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          `invalid --state "${state}"; use one of: ${JOB_STATES.join(", ")}`,
+        );
+      }
+      const limit = parseCount(options.limit, "--limit", 10_000);
+      await withClient(options.socket, async (client) => {
+        const list = await client.listJobs({
+          ...(state === undefined ? {} : { state }),
+          ...(options.kind === undefined ? {} : { kind: options.kind }),
+          ...(limit === undefined ? {} : { limit }),
+        });
+        if (options.json) printJson({ jobs: list });
+        else writeOut(formatJobTable(list, colorEnabled()));
+      });
+    });
+
+  jobs.command("show")
+    .description("everything about one job: spec, state, attempts, progress, log, result")
+    .argument("<id>", "the job id")
+    .option("--json", "print the job as one JSON document")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (id, options) => {
+      await withClient(options.socket, async (client) => {
+        const job = await client.getJob(id);
+        if (options.json) printJson(job);
+        else writeOut(formatJobDetail(job, colorEnabled()));
+      });
+    });
+
+  jobs.command("cancel")
+    .description("cancel a job: a waiting one at once, a running one through its signal")
+    .argument("<id>", "the job id")
+    .option("-y, --yes", "do not ask before cancelling a running job")
+    .option("--json", "print the job as one JSON document")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (id, options) => {
+      await withClient(options.socket, async (client) => {
+        const current = await client.getJob(id);
+        if (current.state === "running" && !options.yes) {
+          const sure = await promptConfirm(
+            `Job ${id} (${current.kind}) is running. Abort it?`,
+            true,
+          );
+          if (!sure) {
+            writeErr("not cancelled\n");
+            return;
+          }
+        }
+        const job = await client.cancelJob(id);
+        if (options.json) printJson(job);
+        else {
+          const color = colorEnabled();
+          writeOut(
+            job.state === "running"
+              ? `${job.id} cancelling: its signal was aborted; it ends cancelled when its handler stops\n`
+              : `${job.id} ${paintState(job.state, color)}\n`,
+          );
+        }
+      });
+    });
+
+  jobs.command("retry")
+    .description("put a dead, failed or cancelled job back in the queue with fresh attempts")
+    .argument("<id>", "the job id")
+    .option("--json", "print the job as one JSON document")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (id, options) => {
+      await withClient(options.socket, async (client) => {
+        const job = await client.retryJob(id);
+        if (options.json) printJson(job);
+        else writeOut(`${job.id} ${paintState(job.state, colorEnabled())}\n`);
+      });
+    });
+
+  return jobs;
+}

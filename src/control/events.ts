@@ -1,0 +1,186 @@
+/**
+ * The live event stream (`GET /v1/events`, server-sent events): job lifecycle, worker
+ * health, intake and shutdown phases, fanned out to every connected client.
+ *
+ * A slow client does not hold the runtime back: past {@link MAX_BUFFERED} unsent events its
+ * stream is closed.
+ *
+ * @module
+ */
+import type { MaintenanceExecutor } from "../executor/executor.ts";
+import type { ExecutorEventMap } from "../executor/events.ts";
+import type { EventSource } from "../shared/emitter.ts";
+import type { RuntimeEventMap } from "../runtime/events.ts";
+
+/** Events a client may receive, by name. */
+export type StreamEventName = keyof ExecutorEventMap | keyof RuntimeEventMap;
+
+/** Events buffered for one client before it is dropped. */
+export const MAX_BUFFERED = 10_000;
+/** A comment line keeps idle connections open through proxies. */
+const KEEPALIVE_MS = 15_000;
+
+const FORWARDED_EXECUTOR: (keyof ExecutorEventMap)[] = [
+  "job:enqueued",
+  "job:started",
+  "job:progress",
+  "job:log",
+  "job:succeeded",
+  "job:failed",
+  "job:cancelled",
+  "job:interrupted",
+  "job:retried",
+  "job:abandoned",
+  "worker:stuck",
+  "worker:recovered",
+  "intake:changed",
+];
+const FORWARDED_RUNTIME: (keyof RuntimeEventMap)[] = [
+  "state:changed",
+  "shutdown:phase",
+  "shutdown:report",
+  "signal",
+];
+
+interface Client {
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  filter: (event: string, data: Record<string, unknown>) => boolean;
+  buffered: number;
+}
+
+/** What a client asks for: event names (prefixes ending in `*` allowed) and job ids. */
+export interface StreamFilter {
+  events?: string[];
+  jobs?: string[];
+}
+
+const encoder = new TextEncoder();
+
+/** Fans events out to SSE clients. */
+export class EventHub {
+  readonly #clients = new Set<Client>();
+  readonly #offs: (() => void)[] = [];
+  #seq = 0;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(executor: MaintenanceExecutor, runtime: EventSource<RuntimeEventMap>) {
+    for (const name of FORWARDED_EXECUTOR) {
+      this.#offs.push(
+        executor.on(name, (data) => this.#publish(name, data as Record<string, unknown>)),
+      );
+    }
+    for (const name of FORWARDED_RUNTIME) {
+      this.#offs.push(
+        runtime.on(name, (data) => this.#publish(name, data as Record<string, unknown>)),
+      );
+    }
+  }
+
+  /** Connected clients. */
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /** A new SSE response body for one client; it ends when the client goes or the hub closes. */
+  open(filter: StreamFilter, signal: AbortSignal): ReadableStream<Uint8Array> {
+    let client: Client;
+    const matches = compileFilter(filter);
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        client = { controller, filter: matches, buffered: 0 };
+        if (this.#closed) {
+          controller.close();
+          return;
+        }
+        this.#clients.add(client);
+        // The first frame tells the client its subscription is live.
+        controller.enqueue(
+          encoder.encode(`retry: 1000\nevent: stream:open\ndata: {"pid":${Deno.pid}}\n\n`),
+        );
+        this.#armKeepalive();
+        signal.addEventListener("abort", () => this.#drop(client), { once: true });
+      },
+      pull: () => {
+        client.buffered = 0;
+      },
+      cancel: () => {
+        this.#drop(client);
+      },
+    });
+  }
+
+  /** Ends every stream and stops listening. */
+  close(): void {
+    this.#closed = true;
+    for (const off of this.#offs) off();
+    this.#offs.length = 0;
+    for (const client of [...this.#clients]) this.#drop(client);
+    this.#disarmKeepalive();
+  }
+
+  #publish(event: string, data: Record<string, unknown>): void {
+    if (this.#clients.size === 0) return;
+    let frame: Uint8Array | undefined;
+    for (const client of this.#clients) {
+      if (!client.filter(event, data)) continue;
+      frame ??= encoder.encode(
+        `id: ${++this.#seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+      );
+      if (
+        ++client.buffered > MAX_BUFFERED || (client.controller.desiredSize ?? 0) < -MAX_BUFFERED
+      ) {
+        this.#drop(client);
+        continue;
+      }
+      client.controller.enqueue(frame);
+    }
+  }
+
+  #drop(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    try {
+      client.controller.close();
+    } catch {
+      // Already closed or errored.
+    }
+    if (this.#clients.size === 0) this.#disarmKeepalive();
+  }
+
+  #armKeepalive(): void {
+    if (this.#keepalive !== undefined) return;
+    this.#keepalive = setInterval(() => {
+      const frame = encoder.encode(": keepalive\n\n");
+      for (const client of this.#clients) {
+        try {
+          client.controller.enqueue(frame);
+        } catch {
+          this.#drop(client);
+        }
+      }
+    }, KEEPALIVE_MS);
+  }
+
+  #disarmKeepalive(): void {
+    if (this.#keepalive !== undefined) clearInterval(this.#keepalive);
+    this.#keepalive = undefined;
+  }
+}
+
+function compileFilter(
+  filter: StreamFilter,
+): (event: string, data: Record<string, unknown>) => boolean {
+  const names = filter.events?.filter((e) => e !== "") ?? [];
+  const ids = filter.jobs === undefined || filter.jobs.length === 0 ? null : new Set(filter.jobs);
+  const nameOk = names.length === 0
+    ? () => true
+    : (event: string) =>
+      names.some((n) => (n.endsWith("*") ? event.startsWith(n.slice(0, -1)) : event === n));
+  return (event, data) => {
+    if (!nameOk(event)) return false;
+    if (ids !== null && event.startsWith("job:")) {
+      return typeof data.id === "string" && ids.has(data.id);
+    }
+    return true;
+  };
+}

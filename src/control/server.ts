@@ -1,0 +1,506 @@
+/**
+ * The control server: HTTP/1.1 with JSON bodies over the runtime's Unix socket, the way the
+ * Docker engine exposes its API. Routes are versioned under `/v1`; `/metrics` is Prometheus
+ * text; `/v1/events` is a server-sent-events stream.
+ *
+ * Every error is `{ "error": { "code", "message" } }` with a fitting status: 400 bad input
+ * (malformed JSON with its position), 404 unknown route or job, 405 wrong method, 413 body
+ * too large, 503 while the runtime shuts down (for calls that change something).
+ *
+ * @module
+ */
+import type { MaintenanceExecutor } from "../executor/executor.ts";
+import { type JobSpec, parseJobSpec } from "../executor/job_spec.ts";
+import type { RuntimeEventMap } from "../runtime/events.ts";
+import { type Duration, parseDuration } from "../shared/duration.ts";
+import type { EventSource } from "../shared/emitter.ts";
+import { errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
+import { isId } from "../shared/ids.ts";
+import { FINAL_STATES, isJobState, JOB_STATES, toJobSnapshot } from "../shared/job.ts";
+import { type JsonValue, MAX_PAYLOAD_BYTES, parseJson } from "../shared/json.ts";
+import type { RuntimeSnapshot, RuntimeState, ShutdownReport } from "../shared/snapshot.ts";
+import { VERSION } from "../shared/version.ts";
+import type { JobStore } from "../store/types.ts";
+import { EventHub } from "./events.ts";
+import { BUCKETS_SECONDS, renderMetrics } from "./metrics.ts";
+import { claimSocketPath } from "./socket.ts";
+
+/** The largest request body: a 1 MiB payload plus room for the rest of the job spec. */
+export const MAX_BODY_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024;
+/** The most jobs one enqueue call creates. */
+export const MAX_BATCH = 100_000;
+/** The longest a `POST /v1/jobs/wait` call holds before answering with the jobs as they are. */
+export const MAX_WAIT_MS = 60_000;
+
+/** What the control server drives: the runtime's public API. */
+export interface ControlTarget extends EventSource<RuntimeEventMap> {
+  readonly state: RuntimeState;
+  readonly executor: MaintenanceExecutor;
+  readonly store: JobStore;
+  snapshot(): Promise<RuntimeSnapshot>;
+  shutdown(options?: { grace?: number; force?: boolean }): Promise<ShutdownReport>;
+}
+
+/** Options of a {@link ControlServer}. */
+export interface ControlServerOptions {
+  /** The socket path. */
+  path: string;
+}
+
+type Handler = (request: Request, params: Record<string, string>, url: URL) => Promise<Response>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: Handler;
+  /** Refused with 503 once the runtime is shutting down. */
+  mutating: boolean;
+}
+
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body) + "\n", {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+/** The JSON error response for an error. */
+export function errorResponse(error: unknown): Response {
+  if (isLiminalError(error)) return json({ error: error.toJSON() }, error.status);
+  return json({ error: { code: "INTERNAL", message: errorMessage(error) } }, 500);
+}
+
+/** Serves the control API of one runtime on a Unix socket. */
+export class ControlServer {
+  readonly #target: ControlTarget;
+  readonly #path: string;
+  readonly #routes: Route[] = [];
+  readonly #live = new AbortController();
+  #hub: EventHub | null = null;
+  #server: Deno.HttpServer<Deno.UnixAddr> | null = null;
+  #draining = false;
+
+  constructor(target: ControlTarget, options: ControlServerOptions) {
+    this.#target = target;
+    this.#path = options.path;
+    this.#defineRoutes();
+  }
+
+  /** The socket path. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * Takes the socket (refusing a live runtime on it, replacing a stale one) and listens.
+   * The socket is made 0600 in a 0700 directory: only its owner can drive the runtime.
+   */
+  async start(): Promise<void> {
+    await claimSocketPath(this.#path);
+    this.#hub = new EventHub(this.#target.executor, this.#target);
+    const listening = Promise.withResolvers<void>();
+    this.#server = Deno.serve({
+      path: this.#path,
+      onListen: () => listening.resolve(),
+      onError: (error) => errorResponse(error),
+    }, (request) => this.handle(request));
+    await listening.promise;
+    await Deno.chmod(this.#path, 0o600);
+  }
+
+  /** Shutdown phase 1: calls that change something now get 503 `RUNTIME_SHUTTING_DOWN`. */
+  closeIntake(): void {
+    this.#draining = true;
+  }
+
+  /** Shutdown phase 5: ends the event streams and waits, stops listening, removes the socket. */
+  async close(): Promise<void> {
+    this.#draining = true;
+    this.#hub?.close();
+    // Ends the long-polls; the streams above were closed with their buffered events, which
+    // the graceful shutdown still delivers.
+    if (!this.#live.signal.aborted) this.#live.abort();
+    await this.#server?.shutdown();
+    this.#server = null;
+    try {
+      await Deno.remove(this.#path);
+    } catch {
+      // Deno removes the socket file itself when the listener closes.
+    }
+  }
+
+  /** Answers one request (also used by the route tests without a socket). */
+  async handle(request: Request): Promise<Response> {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return errorResponse(new LiminalError("INVALID_ARGUMENT", "malformed request URL"));
+    }
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const allowed: string[] = [];
+    for (const route of this.#routes) {
+      const match = route.pattern.exec(path);
+      if (match === null) continue;
+      if (
+        route.method !== request.method && !(route.method === "GET" && request.method === "HEAD")
+      ) {
+        allowed.push(route.method);
+        continue;
+      }
+      if (
+        route.mutating &&
+        (this.#draining || this.#target.state === "stopping" || this.#target.state === "stopped")
+      ) {
+        return errorResponse(
+          new LiminalError(
+            "RUNTIME_SHUTTING_DOWN",
+            "the runtime is shutting down and takes no new work",
+          ),
+        );
+      }
+      const params: Record<string, string> = {};
+      route.keys.forEach((key, i) => (params[key] = decodeURIComponent(match[i + 1]!)));
+      try {
+        return await route.handler(request, params, url);
+      } catch (error) {
+        return errorResponse(error);
+      }
+    }
+    if (allowed.length > 0) {
+      return json(
+        {
+          error: {
+            code: "METHOD_NOT_ALLOWED",
+            message: `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`,
+          },
+        },
+        405,
+        { allow: allowed.join(", ") },
+      );
+    }
+    return errorResponse(
+      new LiminalError("NOT_FOUND", `no route ${request.method} ${path}; the API lives under /v1`),
+    );
+  }
+
+  #route(method: string, path: string, handler: Handler, mutating = method !== "GET"): void {
+    const keys: string[] = [];
+    const pattern = new RegExp(
+      "^" + path.replace(/:([a-z]+)/g, (_, key: string) => {
+        keys.push(key);
+        return "([^/]+)";
+      }) + "$",
+    );
+    this.#routes.push({ method, pattern, keys, handler, mutating });
+  }
+
+  #defineRoutes(): void {
+    const target = this.#target;
+    const executor = () => target.executor;
+
+    this.#route("GET", "/", () =>
+      Promise.resolve(json({
+        name: "liminal",
+        version: VERSION,
+        api: "/v1",
+        routes: this.#routes.map((r) =>
+          `${r.method} ${r.pattern.source.slice(1, -1).replaceAll("([^/]+)", ":id")}`
+        ),
+      })));
+    this.#route("GET", "/v1", () => Promise.resolve(json({ name: "liminal", version: VERSION })));
+
+    this.#route("GET", "/v1/status", async () => json(await this.#snapshot()));
+
+    this.#route("GET", "/v1/kinds", () =>
+      Promise.resolve(json({
+        kinds: [...executor().kinds].sort((a, b) => a.kind.localeCompare(b.kind)).map((k) => ({
+          kind: k.kind,
+          description: k.description,
+          defaults: k.defaults,
+        })),
+      })));
+
+    this.#route("GET", "/v1/jobs", async (_request, _params, url) => {
+      const state = url.searchParams.get("state");
+      if (state !== null && !isJobState(state)) {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          `invalid state "${state}"; use one of: ${JOB_STATES.join(", ")}`,
+        );
+      }
+      const kind = url.searchParams.get("kind");
+      const limit = parseLimit(url.searchParams.get("limit"));
+      const records = await target.store.list({
+        ...(state === null ? {} : { state }),
+        ...(kind === null ? {} : { kind }),
+        limit,
+      });
+      return json({ jobs: records.map(toJobSnapshot) });
+    });
+
+    this.#route("POST", "/v1/jobs", async (request) => {
+      const specs = parseEnqueueBody(await readJson(request));
+      const results = await executor().enqueueMany(specs);
+      return json({ jobs: results }, 201);
+    });
+
+    this.#route("POST", "/v1/jobs/wait", async (request) => {
+      const body = await readJson(request);
+      const { ids, timeoutMs } = parseWaitBody(body);
+      return json(await this.#wait(ids, timeoutMs));
+    }, false);
+
+    this.#route("GET", "/v1/jobs/:id", async (_request, { id }) => {
+      const record = await target.store.get(checkId(id!));
+      if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+      return json(toJobSnapshot(record));
+    });
+
+    this.#route("POST", "/v1/jobs/:id/cancel", async (_request, { id }) => {
+      const record = await executor().cancel(checkId(id!));
+      return json(toJobSnapshot(record));
+    });
+
+    this.#route("POST", "/v1/jobs/:id/retry", async (_request, { id }) => {
+      const record = await executor().retry(checkId(id!));
+      return json(toJobSnapshot(record));
+    });
+
+    this.#route("POST", "/v1/shutdown", async (request) => {
+      const body = await readJson(request, true);
+      const { grace, force } = parseShutdownBody(body);
+      const state = target.state;
+      void target.shutdown({
+        ...(grace === undefined ? {} : { grace }),
+        ...(force ? { force } : {}),
+      }).catch(() => {});
+      return json({
+        accepted: true,
+        state: state === "running" ? "stopping" : state,
+        pid: Deno.pid,
+      }, 202);
+    }, false);
+
+    this.#route("GET", "/v1/events", (_request, _params, url) => {
+      if (this.#hub === null) {
+        throw new LiminalError("RUNTIME_NOT_RUNNING", "the event stream is not open");
+      }
+      const events = url.searchParams.get("events")?.split(",").map((s) => s.trim());
+      const jobs = url.searchParams.get("jobs")?.split(",").map((s) => s.trim()).filter((s) =>
+        s !== ""
+      );
+      // The stream ends when the client goes (cancel) or the server closes. Not request.signal:
+      // Deno aborts it as soon as the response starts.
+      const body = this.#hub.open(
+        { ...(events ? { events } : {}), ...(jobs ? { jobs } : {}) },
+        this.#live.signal,
+      );
+      return Promise.resolve(
+        new Response(body, {
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+          },
+        }),
+      );
+    });
+
+    this.#route("GET", "/metrics", async () => {
+      const snapshot = await this.#snapshot();
+      const histograms = executor().histograms(BUCKETS_SECONDS.map((s) => s * 1000));
+      return new Response(renderMetrics(snapshot, histograms), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    });
+  }
+
+  async #snapshot(): Promise<RuntimeSnapshot> {
+    const snapshot = await this.#target.snapshot();
+    snapshot.socket = this.#path;
+    return snapshot;
+  }
+
+  /** Holds until every job is final, the time is up or the server closes. */
+  async #wait(
+    ids: string[],
+    timeoutMs: number,
+  ): Promise<{ done: boolean; jobs: unknown[] }> {
+    const store = this.#target.store;
+    const current = await Promise.all(ids.map((id) => store.get(id)));
+    const missing = ids.find((_, i) => current[i] === null);
+    if (missing !== undefined) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${missing}`);
+    const pending = ids.filter((_, i) => !FINAL_STATES.has(current[i]!.state));
+    if (pending.length > 0 && timeoutMs > 0 && !this.#live.signal.aborted) {
+      const stop = new AbortController();
+      const timer = setTimeout(() => stop.abort(), timeoutMs);
+      const signal = AbortSignal.any([stop.signal, this.#live.signal]);
+      try {
+        await Promise.all(
+          pending.map((id) => this.#target.executor.waitFor(id, signal).catch(() => null)),
+        );
+      } finally {
+        clearTimeout(timer);
+        stop.abort();
+      }
+    }
+    const records = await Promise.all(ids.map((id) => store.get(id)));
+    const jobs = records.map((r) => (r === null ? null : toJobSnapshot(r)));
+    return { done: jobs.every((j) => j !== null && FINAL_STATES.has(j.state)), jobs };
+  }
+}
+
+function checkId(id: string): string {
+  if (!isId(id)) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `"${id}" is not a job id (a UUID such as 01a2b3c4-…)`,
+    );
+  }
+  return id.toLowerCase();
+}
+
+function parseLimit(value: string | null): number {
+  if (value === null) return 50;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid limit "${value}": use a whole number from 1 to 10000`,
+    );
+  }
+  return n;
+}
+
+/** Reads a JSON body of at most {@link MAX_BODY_BYTES}. */
+async function readJson(request: Request, optional = false): Promise<JsonValue> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
+    await request.body?.cancel().catch(() => {});
+    throw tooLarge(Number(declared));
+  }
+  if (request.body === null) {
+    if (optional) return {};
+    throw new LiminalError("INVALID_JSON", "the request needs a JSON body");
+  }
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(size);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new LiminalError("INVALID_JSON", "the request body is not UTF-8 text");
+  }
+  if (text.trim() === "" && optional) return {};
+  return parseJson(text, "the request body");
+}
+
+function tooLarge(size: number): LiminalError {
+  return new LiminalError(
+    "PAYLOAD_TOO_LARGE",
+    `the request body is ${
+      size > MAX_BODY_BYTES ? `over ${MAX_BODY_BYTES}` : size
+    } bytes; the limit is ${MAX_BODY_BYTES} (a 1 MiB payload and its job spec)`,
+  );
+}
+
+function asObject(body: JsonValue, what: string): Record<string, JsonValue> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new LiminalError("INVALID_ARGUMENT", `${what} must be a JSON object`);
+  }
+  return body;
+}
+
+/** `{ kind, payload, …, count? }` or `{ jobs: [ … ] }`. */
+export function parseEnqueueBody(body: JsonValue): JobSpec[] {
+  const object = asObject(body, "the request body");
+  if ("jobs" in object) {
+    const extra = Object.keys(object).filter((k) => k !== "jobs");
+    if (extra.length > 0) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `with "jobs", no other field is taken (got ${extra.join(", ")})`,
+      );
+    }
+    const jobs = object.jobs;
+    if (!Array.isArray(jobs) || jobs.length === 0) {
+      throw new LiminalError("INVALID_ARGUMENT", '"jobs" must be a non-empty array');
+    }
+    if (jobs.length > MAX_BATCH) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `"jobs" holds ${jobs.length} jobs; the limit is ${MAX_BATCH}`,
+      );
+    }
+    return jobs.map((job, i) => parseJobSpec(job, `jobs[${i}]`));
+  }
+  const { count, ...rest } = object;
+  let n = 1;
+  if (count !== undefined) {
+    if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `"count" must be a whole number from 1 to ${MAX_BATCH}, got ${JSON.stringify(count)}`,
+      );
+    }
+    n = count;
+  }
+  const spec = parseJobSpec(rest, "job");
+  return Array.from({ length: n }, () => spec);
+}
+
+function parseWaitBody(body: JsonValue): { ids: string[]; timeoutMs: number } {
+  const object = asObject(body, "the request body");
+  const ids = object.ids;
+  if (
+    !Array.isArray(ids) || ids.length === 0 || ids.length > MAX_BATCH ||
+    !ids.every((id) => typeof id === "string")
+  ) {
+    throw new LiminalError("INVALID_ARGUMENT", '"ids" must be a non-empty array of job ids');
+  }
+  const timeout = object.timeout ?? "30s";
+  if (typeof timeout !== "string" && typeof timeout !== "number") {
+    throw new LiminalError("INVALID_DURATION", '"timeout" must be a duration such as "30s"');
+  }
+  const timeoutMs = Math.min(parseDuration(timeout as Duration, "timeout"), MAX_WAIT_MS);
+  return { ids: [...new Set(ids.map((id) => checkId(id as string)))], timeoutMs };
+}
+
+function parseShutdownBody(body: JsonValue): { grace?: number; force: boolean } {
+  const object = asObject(body, "the request body");
+  for (const key of Object.keys(object)) {
+    if (key !== "grace" && key !== "force") {
+      throw new LiminalError("INVALID_ARGUMENT", `unknown field "${key}" (fields: grace, force)`);
+    }
+  }
+  const out: { grace?: number; force: boolean } = { force: object.force === true };
+  if (object.force !== undefined && typeof object.force !== "boolean") {
+    throw new LiminalError("INVALID_ARGUMENT", '"force" must be true or false');
+  }
+  if (object.grace !== undefined && object.grace !== null) {
+    if (typeof object.grace !== "string" && typeof object.grace !== "number") {
+      throw new LiminalError("INVALID_DURATION", '"grace" must be a duration such as "10s"');
+    }
+    out.grace = parseDuration(object.grace as Duration, "grace");
+  }
+  return out;
+}
