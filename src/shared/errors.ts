@@ -28,6 +28,16 @@ export const ERROR_CODES = {
   RUNTIME_ALREADY_RUNNING: { exit: 4, status: 409 },
   /** Another runtime owns the control socket or the store. */
   CONFLICT: { exit: 4, status: 409 },
+  /** A router mailbox is full and its policy rejects. */
+  MAILBOX_FULL: { exit: 1, status: 429 },
+  /** No router endpoint or topic subscriber by that name. */
+  ENDPOINT_NOT_FOUND: { exit: 2, status: 404 },
+  /** A router endpoint with that name is already registered. */
+  ENDPOINT_EXISTS: { exit: 2, status: 409 },
+  /** No such message (dead letter) in the router. */
+  MESSAGE_NOT_FOUND: { exit: 2, status: 404 },
+  /** The router is closed or closing. */
+  ROUTER_CLOSED: { exit: 3, status: 503 },
   RUNTIME_UNREACHABLE: { exit: 3, status: 503 },
   RUNTIME_SHUTTING_DOWN: { exit: 3, status: 503 },
   RUNTIME_NOT_RUNNING: { exit: 3, status: 503 },
