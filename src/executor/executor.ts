@@ -29,7 +29,14 @@ import type {
   Warning,
   WorkerSnapshot,
 } from "../shared/snapshot.ts";
-import type { JobStore, NewJob, NextState, ReadyEntry, Settlement } from "../store/types.ts";
+import type {
+  ClaimedJob,
+  JobStore,
+  NewJob,
+  NextState,
+  ReadyEntry,
+  Settlement,
+} from "../store/types.ts";
 import type { ExecutorEventMap } from "./events.ts";
 import {
   type JobContext,
@@ -77,7 +84,7 @@ class Run {
   over = false;
   progress: { done: number; total: number | null } | null = null;
   constructor(
-    readonly record: JobRecord,
+    readonly record: ClaimedJob,
     readonly worker: WorkerSlot,
     readonly attempt: number,
     readonly startedAt: number,
@@ -388,7 +395,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const running = this.#running.get(id);
     if (running !== undefined) {
       this.#abort(running, "cancelled", this.#options.clock(), this.#killAfter(running));
-      return (await this.#store.get(id)) ?? running.record;
+      const record = await this.#store.get(id);
+      if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+      return record;
     }
     const record = await this.#store.cancel(id, this.#options.clock());
     if (record.state === "running") {
@@ -780,7 +789,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   async #claim(batch: { entry: QueuedEntry; worker: WorkerSlot }[], at: number): Promise<void> {
     this.#claiming += batch.length;
-    let records: (JobRecord | null)[];
+    let records: (ClaimedJob | null)[];
     try {
       records = await this.#store.claim(
         batch.map(({ entry, worker }) => ({ id: entry.id, worker: worker.id, at })),
@@ -807,8 +816,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#scheduleDispatch();
   }
 
-  #start(worker: WorkerSlot, record: JobRecord, at: number, mono: number, waitMs: number): void {
-    const attempt = record.attempts.length;
+  #start(worker: WorkerSlot, record: ClaimedJob, at: number, mono: number, waitMs: number): void {
+    const attempt = record.attempt;
     const run = new Run(record, worker, attempt, at, mono);
     worker.reserved = false;
     worker.run = run;

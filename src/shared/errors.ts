@@ -50,7 +50,12 @@ export const ERROR_CODES = {
   /** A job handler failed. */
   JOB_FAILED: { exit: 1, status: 500 },
   STORE_ERROR: { exit: 1, status: 500 },
+  /** The disk (or the database's size limit) is full: the change was not made. */
   STORE_FULL: { exit: 1, status: 507 },
+  /** The store cannot be opened or written: permissions, read-only, a newer schema. */
+  STORE_UNAVAILABLE: { exit: 2, status: 503 },
+  /** The file is not a liminal database (or not SQLite at all); it was left untouched. */
+  STORE_CORRUPT: { exit: 2, status: 500 },
   INTERRUPTED: { exit: 130, status: 500 },
   INTERNAL: { exit: 1, status: 500 },
 } as const satisfies Record<string, { exit: number; status: number }>;

@@ -4,6 +4,7 @@
  * @module
  */
 export type {
+  ClaimedJob,
   ClaimRequest,
   InsertResult,
   JobCounts,

@@ -50,6 +50,18 @@ export interface InsertResult {
   entry: ReadyEntry | null;
 }
 
+/** A job a worker claimed: what the executor needs to run one attempt of it. */
+export interface ClaimedJob extends JobDefinition {
+  readonly id: string;
+  readonly createdAt: number;
+  /** The attempt just opened: 1 for the first. */
+  readonly attempt: number;
+  /** Failed attempts counted against `maxAttempts` so far. */
+  readonly failures: number;
+  /** Attempts cut short by shutdowns or crashes so far. */
+  readonly interruptions: number;
+}
+
 /** A worker's claim of a queued job. */
 export interface ClaimRequest {
   id: string;
@@ -141,7 +153,7 @@ export interface JobStore {
    * Moves queued jobs to `running` and opens an attempt on each. The result is aligned with
    * `requests`: `null` where the job was no longer queued (cancelled, claimed elsewhere).
    */
-  claim(requests: readonly ClaimRequest[]): Promise<(JobRecord | null)[]>;
+  claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null)[]>;
   /** Ends attempts and moves their jobs on. Returns the entries of jobs that went back to `queued`. */
   settle(settlements: readonly Settlement[]): Promise<ReadyEntry[]>;
   /** Records a running job's progress (may be written in a short batch). */

@@ -20,6 +20,7 @@ import {
 } from "../../shared/job.ts";
 import { PRIORITIES, type Priority, priorityLevel } from "../../shared/priority.ts";
 import type {
+  ClaimedJob,
   ClaimRequest,
   InsertResult,
   JobCounts,
@@ -155,9 +156,9 @@ export class MemoryStore implements JobStore {
     return found.slice(0, limit).map(entryOf);
   }
 
-  async claim(requests: readonly ClaimRequest[]): Promise<(JobRecord | null)[]> {
+  async claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null)[]> {
     this.#assertOpen();
-    const claimed: (JobRecord | null)[] = new Array(requests.length);
+    const claimed: (ClaimedJob | null)[] = new Array(requests.length);
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i]!;
       const record = this.#jobs.get(request.id);
@@ -177,7 +178,20 @@ export class MemoryStore implements JobStore {
         outcome: null,
         error: null,
       });
-      claimed[i] = record;
+      claimed[i] = {
+        id: record.id,
+        kind: record.kind,
+        payload: record.payload,
+        priority: record.priority,
+        timeoutMs: record.timeoutMs,
+        maxAttempts: record.maxAttempts,
+        backoff: record.backoff,
+        uniqueKey: record.uniqueKey,
+        createdAt: record.createdAt,
+        attempt: record.attempts.length,
+        failures: record.failures,
+        interruptions: record.interruptions,
+      };
     }
     return claimed;
   }
