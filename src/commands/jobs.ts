@@ -9,7 +9,7 @@ import { isJobState, JOB_STATES } from "../shared/job.ts";
 import { SOCKET_HELP, withClient } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
 import { colorEnabled, paintState, printJson, writeErr, writeOut } from "./_output.ts";
-import { parseCount } from "./_parse.ts";
+import { parseCount, parseDurationOption } from "./_parse.ts";
 import { promptConfirm } from "./_prompt.ts";
 import { formatJobDetail, formatJobTable } from "./_render.ts";
 
@@ -24,7 +24,8 @@ Examples:
   $ liminal jobs --state dead
   $ liminal jobs show 01a2b3c4-…
   $ liminal jobs cancel 01a2b3c4-… --yes
-  $ liminal jobs retry 01a2b3c4-…`,
+  $ liminal jobs retry 01a2b3c4-…
+  $ liminal jobs prune --older-than 1d`,
     );
 
   jobs.command("list", { isDefault: true })
@@ -112,5 +113,35 @@ Examples:
       });
     });
 
+  jobs.command("prune")
+    .description("remove finished jobs now (by default as the runtime's retention would)")
+    .option("--older-than <duration>", "remove jobs finished longer ago than this (e.g. 7d)")
+    .option("--keep <n>", "keep at most this many finished jobs, the newest")
+    .option("--json", "print { removed } as one JSON document")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (options) => {
+      const olderThan = parseDurationOption(options.olderThan, "--older-than");
+      const keep = options.keep === undefined ? undefined : parseKeep(options.keep);
+      await withClient(options.socket, async (client) => {
+        const { removed } = await client.pruneJobs({
+          ...(olderThan === undefined ? {} : { olderThan }),
+          ...(keep === undefined ? {} : { keep }),
+        });
+        if (options.json) printJson({ removed });
+        else writeOut(`pruned ${removed} finished job(s)\n`);
+      });
+    });
+
   return jobs;
+}
+
+function parseKeep(value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid --keep "${value}": use a whole number of at least 0`,
+    );
+  }
+  return n;
 }

@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
+import { createStore, parseDurability, resolveStoreOption } from "./_store.ts";
 import { VERSION } from "../shared/version.ts";
 import { resolveSocketPath } from "../control/socket.ts";
 import { SOCKET_HELP } from "./_client.ts";
@@ -26,7 +27,17 @@ export function startCommand(ctx: CliContext) {
     .option("-w, --workers <n>", "concurrent workers", "4")
     .option("--grace <duration>", "time running jobs get to finish on shutdown", "10s")
     .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
-    .option("--store <store>", "where jobs live (:memory:)", ":memory:")
+    .option(
+      "--store <store>",
+      "where jobs live: a SQLite file or :memory: (env LIMINAL_STORE, default .liminal/liminal.db)",
+    )
+    .option(
+      "--durability <level>",
+      "normal (safe against a crash) or full (also against power loss)",
+      "normal",
+    )
+    .option("--retain <duration>", "keep finished jobs this long", "7d")
+    .option("--retain-count <n>", "keep at most this many finished jobs", "100000")
     .option("--socket <path>", SOCKET_HELP)
     .option("--log-format <format>", "pretty or json", "pretty")
     .option("--log-level <level>", "debug, info, warning or error", "info")
@@ -38,6 +49,8 @@ Examples:
   $ liminal start
   $ liminal start --workers 8 --jobs ./maintenance_jobs.ts --grace 30s
   $ liminal start --log-format json 2> liminal.log
+  $ liminal start --store /var/lib/liminal/jobs.db --durability full
+  $ liminal start --store :memory:              # nothing kept across restarts
 
 Ctrl-C (or SIGTERM) starts the ordered shutdown: intake closes, running jobs get the grace
 period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
@@ -47,12 +60,10 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const level = parseLogLevel(options.logLevel);
       const workers = parseWorkers(options.workers);
       const grace = parseDurationOption(options.grace, "--grace");
-      if (options.store !== ":memory:") {
-        throw new LiminalError(
-          "INVALID_ARGUMENT",
-          `invalid --store "${options.store}": this build keeps jobs in memory only; use --store :memory:`,
-        );
-      }
+      const durability = parseDurability(options.durability);
+      const retain = parseDurationOption(options.retain, "--retain")!;
+      const retainCount = parseRetainCount(options.retainCount);
+      const store = createStore(resolveStoreOption(options.store), durability);
       configureLogging(format, level);
       const modules = await loadJobModules(options.jobs);
       const runtime = new Runtime({
@@ -61,12 +72,15 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         jobs: modules.flatMap((m) => m.kinds),
         handleSignals: true,
         socket: resolveSocketPath(options.socket),
+        store,
+        retention: { maxAge: retain, maxCount: retainCount },
       });
       const stopLogging = logJobLifecycle(runtime.executor);
       await runtime.start();
       log.info(
-        "liminal {version} running (pid {pid}, {workers} workers, socket {socket}, kinds: {kinds}); Ctrl-C to stop",
+        "liminal {version} running (pid {pid}, {workers} workers, store {store}, socket {socket}, kinds: {kinds}); Ctrl-C to stop",
         {
+          store: store.info.location,
           version: VERSION,
           socket: resolveSocketPath(options.socket),
           pid: Deno.pid,
@@ -79,4 +93,15 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const report = runtime.report;
       ctx.exitCode = report?.forced ? 130 : report && report.errors.length > 0 ? 1 : 0;
     });
+}
+
+function parseRetainCount(value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid --retain-count "${value}": use a whole number of at least 0`,
+    );
+  }
+  return n;
 }

@@ -98,6 +98,14 @@ export class ControlClient implements Disposable {
     return this.#call("POST", `/v1/jobs/${encodeURIComponent(id)}/retry`, {}, options);
   }
 
+  /** Removes finished jobs (by the runtime's retention policy when nothing is given). */
+  pruneJobs(
+    request: { olderThan?: Duration; keep?: number } = {},
+    options?: CallOptions,
+  ): Promise<{ removed: number }> {
+    return this.#call("POST", "/v1/jobs/prune", request as JsonValue, options);
+  }
+
   /** Holds until every job is final or `timeout` passes; `done` says which. */
   waitJobs(
     ids: string[],

@@ -39,6 +39,7 @@ export interface ControlTarget extends EventSource<RuntimeEventMap> {
   readonly store: JobStore;
   snapshot(): Promise<RuntimeSnapshot>;
   shutdown(options?: { grace?: number; force?: boolean }): Promise<ShutdownReport>;
+  prune(options?: { olderThanMs?: number; keep?: number }): Promise<number>;
 }
 
 /** Options of a {@link ControlServer}. */
@@ -251,6 +252,32 @@ export class ControlServer {
       const { ids, timeoutMs } = parseWaitBody(body);
       return json(await this.#wait(ids, timeoutMs));
     }, false);
+
+    this.#route("POST", "/v1/jobs/prune", async (request) => {
+      const body = asObject(await readJson(request, true), "the request body");
+      for (const key of Object.keys(body)) {
+        if (key !== "olderThan" && key !== "keep") {
+          throw new LiminalError(
+            "INVALID_ARGUMENT",
+            `unknown field "${key}" (fields: olderThan, keep)`,
+          );
+        }
+      }
+      const options: { olderThanMs?: number; keep?: number } = {};
+      if (body.olderThan !== undefined) {
+        if (typeof body.olderThan !== "string" && typeof body.olderThan !== "number") {
+          throw new LiminalError("INVALID_DURATION", '"olderThan" must be a duration such as "7d"');
+        }
+        options.olderThanMs = parseDuration(body.olderThan, "olderThan");
+      }
+      if (body.keep !== undefined) {
+        if (typeof body.keep !== "number" || !Number.isInteger(body.keep) || body.keep < 0) {
+          throw new LiminalError("INVALID_ARGUMENT", '"keep" must be a whole number of at least 0');
+        }
+        options.keep = body.keep;
+      }
+      return json({ removed: await target.prune(options) });
+    });
 
     this.#route("GET", "/v1/jobs/:id", async (_request, { id }) => {
       const record = await target.store.get(checkId(id!));

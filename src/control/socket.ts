@@ -112,13 +112,7 @@ export async function claimSocketPath(path: string): Promise<void> {
     case "absent":
       return;
     case "live":
-      throw new LiminalError(
-        "CONFLICT",
-        `another runtime${
-          probe.pid === null ? "" : ` (pid ${probe.pid})`
-        } already listens on ${path}`,
-        { hint: "stop it with: liminal shutdown, or start this one with --socket PATH" },
-      );
+      throw liveConflict(path, probe.pid);
     case "not-a-socket":
       throw new LiminalError(
         "INVALID_ARGUMENT",
@@ -127,4 +121,18 @@ export async function claimSocketPath(path: string): Promise<void> {
     case "stale":
       await Deno.remove(path);
   }
+}
+
+/** Fails with `CONFLICT` when a live runtime answers on `path`; anything else passes. */
+export async function assertSocketFree(path: string): Promise<void> {
+  const probe = await probeSocket(path).catch(() => ({ kind: "absent" }) as const);
+  if (probe.kind === "live") throw liveConflict(path, probe.pid);
+}
+
+function liveConflict(path: string, pid: number | null): LiminalError {
+  return new LiminalError(
+    "CONFLICT",
+    `another runtime${pid === null ? "" : ` (pid ${pid})`} already listens on ${path}`,
+    { hint: "stop it with: liminal shutdown, or start this one with --socket PATH" },
+  );
 }

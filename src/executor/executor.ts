@@ -218,6 +218,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     return t.succeeded + t.failedAttempts + t.cancelled;
   }
 
+  /** Queued jobs held in memory: the ready window (the store may hold many more). */
+  get inMemory(): number {
+    return this.#ready.size;
+  }
+
   /** Jobs running now. */
   get runningCount(): number {
     return this.#running.size;

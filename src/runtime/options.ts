@@ -9,6 +9,7 @@ import { resolveWorkers } from "../executor/options.ts";
 import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import type { JobStore } from "../store/types.ts";
+import { resolveRetention, type RetentionOptions, type RetentionPolicy } from "./retention.ts";
 
 /** Options of a `Runtime`. */
 export interface RuntimeOptions {
@@ -47,6 +48,8 @@ export interface RuntimeOptions {
    * @default no control server
    */
   socket?: string;
+  /** How long and how many finished jobs are kept. @default 7 days and 100,000 */
+  retention?: RetentionOptions;
 }
 
 /** {@link RuntimeOptions} resolved. */
@@ -64,6 +67,7 @@ export interface RuntimeConfig {
   window: number | undefined;
   handleSignals: boolean;
   socket: string | null;
+  retention: RetentionPolicy;
 }
 
 /** Applies defaults and checks every option. */
@@ -96,5 +100,6 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     window,
     handleSignals: options.handleSignals ?? false,
     socket: options.socket ?? null,
+    retention: resolveRetention(options.retention),
   };
 }

@@ -15,6 +15,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ControlServer } from "../control/server.ts";
+import { assertSocketFree } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs } from "../jobs/mod.ts";
 import { formatDuration } from "../shared/duration.ts";
@@ -31,6 +32,7 @@ import { MemoryStore } from "../store/memory/memory_store.ts";
 import type { JobStore } from "../store/types.ts";
 import type { RuntimeEventMap } from "./events.ts";
 import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from "./options.ts";
+import { pruneInBatches, RetentionSweeper } from "./retention.ts";
 import { ShutdownPlan } from "./shutdown.ts";
 import { type ShutdownSignal, SignalWatcher } from "./signals.ts";
 
@@ -186,6 +188,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
 
   async #startParts(): Promise<void> {
     const config = this.#config;
+    // Refuse a live runtime on the socket before touching the store.
+    if (config.socket !== null) await assertSocketFree(config.socket);
     // 1. store
     const store = this.#store;
     await store.open();
@@ -226,6 +230,13 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       return `${interrupted} job(s) interrupted and queued again`;
     });
     await executor.start();
+
+    // Retention of finished jobs, in the background.
+    const sweeper = new RetentionSweeper(store, config.retention);
+    sweeper.start();
+    this.#plan.add("intake-closed", "retention", async () => {
+      await sweeper.stop();
+    });
 
     // 3. control server
     if (config.socket !== null) {
@@ -354,6 +365,23 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     if (from === to) return;
     this.#state = to;
     this.#events.emit("state:changed", { from, to });
+  }
+
+  /**
+   * Removes finished jobs now: those finished more than `olderThanMs` ago and those beyond
+   * the newest `keep`. With neither, the runtime's retention policy applies. Resolves with
+   * how many were removed.
+   */
+  async prune(options: { olderThanMs?: number; keep?: number } = {}): Promise<number> {
+    const policy = this.#config.retention;
+    const byPolicy = options.olderThanMs === undefined && options.keep === undefined;
+    const olderThanMs = byPolicy ? policy.maxAgeMs : options.olderThanMs;
+    const keep = byPolicy ? policy.maxCount : options.keep;
+    return await pruneInBatches(this.#store, {
+      ...(olderThanMs === undefined ? {} : { finishedBefore: Date.now() - olderThanMs }),
+      ...(keep === undefined ? {} : { keep }),
+      batch: policy.batch,
+    });
   }
 
   /** The runtime now, as one JSON object. */

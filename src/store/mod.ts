@@ -18,3 +18,4 @@ export type {
   StoreInfo,
 } from "./types.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory/memory_store.ts";
+export { type Durability, SqliteStore, type SqliteStoreOptions } from "./sqlite/mod.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MemoryStore } from "../../src/store/mod.ts";
+import { MemoryStore, SqliteStore } from "../../src/store/mod.ts";
 import type { JobStore } from "../../src/store/types.ts";
 
 /** A store under test: a name and a factory of fresh, unopened stores. */
@@ -15,7 +15,20 @@ export interface StoreCase {
   cleanup?(): Promise<void> | void;
 }
 
+let dir: string | null = null;
+
 /** Every store implementation. */
 export const STORE_CASES: StoreCase[] = [
   { name: "memory", make: () => new MemoryStore() },
+  {
+    name: "sqlite",
+    async make() {
+      dir = await Deno.makeTempDir({ prefix: "liminal-store-" });
+      return new SqliteStore({ path: `${dir}/liminal.db` });
+    },
+    async cleanup() {
+      if (dir !== null) await Deno.remove(dir, { recursive: true });
+      dir = null;
+    },
+  },
 ];

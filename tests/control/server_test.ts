@@ -242,3 +242,44 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "a full disk refuses enqueues with 507 STORE_FULL while the runtime keeps running",
+  ...sanitized,
+  async fn() {
+    const { SqliteStore } = await import("../../src/store/mod.ts");
+    const dir = await Deno.makeTempDir({ prefix: "liminal-full-" });
+    const socket = `${dir}/liminal.sock`;
+    const store = new SqliteStore({ path: `${dir}/small.db`, maxSizeBytes: 200 * 1024 });
+    const runtime = new Runtime({ socket, store });
+    await runtime.start();
+    runtime.executor.pause();
+    const client = new ControlClient(socket);
+    let accepted = 0;
+    let refusal: unknown = null;
+    for (let i = 0; i < 500 && refusal === null; i++) {
+      try {
+        const { jobs } = await client.enqueue({
+          kind: "command",
+          payload: { cmd: ["true"], env: { PAD: "x".repeat(2000) } },
+          count: 5,
+        });
+        accepted += jobs.length;
+      } catch (error) {
+        refusal = error;
+      }
+    }
+    assert.ok(isLiminalError(refusal, "STORE_FULL"), `expected STORE_FULL, got ${refusal}`);
+    assert.equal((refusal as { exitCode: number }).exitCode, 1);
+    const status = await client.status();
+    assert.equal(status.state, "running");
+    assert.equal(
+      status.executor.queue.byState.queued,
+      accepted,
+      "every accepted job is still there",
+    );
+    client.close();
+    await runtime.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -271,7 +271,7 @@ Deno.test("control plane end to end", async (t) => {
     });
 
     await t.step("a second start on the same socket exits 4 naming the pid", async () => {
-      const second = await cli(["start", "--no-tui"]);
+      const second = await cli(["start", "--no-tui", "--store", `${dir}/second.db`]);
       assert.equal(second.code, 4);
       assert.match(
         second.stderr,
@@ -323,7 +323,7 @@ Deno.test("Ctrl-C on liminal start", async (t) => {
   const cli = (args: string[]) => runLiminal(args, { cwd: dir });
   try {
     await t.step("running jobs finish within the grace; phases in order; exit 0", async () => {
-      await using runtime = await startRuntime(dir, ["--grace", "5s"]);
+      await using runtime = await startRuntime(dir, ["--grace", "5s", "--store", ":memory:"]);
       await cli(["enqueue", "steps", "--payload", '{"ms": 1000}', "--count", "2"]);
       await runtime.waitFor(
         (p) => (p.stderr.match(/steps started/g) ?? []).length === 2,
@@ -354,7 +354,7 @@ Deno.test("Ctrl-C on liminal start", async (t) => {
     await t.step(
       "a job that ignores its signal is interrupted at the deadline; exit 0",
       async () => {
-        await using runtime = await startRuntime(dir, ["--grace", "1s"]);
+        await using runtime = await startRuntime(dir, ["--grace", "1s", "--store", ":memory:"]);
         await cli(["enqueue", "stubborn"]);
         await runtime.waitFor(
           (p) => p.stderr.includes("stubborn started"),
@@ -376,7 +376,7 @@ Deno.test("Ctrl-C on liminal start", async (t) => {
     );
 
     await t.step("a second Ctrl-C forces the shutdown: exit 130 at once", async () => {
-      await using runtime = await startRuntime(dir, ["--grace", "30s"]);
+      await using runtime = await startRuntime(dir, ["--grace", "30s", "--store", ":memory:"]);
       await cli(["enqueue", "sleep", "--payload", '{"ms": 60000}']);
       await runtime.waitFor((p) => p.stderr.includes("sleep started"), 10_000, "the job running");
       runtime.kill("SIGINT");
@@ -395,7 +395,7 @@ Deno.test("Ctrl-C on liminal start", async (t) => {
     });
 
     await t.step("SIGTERM shuts down in order like the first Ctrl-C", async () => {
-      await using runtime = await startRuntime(dir);
+      await using runtime = await startRuntime(dir, ["--store", ":memory:"]);
       runtime.kill("SIGTERM");
       const exit = await runtime.done();
       assert.equal(exit.code, 0);

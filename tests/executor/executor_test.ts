@@ -538,6 +538,7 @@ for (const storeCase of STORE_CASES) {
       for (let i = 0; i < 6; i++) specs.push(job(`info-${i}`, { priority: "info" }));
       for (let i = 0; i < 5; i++) specs.push(job(`crit-${i}`, { priority: "critical" }));
       await h.executor.enqueueMany(specs);
+      assert.ok(h.executor.inMemory <= 4, `two per priority in memory, not ${h.executor.inMemory}`);
       h.executor.resume();
       await settle(h.clock, 60);
       assert.deepEqual(h.started, [
@@ -554,6 +555,32 @@ for (const storeCase of STORE_CASES) {
         "info-5",
       ]);
     });
+
+    await t.step(
+      "a thousand queued jobs with a window of 16 keep at most 16 per priority in memory",
+      async () => {
+        await using h = await harness(storeCase, { window: 16, workers: 4 });
+        h.executor.pause();
+        const specs = Array.from(
+          { length: 1_000 },
+          (_, i) => job(`j${i}`, { priority: i % 2 ? "info" : "blocking" }),
+        );
+        await h.executor.enqueueMany(specs);
+        assert.ok(h.executor.inMemory <= 32, `in memory: ${h.executor.inMemory}`);
+        let most = 0;
+        h.executor.on("job:started", () => (most = Math.max(most, h.executor.inMemory)));
+        h.executor.resume();
+        await settle(h.clock, 400);
+        assert.equal(h.started.length, 1_000);
+        assert.ok(most <= 32, `never more than the window in memory (${most})`);
+        const blocking = h.started.filter((n) => Number(n.slice(1)) % 2 === 0);
+        assert.deepEqual(
+          h.started.slice(0, 500),
+          blocking,
+          "all blocking jobs before any info job",
+        );
+      },
+    );
 
     await t.step("handlers get progress, log and their attempt; results are kept", async () => {
       await using h = await harness(storeCase, {}, () => [
