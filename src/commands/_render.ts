@@ -144,6 +144,11 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
       ms(ex.runMs.p50)
     }  p99 ${ms(ex.runMs.p99)}`,
   );
+  out.push(
+    `${b("loop")}     lag ${ms(s.health.loopLagMs)} (at most ${
+      ms(s.health.loopLagMax10sMs)
+    } in the last 10s)`,
+  );
   out.push("");
   out.push(
     formatTable(PRIORITIES.map((p) => ({ p, d: ex.queue.byPriority[p] })), [
@@ -182,10 +187,10 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
       { header: "FAILED", value: (w) => String(w.failed), align: "right" },
     ], color).trimEnd(),
   );
-  if (ex.warnings.length > 0) {
+  if (s.warnings.length > 0) {
     out.push("");
     out.push(b("warnings"));
-    for (const w of ex.warnings) {
+    for (const w of s.warnings) {
       out.push(`  ${paint("!", ["bold", "yellow"], color)} ${w.message}`);
     }
   }

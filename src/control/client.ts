@@ -98,6 +98,11 @@ export class ControlClient implements Disposable {
     return this.#call("POST", `/v1/jobs/${encodeURIComponent(id)}/retry`, {}, options);
   }
 
+  /** Pauses (no queued job starts) or resumes the runtime's intake. */
+  setIntake(paused: boolean, options?: CallOptions): Promise<{ intake: string }> {
+    return this.#call("POST", "/v1/intake", { paused }, options);
+  }
+
   /** Removes finished jobs (by the runtime's retention policy when nothing is given). */
   pruneJobs(
     request: { olderThan?: Duration; keep?: number } = {},

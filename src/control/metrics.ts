@@ -147,7 +147,7 @@ export function renderMetrics(snapshot: RuntimeSnapshot, histograms: HistogramCo
   lines.push(`liminal_throughput_per_second{window="60s"} ${ex.throughput.perSecond60s}`);
   metric("liminal_warnings", "gauge", "Active warnings, by code.");
   const codes = new Map<string, number>();
-  for (const w of ex.warnings) codes.set(w.code, (codes.get(w.code) ?? 0) + 1);
+  for (const w of snapshot.warnings) codes.set(w.code, (codes.get(w.code) ?? 0) + 1);
   for (const [code, n] of codes) lines.push(`liminal_warnings{code="${code}"} ${n}`);
   return lines.join("\n") + "\n";
 }

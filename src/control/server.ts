@@ -295,6 +295,19 @@ export class ControlServer {
       return json(toJobSnapshot(record));
     });
 
+    this.#route("POST", "/v1/intake", async (request) => {
+      const body = asObject(await readJson(request), "the request body");
+      if (typeof body.paused !== "boolean" || Object.keys(body).length !== 1) {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          'the body must be { "paused": true } or { "paused": false }',
+        );
+      }
+      if (body.paused) executor().pause();
+      else executor().resume();
+      return json({ intake: executor().intake });
+    });
+
     this.#route("POST", "/v1/shutdown", async (request) => {
       const body = await readJson(request, true);
       const { grace, force } = parseShutdownBody(body);

@@ -62,6 +62,12 @@ type AbortReason = "timeout" | "cancelled" | "shutdown";
 
 /** Longest delay `setTimeout` takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Successful runs of a kind before its p99 counts as "usual". */
+const USUAL_SAMPLES = 20;
+/** A job is never called slow before it has run this long. */
+const SLOW_MIN_MS = 1_000;
+/** Failed attempts in 10 s that make a retry storm (when half or more of attempts fail). */
+const STORM_MIN_FAILURES = 10;
 /** Scheduled jobs promoted per store call. */
 const PROMOTE_BATCH = 1_000;
 
@@ -132,6 +138,10 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   readonly #wait = new LatencyHistogram();
   readonly #run = new LatencyHistogram();
   readonly #rate: RateCounter;
+  /** Failed attempts per second, for retry storms. */
+  readonly #failureRate: RateCounter;
+  /** Run times of successful attempts per kind: what is usual for a kind. */
+  readonly #runByKind = new Map<string, LatencyHistogram>();
   readonly #totals: ExecutorTotals = {
     enqueued: 0,
     started: 0,
@@ -176,6 +186,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#idle = [...this.#workers].reverse();
     this.#windows = PRIORITIES.map(() => ({ complete: false, lastSeq: 0, refilling: false }));
     this.#rate = new RateCounter(this.#options.clock());
+    this.#failureRate = new RateCounter(this.#options.clock());
   }
 
   // ── Events ────────────────────────────────────────────────────────────────────────────
@@ -509,6 +520,35 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
           jobId: worker.job.id,
         });
       }
+    }
+    for (const worker of workers) {
+      const job = worker.job;
+      if (job === null || worker.state === "stuck") continue;
+      const usual = this.#runByKind.get(job.kind);
+      if (usual === undefined || usual.count < USUAL_SAMPLES) continue;
+      const p99 = usual.percentile(99);
+      if (job.elapsedMs >= SLOW_MIN_MS && job.elapsedMs > 2 * p99) {
+        warnings.push({
+          code: "JOB_SLOWER_THAN_USUAL",
+          message: `${job.kind} ${job.id} on ${worker.id} has run ${
+            formatDuration(job.elapsedMs)
+          }; its kind usually takes under ${formatDuration(p99)} (p99)`,
+          workerId: worker.id,
+          jobId: job.id,
+        });
+      }
+    }
+    const failuresPerSecond = this.#failureRate.rate(10, now);
+    const attemptsPerSecond = this.#rate.rate(10, now);
+    if (
+      failuresPerSecond * 10 >= STORM_MIN_FAILURES && failuresPerSecond >= attemptsPerSecond / 2
+    ) {
+      warnings.push({
+        code: "RETRY_STORM",
+        message: `${Math.round(failuresPerSecond * 10)} attempts failed in the last 10s (${
+          Math.round((failuresPerSecond / Math.max(attemptsPerSecond, 1e-9)) * 100)
+        }% of attempts)`,
+      });
     }
     if (this.#totals.abandoned > 0) {
       warnings.push({
@@ -1087,6 +1127,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#freeWorker(worker);
     this.#run.record(durationMs);
     this.#rate.add(now);
+    if (outcome === "succeeded") {
+      let usual = this.#runByKind.get(record.kind);
+      if (usual === undefined) this.#runByKind.set(record.kind, usual = new LatencyHistogram());
+      usual.record(durationMs);
+    } else if (outcome === "failed" || outcome === "timeout") {
+      this.#failureRate.add(now);
+    }
     const totals = this.#totals;
     switch (outcome) {
       case "succeeded":

@@ -24,14 +24,16 @@ import { errorMessage, LiminalError } from "../shared/errors.ts";
 import type {
   RuntimeSnapshot,
   RuntimeState,
-  ShutdownPhase,
+  ShutdownProgress,
   ShutdownReport,
+  Warning,
 } from "../shared/snapshot.ts";
 import { VERSION } from "../shared/version.ts";
 import { MemoryStore } from "../store/memory/memory_store.ts";
 import type { JobStore } from "../store/types.ts";
 import type { RuntimeEventMap } from "./events.ts";
 import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from "./options.ts";
+import { LoopMonitor } from "./loop_monitor.ts";
 import { pruneInBatches, RetentionSweeper } from "./retention.ts";
 import { ShutdownPlan } from "./shutdown.ts";
 import { type ShutdownSignal, SignalWatcher } from "./signals.ts";
@@ -40,6 +42,9 @@ const ACTIVE = Symbol.for("liminal.runtime.active");
 type GlobalWithRuntime = typeof globalThis & { [ACTIVE]?: { pid: number; startedAt: number } };
 
 const log = getLogger(["liminal", "runtime"]);
+
+/** Timer lag that counts as a blocked event loop. */
+const LOOP_BLOCKED_MS = 200;
 
 /** Options of {@link Runtime.shutdown}. */
 export interface ShutdownOptions {
@@ -73,7 +78,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #startedAt: number | null = null;
   #shutdown: Promise<ShutdownReport> | null = null;
   #force = new AbortController();
-  #phase: ShutdownPhase | null = null;
+  #progress: ShutdownProgress | null = null;
+  readonly #loop = new LoopMonitor();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
   #interrupted = 0;
@@ -190,6 +196,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const config = this.#config;
     // Refuse a live runtime on the socket before touching the store.
     if (config.socket !== null) await assertSocketFree(config.socket);
+    this.#loop.start();
+    this.#plan.add("store-closed", "loop monitor", () => this.#loop.stop());
     // 1. store
     const store = this.#store;
     await store.open();
@@ -322,8 +330,28 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       const counts = await this.#store.counts();
       queuedKept = counts.byState.queued + counts.byState.scheduled;
     });
+    const progress: ShutdownProgress = {
+      phase: null,
+      startedAt: new Date().toISOString(),
+      graceMs: this.#graceMs,
+      drainDeadline: null,
+      phases: [],
+      forced: this.#force.signal.aborted,
+      report: null,
+    };
+    this.#progress = progress;
+    this.#force.signal.addEventListener("abort", () => {
+      progress.forced = true;
+      progress.drainDeadline = new Date().toISOString();
+    }, { once: true });
     const errors = await this.#plan.run(this.#force.signal, (event) => {
-      if (event.status === "started") this.#phase = event.phase;
+      if (event.status === "started") {
+        progress.phase = event.phase;
+        if (event.phase === "drain" && !progress.forced) {
+          progress.drainDeadline = new Date(Date.now() + this.#graceMs).toISOString();
+        }
+      }
+      progress.phases.push(event);
       this.#events.emit("shutdown:phase", event);
       if (event.status !== "started") {
         const took = event.durationMs === undefined
@@ -346,7 +374,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       errors,
     };
     this.#report = report;
-    this.#phase = null;
+    progress.phase = null;
+    progress.report = report;
     log.info(formatReport(report));
     this.#events.emit("shutdown:report", report);
     this.#finish();
@@ -389,6 +418,17 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const executor = this.executor;
     const store = this.store;
     const now = Date.now();
+    const executorSnapshot = await executor.snapshot();
+    const lag = this.#loop.lag();
+    const warnings: Warning[] = [...executorSnapshot.warnings];
+    if (lag.max10sMs >= LOOP_BLOCKED_MS) {
+      warnings.push({
+        code: "EVENT_LOOP_BLOCKED",
+        message: `the event loop was blocked for ${
+          formatDuration(lag.max10sMs)
+        } in the last 10s: a handler computes without awaiting`,
+      });
+    }
     return {
       state: this.#state,
       pid: Deno.pid,
@@ -398,10 +438,10 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       store: { ...store.info },
       socket: this.#control?.path ?? null,
       kinds: executor.kinds.names(),
-      executor: await executor.snapshot(),
-      shutdown: this.#state === "stopping" || this.#state === "stopped"
-        ? { phase: this.#phase, report: this.#report }
-        : null,
+      executor: executorSnapshot,
+      health: { loopLagMs: lag.lastMs, loopLagMax10sMs: lag.max10sMs },
+      warnings,
+      shutdown: this.#progress === null ? null : structuredClone(this.#progress),
     };
   }
 

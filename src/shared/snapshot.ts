@@ -59,7 +59,9 @@ export interface Warning {
     | "JOB_WAITING_TOO_LONG"
     | "UNKNOWN_KIND_QUEUED"
     | "STORE_WRITE_FAILING"
-    | "MEMORY_STORE";
+    | "JOB_SLOWER_THAN_USUAL"
+    | "RETRY_STORM"
+    | "EVENT_LOOP_BLOCKED";
   message: string;
   jobId?: string;
   workerId?: string;
@@ -154,6 +156,21 @@ export interface ShutdownReport {
   errors: string[];
 }
 
+/** The ordered shutdown as it goes. */
+export interface ShutdownProgress {
+  /** The phase under way, or `null` once over. */
+  phase: ShutdownPhase | null;
+  startedAt: string;
+  /** The grace period running jobs get. */
+  graceMs: number;
+  /** When the drain ends and running jobs' signals abort (ISO), once known. */
+  drainDeadline: string | null;
+  /** Every phase event so far, in order. */
+  phases: ShutdownPhaseEvent[];
+  forced: boolean;
+  report: ShutdownReport | null;
+}
+
 /** The runtime at one moment. */
 export interface RuntimeSnapshot {
   state: RuntimeState;
@@ -165,5 +182,9 @@ export interface RuntimeSnapshot {
   socket: string | null;
   kinds: string[];
   executor: ExecutorSnapshot;
-  shutdown: { phase: ShutdownPhase | null; report: ShutdownReport | null } | null;
+  /** The event loop: how late timers fire (a blocked loop delays every job). */
+  health: { loopLagMs: number; loopLagMax10sMs: number };
+  /** Every warning: the executor's and the runtime's. */
+  warnings: Warning[];
+  shutdown: ShutdownProgress | null;
 }
