@@ -54,3 +54,45 @@ export function configureLogging(format: LogFormat, level: LogLevel = "info"): v
     ],
   });
 }
+
+/** Log records kept while the dashboard owns the terminal. */
+export interface HeldLogs {
+  /** Prints the kept records to stderr (only warnings and errors, if asked) and forgets them. */
+  flush(options?: { onlyWarnings?: boolean }): void;
+}
+
+/** The most records kept while the dashboard runs. */
+const HELD_MAX = 200;
+
+/**
+ * Keeps liminal's log records in memory (the last 200) instead of printing them, for while
+ * the dashboard owns the terminal.
+ */
+export function configureHeldLogging(level: LogLevel = "info"): HeldLogs {
+  const formatter = getTextFormatter({ timestamp: "time", category: ".", value: "bare" });
+  const held: LogRecord[] = [];
+  resetSync();
+  configureSync({
+    sinks: {
+      held: (record: LogRecord) => {
+        held.push(record);
+        if (held.length > HELD_MAX) held.shift();
+      },
+    },
+    loggers: [
+      { category: ["liminal"], lowestLevel: level, sinks: ["held"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["held"] },
+    ],
+  });
+  return {
+    flush(options = {}) {
+      for (const record of held.splice(0)) {
+        const warning = record.level === "warning" || record.level === "error" ||
+          record.level === "fatal";
+        // Job lines were on the dashboard already; runtime problems were not.
+        if (options.onlyWarnings && (!warning || record.category[1] === "job")) continue;
+        writeErr(formatter(record));
+      }
+    },
+  };
+}

@@ -16,6 +16,7 @@ import { runCommand } from "./run.ts";
 import { shutdownCommand } from "./shutdown.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
+import { topCommand } from "./top.ts";
 
 /** Builds the program with every subcommand. */
 export function createProgram(
@@ -36,6 +37,7 @@ Examples:
   $ liminal run nightly.json           run a plan once, exit with its result
   $ liminal enqueue sleep --payload '{"ms": 500}' --wait
   $ liminal status                     workers, queue depth, latencies, warnings
+  $ liminal top                        the live dashboard of a running runtime
   $ liminal completions bash >> ~/.bash_completion
 
 Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict, 130 interrupted.`,
@@ -47,6 +49,7 @@ Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict
     jobsCommand(ctx),
     statusCommand(ctx),
     shutdownCommand(ctx),
+    topCommand(ctx),
   ];
   for (const sub of subcommands) program.addCommand(sub as unknown as Command);
   addCompletions(program, kinds);

@@ -15,7 +15,16 @@ import { resolveSocketPath } from "../control/socket.ts";
 import { SOCKET_HELP } from "./_client.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
-import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
+import {
+  configureHeldLogging,
+  configureLogging,
+  parseLogFormat,
+  parseLogLevel,
+} from "./_logging.ts";
+import { writeErr } from "./_output.ts";
+import { LocalView } from "../runtime/local_view.ts";
+import { formatReport } from "../runtime/runtime.ts";
+import { dashboardPossible, runDashboard } from "../tui/mod.ts";
 import { parseDurationOption, parseWorkers } from "./_parse.ts";
 
 const log = getLogger(["liminal", "cli"]);
@@ -41,7 +50,10 @@ export function startCommand(ctx: CliContext) {
     .option("--socket <path>", SOCKET_HELP)
     .option("--log-format <format>", "pretty or json", "pretty")
     .option("--log-level <level>", "debug, info, warning or error", "info")
-    .option("--no-tui", "log lines instead of the dashboard")
+    .option(
+      "--no-tui",
+      "log lines instead of the dashboard (also without a terminal or with CI set)",
+    )
     .addHelpText(
       "after",
       `
@@ -64,7 +76,9 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const retain = parseDurationOption(options.retain, "--retain")!;
       const retainCount = parseRetainCount(options.retainCount);
       const store = createStore(resolveStoreOption(options.store), durability);
-      configureLogging(format, level);
+      const tui = options.tui && dashboardPossible();
+      // The dashboard owns the terminal: log records are kept, not printed, while it runs.
+      const held = tui ? configureHeldLogging(level) : (configureLogging(format, level), null);
       const modules = await loadJobModules(options.jobs);
       const runtime = new Runtime({
         ...(workers === undefined ? {} : { workers }),
@@ -76,7 +90,12 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         retention: { maxAge: retain, maxCount: retainCount },
       });
       const stopLogging = logJobLifecycle(runtime.executor);
-      await runtime.start();
+      try {
+        await runtime.start();
+      } catch (error) {
+        held?.flush();
+        throw error;
+      }
       log.info(
         "liminal {version} running (pid {pid}, {workers} workers, store {store}, socket {socket}, kinds: {kinds}); Ctrl-C to stop",
         {
@@ -88,6 +107,18 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
           kinds: runtime.executor.kinds.names().join(", "),
         },
       );
+      if (tui) {
+        const view = new LocalView(runtime);
+        try {
+          await runDashboard(view);
+        } finally {
+          view.close();
+        }
+        // The dashboard exits once the runtime has stopped; be sure of it.
+        await runtime.shutdown();
+        held?.flush({ onlyWarnings: true });
+        if (runtime.report) writeErr(`${formatReport(runtime.report)}\n`);
+      }
       await runtime.stopped();
       stopLogging();
       const report = runtime.report;

@@ -502,6 +502,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       if (waitMs !== null && waitMs > this.#options.starvationAfterMs) {
         warnings.push({
           code: "JOB_WAITING_TOO_LONG",
+          priority,
           message: `the oldest ${priority} job has waited ${formatDuration(waitMs)} (threshold ${
             formatDuration(this.#options.starvationAfterMs)
           })`,

@@ -65,6 +65,8 @@ export interface Warning {
   message: string;
   jobId?: string;
   workerId?: string;
+  /** For queue warnings: the priority concerned. */
+  priority?: Priority;
 }
 
 /** Depth of the queue for one priority. */

@@ -1,0 +1,158 @@
+/**
+ * The dashboard's layout: props in, frame out. Readable at 80×24 (panels collapse), uses the
+ * room of larger terminals, and turns into the shutdown view while the runtime stops.
+ *
+ * @module
+ */
+import { Box, Text } from "ink";
+import type { JobSnapshot } from "../shared/job.ts";
+import type { ViewKind } from "../shared/view.ts";
+import { ConfirmDialog } from "./ConfirmDialog.tsx";
+import { EnqueueForm, type EnqueueFormProps } from "./EnqueueForm.tsx";
+import { Footer } from "./Footer.tsx";
+import { Header } from "./Header.tsx";
+import { HelpOverlay } from "./HelpOverlay.tsx";
+import { JobDetail } from "./JobDetail.tsx";
+import type { DashboardModel, FocusPanel } from "./model.ts";
+import { QueuePanel } from "./QueuePanel.tsx";
+import { RecentJobsPanel } from "./RecentJobsPanel.tsx";
+import { ShutdownPanel } from "./ShutdownPanel.tsx";
+import { ThroughputPanel } from "./ThroughputPanel.tsx";
+import { WarningsPanel } from "./WarningsPanel.tsx";
+import { WorkersPanel } from "./WorkersPanel.tsx";
+
+/** An overlay above the panels. */
+export type Overlay =
+  | { kind: "none" }
+  | { kind: "help" }
+  | { kind: "job"; job: JobSnapshot }
+  | { kind: "confirm"; question: string }
+  | { kind: "enqueue"; kinds: ViewKind[]; error: string | null };
+
+/** Props of {@link Dashboard}. */
+export interface DashboardProps {
+  model: DashboardModel;
+  width: number;
+  height: number;
+  now: number;
+  focus: FocusPanel;
+  selectedWorker: number;
+  selectedJob: number;
+  overlay: Overlay;
+  message: string | null;
+  onEnqueue?: EnqueueFormProps["onSubmit"];
+}
+
+/** The whole screen. */
+export function Dashboard(props: DashboardProps) {
+  const { model, width, height, now, focus, overlay } = props;
+  const snapshot = model.snapshot;
+  const stopping = snapshot !== null && snapshot.shutdown !== null;
+  const header = (
+    <Header
+      snapshot={snapshot}
+      mode={model.mode}
+      location={model.location}
+      updatedAt={model.updatedAt}
+      error={model.error}
+      now={now}
+      width={width}
+    />
+  );
+  const footer = (
+    <Footer
+      mode={model.mode}
+      paused={snapshot?.executor.intake === "paused"}
+      message={props.message ??
+        (model.ended && model.mode === "remote" ? "the runtime has stopped · q to quit" : null)}
+    />
+  );
+  if (overlay.kind !== "none") {
+    return (
+      <Box flexDirection="column" width={width} height={height}>
+        {header}
+        <Box flexGrow={1} flexDirection="column">
+          {overlay.kind === "help" ? <HelpOverlay mode={model.mode} /> : null}
+          {overlay.kind === "job" ? <JobDetail job={overlay.job} rows={height - 4} /> : null}
+          {overlay.kind === "confirm" ? <ConfirmDialog question={overlay.question} /> : null}
+          {overlay.kind === "enqueue"
+            ? (
+              <EnqueueForm
+                kinds={overlay.kinds}
+                error={overlay.error}
+                onSubmit={props.onEnqueue ?? (() => {})}
+              />
+            )
+            : null}
+        </Box>
+        {footer}
+      </Box>
+    );
+  }
+  const wide = width >= 100;
+  const topHeight = 8; // title + 5 priorities + borders
+  const warnings = snapshot?.warnings ?? [];
+  // Rows left for workers, jobs and warnings: header 2, top row, footer 1.
+  const rest = Math.max(4, height - 2 - topHeight - 1);
+  if (stopping && snapshot !== null) {
+    return (
+      <Box flexDirection="column" width={width} height={height}>
+        {header}
+        <Box flexDirection="row" height={topHeight}>
+          <QueuePanel
+            snapshot={snapshot}
+            history={model.depthHistory}
+            width={Math.floor(width / 2)}
+          />
+          <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
+        </Box>
+        <ShutdownPanel snapshot={snapshot} now={now} />
+        {footer}
+      </Box>
+    );
+  }
+  const workerCount = snapshot?.executor.workers.length ?? 0;
+  const warningRows = warnings.length === 0 ? 0 : Math.min(warnings.length, wide ? 4 : 2);
+  const warningHeight = warningRows === 0 ? 0 : warningRows + 3;
+  const workerRows = Math.max(1, Math.min(workerCount, Math.floor((rest - warningHeight) / 2) - 3));
+  const workerHeight = workerRows + 3 + (workerCount > workerRows ? 1 : 0);
+  const jobRows = Math.max(1, rest - warningHeight - workerHeight - 3);
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      {header}
+      <Box flexDirection="row" height={topHeight}>
+        <QueuePanel
+          snapshot={snapshot}
+          history={model.depthHistory}
+          width={Math.floor(width / 2)}
+        />
+        <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
+      </Box>
+      <Box height={workerHeight}>
+        <WorkersPanel
+          snapshot={snapshot}
+          focused={focus === "workers"}
+          selected={props.selectedWorker}
+          rows={workerRows}
+        />
+      </Box>
+      <Box height={jobRows + 3}>
+        <RecentJobsPanel
+          jobs={model.recent}
+          focused={focus === "jobs"}
+          selected={props.selectedJob}
+          rows={jobRows}
+        />
+      </Box>
+      {warningHeight > 0
+        ? (
+          <Box height={warningHeight}>
+            <WarningsPanel warnings={warnings} rows={warningRows} />
+          </Box>
+        )
+        : null}
+      {snapshot === null && model.error !== null ? <Text color="red">{model.error}</Text> : null}
+      {footer}
+    </Box>
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * A small form to enqueue a job: kind, then payload (JSON), then priority.
+ *
+ * @module
+ */
+import { Box, Text } from "ink";
+import { Select, TextInput } from "@inkjs/ui";
+import { useState } from "react";
+import { PRIORITIES, type Priority } from "../shared/priority.ts";
+import type { JsonValue } from "../shared/json.ts";
+import type { ViewKind } from "../shared/view.ts";
+
+/** Props of {@link EnqueueForm}. */
+export interface EnqueueFormProps {
+  kinds: readonly ViewKind[];
+  /** Called with a complete spec; resolves with an error message to show, or null. */
+  onSubmit: (spec: { kind: string; payload: JsonValue; priority: Priority }) => void;
+  error: string | null;
+}
+
+/** Three steps; esc (handled by the App) leaves the form. */
+export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
+  const [kind, setKind] = useState<string | null>(null);
+  const [payload, setPayload] = useState<{ value: JsonValue } | null>(null);
+  const [payloadError, setPayloadError] = useState<string | null>(null);
+  return (
+    <Box flexDirection="column" borderStyle="double" borderColor="cyan" paddingX={1}>
+      <Text bold color="cyan">
+        enqueue a job <Text dimColor>(esc cancels)</Text>
+      </Text>
+      {kind === null
+        ? (
+          <Box flexDirection="column">
+            <Text>kind:</Text>
+            <Select
+              visibleOptionCount={Math.min(8, kinds.length)}
+              options={kinds.map((k) => ({
+                label: `${k.kind}  ${k.description}`.slice(0, 70),
+                value: k.kind,
+              }))}
+              onChange={(value) => setKind(value)}
+            />
+          </Box>
+        )
+        : (
+          <Text>
+            kind: <Text bold>{kind}</Text>
+          </Text>
+        )}
+      {kind !== null && payload === null
+        ? (
+          <Box flexDirection="column">
+            <Text>payload (JSON, enter for null):</Text>
+            <TextInput
+              placeholder='{"ms": 500}'
+              onSubmit={(text) => {
+                if (text.trim() === "") {
+                  setPayload({ value: null });
+                  return;
+                }
+                try {
+                  setPayload({ value: JSON.parse(text) as JsonValue });
+                  setPayloadError(null);
+                } catch (e) {
+                  setPayloadError(e instanceof Error ? e.message : String(e));
+                }
+              }}
+            />
+            {payloadError ? <Text color="red">{payloadError}</Text> : null}
+          </Box>
+        )
+        : null}
+      {kind !== null && payload !== null
+        ? (
+          <Box flexDirection="column">
+            <Text>payload: {JSON.stringify(payload.value)}</Text>
+            <Text>priority:</Text>
+            <Select
+              defaultValue="coordinate"
+              options={PRIORITIES.map((p) => ({ label: p, value: p }))}
+              onChange={(value) =>
+                onSubmit({ kind, payload: payload.value, priority: value as Priority })}
+            />
+          </Box>
+        )
+        : null}
+      {error ? <Text color="red">{error}</Text> : null}
+    </Box>
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * Queue depth per priority: queued count, a sparkline of the last 60 s, the oldest waiting
+ * age, and a starvation mark when a job waits past its threshold.
+ *
+ * @module
+ */
+import { Text } from "ink";
+import { PRIORITIES, type Priority } from "../shared/priority.ts";
+import type { RuntimeSnapshot } from "../shared/snapshot.ts";
+import { cell, fg, ms, sparkline } from "./format.ts";
+import { Panel } from "./Panel.tsx";
+
+/** Props of {@link QueuePanel}. */
+export interface QueuePanelProps {
+  snapshot: RuntimeSnapshot | null;
+  history: Record<Priority, number[]>;
+  width: number;
+}
+
+const SHOWN = [...PRIORITIES].reverse();
+
+/** One row per priority, highest first. */
+export function QueuePanel({ snapshot, history, width }: QueuePanelProps) {
+  const inner = Math.max(10, width - 4);
+  const spark = Math.max(0, Math.min(30, inner - 34));
+  const starving = new Set(
+    (snapshot?.warnings ?? []).filter((w) => w.code === "JOB_WAITING_TOO_LONG" && w.priority).map((
+      w,
+    ) => w.priority),
+  );
+  return (
+    <Panel title="Queue" note="queued · last 60s · oldest wait" width={width}>
+      {SHOWN.map((priority) => {
+        const depth = snapshot?.executor.queue.byPriority[priority];
+        const waiting = depth?.oldestWaitMs ?? null;
+        return (
+          <Text key={priority} wrap="truncate">
+            <Text>{cell(priority, 11)}</Text>
+            <Text bold>{cell(String(depth?.queued ?? 0), 7, "right")}</Text>
+            <Text dimColor>{cell(depth?.scheduled ? `+${depth.scheduled}` : "", 6, "right")}</Text>
+            <Text color="cyan">{" "}{sparkline(history[priority], spark)}</Text>
+            <Text {...fg(starving.has(priority) ? "red" : undefined)} bold={starving.has(priority)}>
+              {" "}
+              {cell(waiting === null ? "-" : ms(waiting), 7, "right")}
+              {starving.has(priority) ? " starving" : ""}
+            </Text>
+          </Text>
+        );
+      })}
+    </Panel>
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * Throughput (attempts finished per second) with a chart of the last minute, and the wait and
+ * run time percentiles.
+ *
+ * @module
+ */
+import { Text } from "ink";
+import type { RuntimeSnapshot } from "../shared/snapshot.ts";
+import { ms, sparkline } from "./format.ts";
+import { Panel } from "./Panel.tsx";
+
+/** Props of {@link ThroughputPanel}. */
+export interface ThroughputPanelProps {
+  snapshot: RuntimeSnapshot | null;
+  width: number;
+}
+
+/** Rates, a one-line chart of the last minute, and latencies. */
+export function ThroughputPanel({ snapshot, width }: ThroughputPanelProps) {
+  const ex = snapshot?.executor;
+  const chart = Math.max(0, Math.min(60, width - 6));
+  return (
+    <Panel title="Throughput" note="jobs/s" width={width}>
+      <Text wrap="truncate">
+        <Text bold>{ex?.throughput.perSecond1s ?? 0}</Text>
+        <Text dimColor>{"/s now · "}</Text>
+        <Text bold>{ex?.throughput.perSecond10s ?? 0}</Text>
+        <Text dimColor>{"/s 10s · "}</Text>
+        <Text bold>{ex?.throughput.perSecond60s ?? 0}</Text>
+        <Text dimColor>/s 60s</Text>
+      </Text>
+      <Text color="green">{sparkline(ex?.throughput.lastMinute ?? [], chart)}</Text>
+      <Text wrap="truncate">
+        <Text dimColor>{"wait "}</Text>
+        {"p50 "}
+        <Text bold>{ms(ex?.waitMs.p50)}</Text> p99 <Text bold>{ms(ex?.waitMs.p99)}</Text>
+      </Text>
+      <Text wrap="truncate">
+        <Text dimColor>{"run  "}</Text>
+        {"p50 "}
+        <Text bold>{ms(ex?.runMs.p50)}</Text> p99 <Text bold>{ms(ex?.runMs.p99)}</Text>
+      </Text>
+      <Text wrap="truncate" dimColor>
+        loop lag {ms(snapshot?.health.loopLagMs)} (max {ms(snapshot?.health.loopLagMax10sMs)})
+      </Text>
+    </Panel>
+  );
+}

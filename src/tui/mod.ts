@@ -1,0 +1,64 @@
+/**
+ * The live dashboard (Ink): `runDashboard(view)` takes the terminal (alternate screen, raw
+ * input, hidden cursor) and gives it back on every way out.
+ *
+ * @module
+ */
+import { render } from "ink";
+import { createElement } from "react";
+import process from "node:process";
+import type { RuntimeView } from "../shared/view.ts";
+import { App, type DashboardExit } from "./App.tsx";
+
+export { App, type DashboardExit } from "./App.tsx";
+export { Dashboard, type DashboardProps } from "./Dashboard.tsx";
+export type { DashboardModel } from "./model.ts";
+
+const ENTER_ALT = "\x1b[?1049h\x1b[H";
+const LEAVE_ALT = "\x1b[?1049l";
+const SHOW_CURSOR = "\x1b[?25h";
+
+/** Whether a dashboard can run here: a terminal on stdin and stdout, no `CI`. */
+export function dashboardPossible(): boolean {
+  const ci = Deno.env.get("CI");
+  if (ci !== undefined && ci !== "" && ci !== "0" && ci !== "false") return false;
+  try {
+    return Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Shows the dashboard until it exits: for a local runtime, once it has stopped; for a remote
+ * one, when the user detaches. The terminal is restored whatever happens.
+ */
+export async function runDashboard(view: RuntimeView): Promise<DashboardExit> {
+  let how: DashboardExit = "detached";
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    try {
+      if (process.stdin.isTTY) process.stdin.setRawMode?.(false);
+    } catch {
+      // Not a terminal any more.
+    }
+    process.stdout.write(LEAVE_ALT + SHOW_CURSOR);
+  };
+  globalThis.addEventListener("unload", restore);
+  process.stdout.write(ENTER_ALT);
+  const instance = render(createElement(App, { view, onExit: (h: DashboardExit) => (how = h) }), {
+    exitOnCtrlC: false,
+    patchConsole: true,
+  });
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    instance.unmount();
+    instance.cleanup();
+    restore();
+    globalThis.removeEventListener("unload", restore);
+  }
+  return how;
+}
