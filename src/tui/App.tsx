@@ -52,6 +52,15 @@ function useTerminalSize(
   return fixed ?? size;
 }
 
+interface UiState {
+  focus: FocusPanel;
+  selectedWorker: number;
+  selectedJob: number;
+  overlay: Overlay;
+  pending: Pending | null;
+  message: string | null;
+}
+
 /** The interactive dashboard. */
 export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
   const { exit } = useApp();
@@ -62,12 +71,23 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
   const width = terminal.width;
   const height = size ? terminal.height : Math.max(10, terminal.height - 1);
   const [now, setNow] = useState(Date.now());
-  const [focus, setFocus] = useState<FocusPanel>("jobs");
-  const [selectedWorker, setSelectedWorker] = useState(0);
-  const [selectedJob, setSelectedJob] = useState(0);
-  const [overlay, setOverlay] = useState<Overlay>({ kind: "none" });
-  const [pending, setPending] = useState<Pending | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  // Keyboard state lives in a ref, changed synchronously: keys that arrive together (a
+  // paste, a fast typist) each see what the previous one did.
+  const ui = useRef<UiState>({
+    focus: "jobs",
+    selectedWorker: 0,
+    selectedJob: 0,
+    overlay: { kind: "none" },
+    pending: null,
+    message: null,
+  });
+  const [, setVersion] = useState(0);
+  const update = (patch: Partial<UiState>) => {
+    ui.current = { ...ui.current, ...patch };
+    setVersion((v) => v + 1);
+  };
+  const modelRef = useRef(model);
+  modelRef.current = model;
   const exited = useRef(false);
 
   const leave = (how: DashboardExit) => {
@@ -82,9 +102,10 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     return () => clearInterval(timer);
   }, []);
 
+  const message = ui.current.message;
   useEffect(() => {
     if (message === null) return;
-    const timer = setTimeout(() => setMessage(null), 3_000);
+    const timer = setTimeout(() => update({ message: null }), 3_000);
     return () => clearTimeout(timer);
   }, [message]);
 
@@ -95,103 +116,117 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     return () => clearTimeout(timer);
   }, [model.ended]);
 
-  const workers = model.snapshot?.executor.workers ?? [];
   const selectedJobId = (): { id: string; kind: string } | null => {
+    const { focus, selectedWorker, selectedJob } = ui.current;
+    const current = modelRef.current;
     if (focus === "workers") {
-      const job = workers[selectedWorker]?.job;
+      const job = current.snapshot?.executor.workers[selectedWorker]?.job;
       return job ? { id: job.id, kind: job.kind } : null;
     }
-    const job = model.recent[selectedJob];
+    const job = current.recent[selectedJob];
     return job ? { id: job.id, kind: job.kind } : null;
   };
   const act = (what: string, promise: Promise<unknown>) => {
     promise.then(
-      () => setMessage(what),
-      (error) => setMessage(`${what.split(":")[0]} failed: ${errorMessage(error)}`),
+      () => update({ message: what }),
+      (error) => update({ message: `${what.split(":")[0]} failed: ${errorMessage(error)}` }),
     );
   };
 
   useInput((input, key) => {
-    const ctrlC = key.ctrl && input === "c";
-    if (ctrlC) {
+    const { overlay, pending, focus } = ui.current;
+    const current = modelRef.current;
+    if (key.ctrl && input === "c") {
       if (view.mode === "remote") return leave("detached");
-      setOverlay({ kind: "none" });
-      setPending(null);
       const action = view.interrupt();
-      setMessage(
-        action === "shutdown"
+      update({
+        overlay: { kind: "none" },
+        pending: null,
+        message: action === "shutdown"
           ? "shutting down in order · Ctrl-C again to force"
           : action === "force"
           ? "forcing the shutdown"
           : "already stopping",
-      );
+      });
       return;
     }
     if (overlay.kind === "enqueue") {
-      if (key.escape) setOverlay({ kind: "none" });
+      if (key.escape) update({ overlay: { kind: "none" } });
       return; // the form has the keyboard
     }
     if (overlay.kind === "confirm") {
       if (input === "y" && pending !== null) {
         if (pending.action === "cancel") {
           act(`cancel requested: ${pending.job.id}`, view.cancel(pending.job.id));
+          update({ pending: null, overlay: { kind: "none" } });
         } else {
           view.interrupt();
-          setMessage("shutting down in order · Ctrl-C to force");
+          update({
+            pending: null,
+            overlay: { kind: "none" },
+            message: "shutting down in order · Ctrl-C to force",
+          });
         }
-        setPending(null);
-        setOverlay({ kind: "none" });
       } else if (input === "n" || key.escape) {
-        setPending(null);
-        setOverlay({ kind: "none" });
+        update({ pending: null, overlay: { kind: "none" } });
       }
       return;
     }
     if (overlay.kind !== "none") {
-      setOverlay({ kind: "none" });
+      update({ overlay: { kind: "none" } });
       return;
     }
     if (input === "q") {
-      if (view.mode === "remote" || model.ended) {
+      if (view.mode === "remote" || current.ended) {
         return leave(view.mode === "remote" ? "detached" : "stopped");
       }
-      setPending({ action: "quit" });
-      setOverlay({ kind: "confirm", question: "Shut the runtime down in order?" });
+      update({
+        pending: { action: "quit" },
+        overlay: { kind: "confirm", question: "Shut the runtime down in order?" },
+      });
       return;
     }
-    if (model.ended) return;
-    if (input === "?") setOverlay({ kind: "help" });
-    else if (key.tab) setFocus((f) => (f === "workers" ? "jobs" : "workers"));
+    if (current.ended) return;
+    if (input === "?") update({ overlay: { kind: "help" } });
+    else if (key.tab) update({ focus: focus === "workers" ? "jobs" : "workers" });
     else if (key.upArrow || input === "k") {
-      if (focus === "workers") setSelectedWorker((i) => Math.max(0, i - 1));
-      else setSelectedJob((i) => Math.max(0, i - 1));
+      if (focus === "workers") {
+        update({ selectedWorker: Math.max(0, ui.current.selectedWorker - 1) });
+      } else update({ selectedJob: Math.max(0, ui.current.selectedJob - 1) });
     } else if (key.downArrow || input === "j") {
       if (focus === "workers") {
-        setSelectedWorker((i) => Math.min(Math.max(0, workers.length - 1), i + 1));
-      } else setSelectedJob((i) => Math.min(Math.max(0, model.recent.length - 1), i + 1));
+        const count = current.snapshot?.executor.workers.length ?? 0;
+        update({ selectedWorker: Math.min(Math.max(0, count - 1), ui.current.selectedWorker + 1) });
+      } else {
+        update({
+          selectedJob: Math.min(Math.max(0, current.recent.length - 1), ui.current.selectedJob + 1),
+        });
+      }
     } else if (key.return) {
       const job = selectedJobId();
-      if (job === null) return setMessage("no job selected");
+      if (job === null) return update({ message: "no job selected" });
       view.job(job.id).then(
-        (full: JobSnapshot) => setOverlay({ kind: "job", job: full }),
-        (error) => setMessage(errorMessage(error)),
+        (full: JobSnapshot) => update({ overlay: { kind: "job", job: full } }),
+        (error) => update({ message: errorMessage(error) }),
       );
     } else if (input === "c") {
       const job = selectedJobId();
-      if (job === null) return setMessage("no job selected");
-      setPending({ action: "cancel", job });
-      setOverlay({ kind: "confirm", question: `Cancel ${job.kind} ${job.id}?` });
+      if (job === null) return update({ message: "no job selected" });
+      update({
+        pending: { action: "cancel", job },
+        overlay: { kind: "confirm", question: `Cancel ${job.kind} ${job.id}?` },
+      });
     } else if (input === "r") {
       const job = selectedJobId();
-      if (job === null) return setMessage("no job selected");
+      if (job === null) return update({ message: "no job selected" });
       act(`queued again: ${job.id}`, view.retry(job.id));
     } else if (input === "e") {
       view.kinds().then(
-        (kinds) => setOverlay({ kind: "enqueue", kinds, error: null }),
-        (error) => setMessage(errorMessage(error)),
+        (kinds) => update({ overlay: { kind: "enqueue", kinds, error: null } }),
+        (error) => update({ message: errorMessage(error) }),
       );
     } else if (input === "p") {
-      const paused = model.snapshot?.executor.intake === "paused";
+      const paused = current.snapshot?.executor.intake === "paused";
       act(
         paused ? "intake resumed" : "intake paused: no queued job starts",
         view.setPaused(!paused),
@@ -199,25 +234,25 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     }
   });
 
+  const state = ui.current;
   return (
     <Dashboard
       model={model}
       width={width}
       height={height}
       now={now}
-      focus={focus}
-      selectedWorker={selectedWorker}
-      selectedJob={selectedJob}
-      overlay={overlay}
-      message={message}
+      focus={state.focus}
+      selectedWorker={state.selectedWorker}
+      selectedJob={state.selectedJob}
+      overlay={state.overlay}
+      message={state.message}
       onEnqueue={(spec) => {
         view.enqueue(spec).then(
-          (id) => {
-            setOverlay({ kind: "none" });
-            setMessage(`enqueued ${spec.kind} ${id}`);
+          (id) => update({ overlay: { kind: "none" }, message: `enqueued ${spec.kind} ${id}` }),
+          (error) => {
+            const o = ui.current.overlay;
+            if (o.kind === "enqueue") update({ overlay: { ...o, error: errorMessage(error) } });
           },
-          (error) =>
-            setOverlay((o) => (o.kind === "enqueue" ? { ...o, error: errorMessage(error) } : o)),
         );
       }}
     />

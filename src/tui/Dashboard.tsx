@@ -90,31 +90,39 @@ export function Dashboard(props: DashboardProps) {
     );
   }
   const wide = width >= 100;
-  const topHeight = 8; // title + 5 priorities + borders
+  const topHeight = 8; // a title, five priorities, two borders
   const warnings = snapshot?.warnings ?? [];
-  // Rows left for workers, jobs and warnings: header 2, top row, footer 1.
-  const rest = Math.max(4, height - 2 - topHeight - 1);
+  // Header two lines, footer one.
+  const body = Math.max(4, height - 3);
+  const top = (
+    <Box flexDirection="row" height={topHeight}>
+      <QueuePanel snapshot={snapshot} history={model.depthHistory} width={Math.floor(width / 2)} />
+      <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
+    </Box>
+  );
   if (stopping && snapshot !== null) {
+    const running = snapshot.executor.workers.filter((w) => w.job !== null).length;
+    const shutdownHeight = 3 + 6 + (running > 0 ? 1 + Math.min(4, running) : 0) +
+      (snapshot.shutdown?.report ? 1 : 0);
     return (
       <Box flexDirection="column" width={width} height={height}>
         {header}
-        <Box flexDirection="row" height={topHeight}>
-          <QueuePanel
-            snapshot={snapshot}
-            history={model.depthHistory}
-            width={Math.floor(width / 2)}
-          />
-          <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
+        {body - shutdownHeight >= topHeight ? top : null}
+        <Box height={Math.min(body, shutdownHeight)}>
+          <ShutdownPanel snapshot={snapshot} now={now} />
         </Box>
-        <ShutdownPanel snapshot={snapshot} now={now} />
         {footer}
       </Box>
     );
   }
   const workerCount = snapshot?.executor.workers.length ?? 0;
+  const rest = Math.max(4, body - topHeight);
   const warningRows = warnings.length === 0 ? 0 : Math.min(warnings.length, wide ? 4 : 2);
-  const warningHeight = warningRows === 0 ? 0 : warningRows + 3;
-  const workerRows = Math.max(1, Math.min(workerCount, Math.floor((rest - warningHeight) / 2) - 3));
+  const warningHeight = warningRows === 0
+    ? 0
+    : warningRows + 3 + (warnings.length > warningRows ? 1 : 0);
+  // Workers get up to half of what is left; recent jobs the rest (at least one row).
+  const workerRows = Math.max(1, Math.min(workerCount, Math.floor((rest - warningHeight) / 2) - 4));
   const workerHeight = workerRows + 3 + (workerCount > workerRows ? 1 : 0);
   const jobRows = Math.max(1, rest - warningHeight - workerHeight - 3);
   return (

@@ -10,6 +10,11 @@ import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { ViewKind } from "../shared/view.ts";
 
+const PRIORITY_CHOICES: readonly Priority[] = [
+  "coordinate",
+  ...PRIORITIES.filter((p) => p !== "coordinate"),
+];
+
 /** Props of {@link EnqueueForm}. */
 export interface EnqueueFormProps {
   kinds: readonly ViewKind[];
@@ -76,8 +81,12 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
             <Text>payload: {JSON.stringify(payload.value)}</Text>
             <Text>priority:</Text>
             <Select
-              defaultValue="coordinate"
-              options={PRIORITIES.map((p) => ({ label: p, value: p }))}
+              // No defaultValue: Select only reports a change, so the default could not be
+              // picked. The default comes first instead.
+              options={PRIORITY_CHOICES.map((p) => ({
+                label: p === "coordinate" ? "coordinate (default)" : p,
+                value: p,
+              }))}
               onChange={(value) =>
                 onSubmit({ kind, payload: payload.value, priority: value as Priority })}
             />

@@ -22,7 +22,7 @@ const SHOWN = [...PRIORITIES].reverse();
 /** One row per priority, highest first. */
 export function QueuePanel({ snapshot, history, width }: QueuePanelProps) {
   const inner = Math.max(10, width - 4);
-  const spark = Math.max(0, Math.min(30, inner - 34));
+  const spark = Math.max(0, Math.min(30, inner - 42));
   const starving = new Set(
     (snapshot?.warnings ?? []).filter((w) => w.code === "JOB_WAITING_TOO_LONG" && w.priority).map((
       w,

@@ -22,7 +22,7 @@ export function WarningsPanel({ warnings, rows }: WarningsPanelProps) {
       {warnings.length === 0 ? <Text dimColor>all quiet</Text> : null}
       {shown.map((w, i) => (
         <Text key={`${w.code}-${i}`} wrap="truncate">
-          <Text color="yellow" bold>⚠</Text>
+          <Text color="yellow" bold>{"⚠ "}</Text>
           <Text>{w.message}</Text>
         </Text>
       ))}

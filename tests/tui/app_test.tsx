@@ -1,0 +1,233 @@
+/**
+ * The dashboard's keys, through ink-testing-library: frames after `stdin.write(...)`.
+ */
+import assert from "node:assert/strict";
+import { render } from "ink-testing-library";
+import { App, type DashboardExit } from "../../src/tui/App.tsx";
+import { busy, FakeView, job, snapshot, tick } from "./_fixtures.ts";
+
+const KEYS = {
+  tab: "\t",
+  down: "\u001b[B",
+  up: "\u001b[A",
+  enter: "\r",
+  escape: "\u001b",
+  ctrlC: "\u0003",
+};
+
+function mount(view: FakeView) {
+  const exits: DashboardExit[] = [];
+  const instance = render(
+    <App
+      view={view}
+      onExit={(how) => exits.push(how)}
+      options={{ pollMs: 20, minIntervalMs: 5 }}
+      size={{ width: 100, height: 30 }}
+      lingerMs={20}
+    />,
+  );
+  return { ...instance, exits };
+}
+
+async function until(fn: () => boolean, what: string, ms = 2_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!fn()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await tick(10);
+  }
+}
+
+function fixtureView(mode: "local" | "remote" = "local"): FakeView {
+  const view = new FakeView(mode);
+  view.recent = [
+    job("01a2b3c4-0000-7000-8000-0000000000a1", {
+      kind: "fail",
+      state: "dead",
+      error: { code: "JOB_FAILED", message: "boom" },
+    }),
+    job("01a2b3c4-0000-7000-8000-0000000000a2"),
+  ];
+  view.current = snapshot({
+    executor: { workers: [busy("w1", "steps", "01a2b3c4-0000-7000-8000-0000000000b1", 1_000)] },
+  });
+  return view;
+}
+
+Deno.test({
+  name: "keys: ? help, enter details, tab to workers, c asks then cancels, r retries, p pauses",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const view = fixtureView();
+    const ui = mount(view);
+    try {
+      await until(() => (ui.lastFrame() ?? "").includes("boom"), "the recent jobs");
+      ui.stdin.write("?");
+      await until(() => (ui.lastFrame() ?? "").includes("Keys"), "the help");
+      assert.match(ui.lastFrame()!, /shut the runtime down in order/);
+      ui.stdin.write("x"); // any key closes it
+      await until(() => !(ui.lastFrame() ?? "").includes("Keys"), "the help to close");
+
+      ui.stdin.write(KEYS.enter); // details of the selected (first) recent job
+      await until(
+        () => (ui.lastFrame() ?? "").includes("job 01a2b3c4-0000-7000-8000-0000000000a1"),
+        "the job detail",
+      );
+      ui.stdin.write(KEYS.escape);
+      await until(() => !(ui.lastFrame() ?? "").includes("(esc closes)"), "the detail to close");
+
+      ui.stdin.write("r");
+      await until(
+        () => view.calls.includes("retry 01a2b3c4-0000-7000-8000-0000000000a1"),
+        "the retry",
+      );
+
+      ui.stdin.write(KEYS.tab); // the workers panel
+      ui.stdin.write("c");
+      await until(
+        () => (ui.lastFrame() ?? "").includes("Cancel steps 01a2b3c4-0000-7000-8000-0000000000b1?"),
+        "the question",
+      );
+      ui.stdin.write("n");
+      await tick();
+      assert.ok(!view.calls.some((c) => c.startsWith("cancel")), "n does not cancel");
+      ui.stdin.write("c");
+      await until(() => (ui.lastFrame() ?? "").includes("Cancel steps"), "the question again");
+      ui.stdin.write("y");
+      await until(
+        () => view.calls.includes("cancel 01a2b3c4-0000-7000-8000-0000000000b1"),
+        "the cancel",
+      );
+
+      ui.stdin.write("p");
+      await until(() => view.calls.includes("paused true"), "the pause");
+      await until(() => (ui.lastFrame() ?? "").includes("intake paused"), "the message");
+    } finally {
+      ui.unmount();
+      view.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "keys: e opens the enqueue form and submits kind, payload and priority",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const view = fixtureView();
+    const ui = mount(view);
+    try {
+      await until(() => (ui.lastFrame() ?? "").includes("Recent jobs"), "the dashboard");
+      ui.stdin.write("e");
+      await until(() => (ui.lastFrame() ?? "").includes("enqueue a job"), "the form");
+      assert.match(ui.lastFrame()!, /sleep\s+waits/);
+      await tick(50); // the form's own input handlers attach after it is drawn
+      ui.stdin.write(KEYS.enter); // kind: sleep
+      await until(() => (ui.lastFrame() ?? "").includes("payload (JSON"), "the payload step");
+      await tick(50);
+      for (const ch of '{"ms": 5}') ui.stdin.write(ch);
+      await tick();
+      ui.stdin.write(KEYS.enter);
+      await until(() => (ui.lastFrame() ?? "").includes("priority:"), "the priority step");
+      await tick(50);
+      ui.stdin.write(KEYS.down); // coordinate (the default) comes first; down moves to info
+      await tick();
+      ui.stdin.write(KEYS.enter);
+      await until(() => view.calls.some((c) => c.startsWith("enqueue")), "the enqueue");
+      assert.deepEqual(view.calls.filter((c) => c.startsWith("enqueue")), [
+        'enqueue sleep info {"ms":5}',
+      ]);
+      await until(() => (ui.lastFrame() ?? "").includes("enqueued sleep"), "the message");
+    } finally {
+      ui.unmount();
+      view.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "local: q asks, then shuts down; Ctrl-C shuts down and the next forces; the report shows, then it exits",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const view = fixtureView("local");
+    const ui = mount(view);
+    try {
+      await until(() => (ui.lastFrame() ?? "").includes("Recent jobs"), "the dashboard");
+      ui.stdin.write("q");
+      await until(
+        () => (ui.lastFrame() ?? "").includes("Shut the runtime down in order?"),
+        "the question",
+      );
+      ui.stdin.write("y");
+      await until(() => view.calls.includes("interrupt"), "the shutdown");
+      view.current = snapshot({
+        state: "stopping",
+        shutdown: {
+          phase: "drain",
+          startedAt: new Date().toISOString(),
+          graceMs: 10_000,
+          drainDeadline: null,
+          phases: [{ index: 1, phase: "intake-closed", status: "finished", durationMs: 1 }],
+          forced: false,
+          report: null,
+        },
+      });
+      view.emit("state:changed", { from: "running", to: "stopping" });
+      await until(() => (ui.lastFrame() ?? "").includes("Shutdown"), "the shutdown view");
+      view.interruptResult = "force";
+      ui.stdin.write(KEYS.ctrlC);
+      await until(() => view.calls.filter((c) => c === "interrupt").length === 2, "the force");
+      await until(() => (ui.lastFrame() ?? "").includes("forcing the shutdown"), "the message");
+      view.current = snapshot({
+        state: "stopped",
+        shutdown: {
+          phase: null,
+          startedAt: new Date().toISOString(),
+          graceMs: 10_000,
+          drainDeadline: null,
+          phases: [],
+          forced: true,
+          report: {
+            finished: 0,
+            interrupted: 1,
+            queuedKept: 0,
+            durable: true,
+            forced: true,
+            durationMs: 300,
+            errors: [],
+          },
+        },
+      });
+      view.emit("shutdown:report", {});
+      await until(() => ui.exits.length === 1, "the exit");
+      assert.deepEqual(ui.exits, ["stopped"]);
+    } finally {
+      ui.unmount();
+      view.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "remote: q and Ctrl-C detach and leave the runtime alone",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    for (const key of ["q", KEYS.ctrlC]) {
+      const view = fixtureView("remote");
+      const ui = mount(view);
+      try {
+        await until(() => (ui.lastFrame() ?? "").includes("Recent jobs"), "the dashboard");
+        ui.stdin.write(key);
+        await until(() => ui.exits.length === 1, "the detach");
+        assert.deepEqual(ui.exits, ["detached"]);
+        assert.ok(!view.calls.includes("interrupt"));
+      } finally {
+        ui.unmount();
+        view.close();
+      }
+    }
+  },
+});
