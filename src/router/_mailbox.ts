@@ -185,24 +185,24 @@ export class Mailbox implements Subscription {
     return best;
   }
 
-  /** Every queued message, emptying the lanes. */
+  /**
+   * Every queued message, emptying the lanes. The counts stay: the caller moves each
+   * message to a final state, which counts it out.
+   */
   drainQueued(): Envelope[] {
     const out: Envelope[] = [];
     for (const lane of this.lanes) {
       for (const envelope of lane.drain()) if (envelope.state === "queued") out.push(envelope);
     }
-    this.depth.fill(0);
-    this.queued = 0;
     return out;
   }
 
-  /** Every send waiting for room, emptying the FIFOs. */
+  /** Every send waiting for room, emptying the FIFOs; the counts stay, as above. */
   drainWaiting(): Envelope[] {
     const out: Envelope[] = [];
     for (const lane of this.roomWaiters) {
       for (const envelope of lane.drain()) if (envelope.state === "waiting") out.push(envelope);
     }
-    this.waiting.fill(0);
     return out;
   }
 

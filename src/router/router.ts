@@ -318,7 +318,8 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     const options: SubscribeOptions = typeof handlerOrOptions === "function"
       ? { handler: handlerOrOptions }
       : handlerOrOptions ?? {};
-    const name = options.name ?? `${pattern}#${++this.#subscriptionCount}`;
+    const ordinal = ++this.#subscriptionCount;
+    const name = options.name ?? `${pattern}#${ordinal}`;
     if (typeof name !== "string" || name.length === 0 || name.length > 100) {
       throw new LiminalError(
         "INVALID_ARGUMENT",
@@ -1313,8 +1314,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
       }
       for (const puller of mailbox.pullers.drain()) puller(DONE);
     }
-    this.#endpoints.clear();
-    this.#subscriptions.clear();
+    // Endpoints stay listed (closed) so the last snapshot shows their final counters.
     this.#retired.clear();
     this.#routes.clear();
     this.#deadlines.clear();
