@@ -6,7 +6,7 @@
  * @module
  */
 import type { JsonValue } from "../shared/json.ts";
-import type { Priority } from "../shared/priority.ts";
+import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { MessageState } from "../shared/router_snapshot.ts";
 import type { Mailbox } from "./_mailbox.ts";
 import type { DeliveryContext, Message, SendOptions, SendReceipt } from "./message.ts";
@@ -27,6 +27,14 @@ export interface RouterCore {
 
 const UNPARSED: unique symbol = Symbol("unparsed");
 
+/** How a message is to be delivered; one shared object per (priority, ack) by default. */
+export interface DeliveryPolicy {
+  readonly requiresAck: boolean;
+  readonly ackTimeoutMs: number;
+  /** Hand-overs before a failed message is dead-lettered. */
+  readonly maxDeliveries: number;
+}
+
 /** One message to one recipient (or to nobody, when dead-lettered `no-endpoint`). */
 export class Envelope implements Message {
   /** Where it stands; see the state machine in `src/shared/router_snapshot.ts`. */
@@ -43,24 +51,28 @@ export class Envelope implements Message {
   #payload: JsonValue | typeof UNPARSED = UNPARSED;
 
   constructor(
-    readonly core: RouterCore,
     readonly id: string,
     readonly from: string,
     readonly to: string,
     readonly mailbox: Mailbox | null,
     readonly type: string,
-    readonly priority: Priority,
     readonly level: number,
     readonly payloadText: string,
     readonly sentAt: number,
-    /** `performance.now()` at the send, for latency. */
+    /** `performance.now()` at the send if its latency is timed, else -1. */
     readonly sentMono: number,
     readonly ttlMs: number | null,
-    readonly requiresAck: boolean,
-    readonly ackTimeoutMs: number,
-    readonly maxDeliveries: number,
+    readonly policy: DeliveryPolicy,
     readonly replayOf: string | null,
   ) {}
+
+  get priority(): Priority {
+    return PRIORITIES[this.level]!;
+  }
+
+  get requiresAck(): boolean {
+    return this.policy.requiresAck;
+  }
 
   get recipient(): string {
     return this.mailbox === null ? "" : this.mailbox.name;
@@ -76,40 +88,40 @@ export class Envelope implements Message {
   }
 
   ack(): boolean {
-    return this.core.ack(this, this.deliveries);
+    return this.mailbox !== null && this.mailbox.core.ack(this, this.deliveries);
   }
 }
+
+const NOT_ABORTED: unique symbol = Symbol("not aborted");
 
 /** One hand-over of an envelope to a handler: the handler's context. */
 export class Delivery implements DeliveryContext {
   #controller: AbortController | null = null;
-  #abortReason: unknown = undefined;
-  #aborted = false;
+  #abortReason: unknown = NOT_ABORTED;
 
-  constructor(readonly envelope: Envelope, readonly attempt: number, readonly from: string) {}
+  constructor(readonly envelope: Envelope, readonly attempt: number) {}
 
   get signal(): AbortSignal {
     if (this.#controller === null) {
       this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#abortReason);
+      if (this.#abortReason !== NOT_ABORTED) this.#controller.abort(this.#abortReason);
     }
     return this.#controller.signal;
   }
 
   /** Aborts this delivery's signal (created only if the handler asked for it). */
   abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
+    if (this.#abortReason !== NOT_ABORTED) return;
     this.#abortReason = reason;
     this.#controller?.abort(reason);
   }
 
   ack(): boolean {
-    return this.envelope.core.ack(this.envelope, this.attempt);
+    return this.#core.ack(this.envelope, this.attempt);
   }
 
   send(to: string, type: string, payload?: unknown, options?: SendOptions): Promise<SendReceipt> {
-    return this.envelope.core.send(to, type, payload, this.#withFrom(options));
+    return this.#core.send(to, type, payload, this.#withFrom(options));
   }
 
   publish(
@@ -118,11 +130,30 @@ export class Delivery implements DeliveryContext {
     payload?: unknown,
     options?: SendOptions,
   ): Promise<SendReceipt> {
-    return this.envelope.core.publish(topic, type, payload, this.#withFrom(options));
+    return this.#core.publish(topic, type, payload, this.#withFrom(options));
+  }
+
+  get #core(): RouterCore {
+    return this.envelope.mailbox!.core;
   }
 
   #withFrom(options: SendOptions | undefined): SendOptions {
-    return options?.from === undefined ? { ...options, from: this.from } : options;
+    return options?.from === undefined
+      ? { ...options, from: this.envelope.mailbox!.name }
+      : options;
+  }
+}
+
+/** The receipt of a send to one recipient; `ids` is made when asked for. */
+export class SingleReceipt implements SendReceipt {
+  constructor(readonly id: string) {}
+
+  get ids(): readonly string[] {
+    return [this.id];
+  }
+
+  toJSON(): { id: string; ids: string[] } {
+    return { id: this.id, ids: [this.id] };
   }
 }
 

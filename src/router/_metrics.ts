@@ -57,6 +57,10 @@ export class RateCounter {
   #stamps = new Float64Array(WINDOW_SECONDS).fill(-1);
   #counts = new Float64Array(WINDOW_SECONDS);
   #startedAt: number;
+  /** The bucket being filled, and the epoch ms its second spans. */
+  #index = 0;
+  #from = 0;
+  #until = Number.NEGATIVE_INFINITY;
 
   constructor(now: number) {
     this.#startedAt = now;
@@ -64,13 +68,17 @@ export class RateCounter {
 
   /** Counts `n` events at `now` (epoch ms). */
   add(now: number, n = 1): void {
-    const second = Math.floor(now / 1_000);
-    const index = second % WINDOW_SECONDS;
-    if (this.#stamps[index] !== second) {
-      this.#stamps[index] = second;
-      this.#counts[index] = 0;
+    if (now >= this.#until || now < this.#from) {
+      const second = Math.floor(now / 1_000);
+      this.#index = second % WINDOW_SECONDS;
+      this.#from = second * 1_000;
+      this.#until = this.#from + 1_000;
+      if (this.#stamps[this.#index] !== second) {
+        this.#stamps[this.#index] = second;
+        this.#counts[this.#index] = 0;
+      }
     }
-    this.#counts[index]! += n;
+    this.#counts[this.#index]! += n;
   }
 
   /** Events per second over the last `windowSeconds` (1 to 10). */

@@ -20,8 +20,11 @@ export interface RouterEventMap {
   "message:dispatched": {
     message: MessageView;
     attempt: number;
-    /** Milliseconds from the send to this hand-over. */
-    latencyMs: number;
+    /**
+     * Milliseconds from the send to the first hand-over; `null` on redeliveries and for a
+     * message sent while nobody listened whose latency was not sampled.
+     */
+    latencyMs: number | null;
     /** Levels aging raised it by. */
     raises: number;
   };

@@ -98,6 +98,8 @@ export interface ResolvedMailboxLimit {
 /** {@link RouterOptions} with every default applied; arrays are indexed by priority level. */
 export interface ResolvedRouterOptions {
   clock: () => number;
+  /** Whether `clock` was given (else `Date.now`, which the router may read more cheaply). */
+  customClock: boolean;
   /** `Infinity` when aging is off. */
   agingMs: number;
   maxRaises: number;
@@ -153,6 +155,7 @@ export function resolveRouterOptions(options: RouterOptions = {}): ResolvedRoute
   const maxRaises = aging === false ? 0 : wholeNumber(aging.maxRaises ?? 2, "aging maxRaises", 0);
   return {
     clock,
+    customClock: options.clock !== undefined,
     agingMs,
     maxRaises,
     tokens: resolveTokens(options.tokens),

@@ -60,6 +60,7 @@ import { errorMessage, LiminalError } from "../shared/errors.ts";
 import { newId } from "../shared/ids.ts";
 import { serializePayload } from "../shared/json.ts";
 import {
+  CRITICAL_LEVEL,
   isPriority,
   parsePriority,
   PRIORITIES,
@@ -77,7 +78,14 @@ import {
 } from "../shared/router_snapshot.ts";
 import { type DeadLetter, DeadLetterStore } from "./_dead_letters.ts";
 import { type Deadline, DeadlineHeap } from "./_deadline_heap.ts";
-import { Delivery, Envelope, PendingSend, type RouterCore } from "./_envelope.ts";
+import {
+  Delivery,
+  type DeliveryPolicy,
+  Envelope,
+  PendingSend,
+  type RouterCore,
+  SingleReceipt,
+} from "./_envelope.ts";
 import { Mailbox } from "./_mailbox.ts";
 import { LatencyHistogram, RateCounter } from "./_metrics.ts";
 import { checkName, TopicPattern } from "./_names.ts";
@@ -126,6 +134,14 @@ const DISPATCH_BUDGET = 256;
 const ROUTE_CACHE_LIMIT = 10_000;
 /** Longest delay `setTimeout` takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Hand-overs to `for await` readers between two readings of the clock in one pass. */
+const CLOCK_EVERY = 16;
+/**
+ * Latency is timed for every `critical` and `override` message, for every message while
+ * someone listens to the router's events, and for one in this many of the others (reading
+ * the monotonic clock is a native call that costs as much as a fifth of a send).
+ */
+const LATENCY_SAMPLE_EVERY = 16;
 /** Senders idle this long with a full bucket are forgotten (a new bucket is the same). */
 const SENDER_IDLE_MS = 60_000;
 const EMPTY_RECEIPT: SendReceipt = Object.freeze({ id: null, ids: Object.freeze([]) });
@@ -170,7 +186,14 @@ class Timed implements Deadline {
  */
 export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncDisposable {
   readonly #options: ResolvedRouterOptions;
-  readonly #clock: () => number;
+  /** The injected clock; `null` with the default, `Date.now` (read when called). */
+  readonly #clock: (() => number) | null;
+  /** Sends since the last one whose latency was timed. */
+  #unsampled = 0;
+  /** `performance.now()` read once in the current dispatch stretch, or -1. */
+  #passMono = -1;
+  /** Delivery policies by ack (0/1) and level, shared by the messages that take the defaults. */
+  readonly #policies: DeliveryPolicy[][];
   readonly #events = new Emitter<RouterEventMap>();
   readonly #core: RouterCore;
   readonly #endpoints = new Map<string, Mailbox>();
@@ -211,9 +234,16 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
   /** Builds a router; starts nothing (no timer, no task) until {@link start}. */
   constructor(options: RouterOptions = {}) {
     this.#options = resolveRouterOptions(options);
-    this.#clock = this.#options.clock;
+    this.#clock = this.#options.customClock ? this.#options.clock : null;
+    this.#policies = [false, true].map((requiresAck) =>
+      this.#options.ackTimeoutMs.map((ackTimeoutMs) => ({
+        requiresAck,
+        ackTimeoutMs,
+        maxDeliveries: this.#options.maxDeliveries,
+      }))
+    );
     this.#deadLetters = new DeadLetterStore(this.#options.deadLetterCapacity);
-    const now = this.#clock();
+    const now = this.#now();
     this.#sentRate = new RateCounter(now);
     this.#deliveredRate = new RateCounter(now);
     this.#core = {
@@ -343,7 +373,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
    */
   send(to: string, type: string, payload?: unknown, options?: SendOptions): Promise<SendReceipt> {
     try {
-      return this.#send(to, type, payload, options, "coordinate", false, null);
+      return this.#send(to, type, payload, options, "coordinate", false);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -361,7 +391,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     options?: SendOptions,
   ): Promise<SendReceipt> {
     try {
-      return this.#send(topic, type, payload, options, "info", true, null);
+      return this.#send(topic, type, payload, options, "info", true);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -400,7 +430,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
 
   /** The router now, as plain JSON. */
   snapshot(): RouterSnapshot {
-    const now = this.#clock();
+    const now = this.#now();
     const senders: SenderSnapshot[] = [];
     for (const [name, sender] of this.#senders) {
       sender.refill(now);
@@ -457,7 +487,6 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     options: SendOptions | undefined,
     defaultPriority: Priority,
     defaultOptional: boolean,
-    replayOf: DeadLetter | null,
   ): Promise<SendReceipt> {
     if (this.#state !== "running") throw this.#notRunning();
     const route = this.#route(to);
@@ -474,83 +503,125 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     const text = serializePayload(payload, "message payload");
     const signal = options?.signal;
     if (signal?.aborted) throw signal.reason;
-    let requiresAck = false;
-    let ackTimeoutMs = this.#options.ackTimeoutMs[level]!;
-    let maxDeliveries = this.#options.maxDeliveries;
     const ack = options?.ack;
-    if (ack !== undefined && ack !== false) {
-      requiresAck = true;
-      if (ack !== true) {
-        if (typeof ack !== "object" || ack === null) {
-          throw new LiminalError(
-            "INVALID_ARGUMENT",
-            `invalid ack ${JSON.stringify(ack)}: use true or { timeout, maxDeliveries }`,
-          );
-        }
-        if (ack.timeout !== undefined) ackTimeoutMs = positiveDuration(ack.timeout, "ack timeout");
-        if (ack.maxDeliveries !== undefined) {
-          maxDeliveries = wholeNumber(ack.maxDeliveries, "maxDeliveries", 1);
+    const policy = ack === undefined || ack === false || ack === true
+      ? this.#policies[ack === true ? 1 : 0]![level]!
+      : this.#customPolicy(ack, level);
+    const ttlMs = options?.ttl === undefined ? null : positiveDuration(options.ttl, "time to live");
+    const now = this.#now();
+    const mono = this.#sampleMono(level);
+    const sender = this.#sender(options?.from ?? DEFAULT_SENDER, now);
+    const tokens = this.#options.tokens;
+    if (route.length === 1) {
+      // The common case, without arrays: one recipient.
+      sender.sends++;
+      sender.lastUsed = now;
+      const envelope = this.#envelope(
+        route[0]!,
+        sender.name,
+        to,
+        type,
+        level,
+        text,
+        now,
+        mono,
+        ttlMs,
+        policy,
+        null,
+      );
+      this.#sentRate.add(now);
+      const receipt = new SingleReceipt(envelope.id);
+      if (tokens !== null) {
+        const cost = tokens.costs[level]!;
+        if (!sender.tryTake(level, cost, now)) {
+          return this.#throttle(sender, [envelope], receipt, level, cost, signal, now);
         }
       }
+      const outcome = this.#admit(envelope, now);
+      if (outcome === PLACED) return Promise.resolve(receipt);
+      if (typeof outcome !== "number") return Promise.reject(outcome);
+      const group = new PendingSend([envelope], receipt, level, 0, 1);
+      envelope.group = group;
+      this.#watchAbort(group, signal);
+      return group.promise;
     }
-    const ttlMs = options?.ttl === undefined ? null : positiveDuration(options.ttl, "time to live");
-    const now = this.#clock();
-    const sender = this.#sender(options?.from ?? DEFAULT_SENDER, now);
     if (route.length === 0) {
       if (options?.optional ?? defaultOptional) {
         this.#totals.unrouted++;
         return Promise.resolve(EMPTY_RECEIPT);
       }
-      const [envelope] = this.#makeCopies(
-        [null],
+      const envelope = this.#envelope(
+        null,
         sender.name,
         to,
         type,
-        priority,
         level,
         text,
         now,
+        mono,
         ttlMs,
-        requiresAck,
-        ackTimeoutMs,
-        maxDeliveries,
+        policy,
         null,
       );
+      this.#sentRate.add(now);
       const error = new LiminalError(
         "ENDPOINT_NOT_FOUND",
-        `no endpoint or subscriber for "${to}"; message ${envelope!.id} was dead-lettered`,
+        `no endpoint or subscriber for "${to}"; message ${envelope.id} was dead-lettered`,
         { hint: "register the endpoint, then replay the message" },
       );
-      this.#dead(envelope!, "no-endpoint", error.message, undefined, now);
+      this.#dead(envelope, "no-endpoint", error.message, undefined, now);
       throw error;
     }
     sender.sends++;
     sender.lastUsed = now;
-    const copies = this.#makeCopies(
-      route,
-      sender.name,
-      to,
-      type,
-      priority,
-      level,
-      text,
-      now,
-      ttlMs,
-      requiresAck,
-      ackTimeoutMs,
-      maxDeliveries,
-      replayOf?.envelope.id ?? null,
-    );
-    const ids = copies.length === 1 ? [copies[0]!.id] : copies.map((c) => c.id);
+    const copies: Envelope[] = [];
+    for (const mailbox of route) {
+      copies.push(
+        this.#envelope(
+          mailbox,
+          sender.name,
+          to,
+          type,
+          level,
+          text,
+          now,
+          mono,
+          ttlMs,
+          policy,
+          null,
+        ),
+      );
+    }
+    this.#sentRate.add(now, copies.length);
+    const ids = copies.map((c) => c.id);
     const receipt: SendReceipt = { id: ids[0]!, ids };
-    const tokens = this.#options.tokens;
-    if (tokens !== null && replayOf === null) {
+    if (tokens !== null) {
       const cost = tokens.costs[level]!;
       if (!sender.tryTake(level, cost, now)) {
         return this.#throttle(sender, copies, receipt, level, cost, signal, now);
       }
     }
     return this.#admitAll(copies, receipt, level, signal, now);
+  }
+
+  /** The policy of a send with `ack: { timeout?, maxDeliveries? }`. */
+  #customPolicy(ack: unknown, level: number): DeliveryPolicy {
+    if (typeof ack !== "object" || ack === null) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `invalid ack ${JSON.stringify(ack)}: use true or { timeout, maxDeliveries }`,
+      );
+    }
+    const { timeout, maxDeliveries } = ack as { timeout?: unknown; maxDeliveries?: unknown };
+    return {
+      requiresAck: true,
+      ackTimeoutMs: timeout === undefined
+        ? this.#options.ackTimeoutMs[level]!
+        : positiveDuration(timeout as number | string, "ack timeout"),
+      maxDeliveries: maxDeliveries === undefined
+        ? this.#options.maxDeliveries
+        : wholeNumber(maxDeliveries, "maxDeliveries", 1),
+    };
   }
 
   #replay(id: string): Promise<SendReceipt> {
@@ -579,22 +650,24 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
         }" is gone; nothing was sent`,
       );
     }
-    const now = this.#clock();
-    const copies = this.#makeCopies(
-      route,
-      original.from,
-      original.to,
-      original.type,
-      original.priority,
-      original.level,
-      original.payloadText,
-      now,
-      original.ttlMs,
-      original.requiresAck,
-      original.ackTimeoutMs,
-      original.maxDeliveries,
-      id,
+    const now = this.#now();
+    const mono = this.#sampleMono(original.level);
+    const copies = route.map((mailbox) =>
+      this.#envelope(
+        mailbox,
+        original.from,
+        original.to,
+        original.type,
+        original.level,
+        original.payloadText,
+        now,
+        mono,
+        original.ttlMs,
+        original.policy,
+        id,
+      )
     );
+    this.#sentRate.add(now, copies.length);
     const ids = copies.map((c) => c.id);
     letter.replaying = true;
     return this.#admitAll(copies, { id: ids[0]!, ids }, original.level, undefined, now).then(
@@ -609,54 +682,44 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     );
   }
 
-  #makeCopies(
-    route: readonly (Mailbox | null)[],
+  /** Makes one message for one recipient (or for nobody) and counts it as sent. */
+  #envelope(
+    mailbox: Mailbox | null,
     from: string,
     to: string,
     type: string,
-    priority: Priority,
     level: number,
     text: string,
     now: number,
+    mono: number,
     ttlMs: number | null,
-    requiresAck: boolean,
-    ackTimeoutMs: number,
-    maxDeliveries: number,
+    policy: DeliveryPolicy,
     replayOf: string | null,
-  ): Envelope[] {
-    const mono = performance.now();
-    const copies: Envelope[] = [];
-    const emit = this.#watched && this.#events.has("message:sent");
-    for (const mailbox of route) {
-      const envelope = new Envelope(
-        this.#core,
-        newId(now),
-        from,
-        to,
-        mailbox,
-        type,
-        priority,
-        level,
-        text,
-        now,
-        mono,
-        ttlMs,
-        requiresAck,
-        ackTimeoutMs,
-        maxDeliveries,
-        replayOf,
-      );
-      copies.push(envelope);
-      this.#pending++;
-      this.#totals.sent++;
-      if (mailbox !== null) {
-        mailbox.sent++;
-        if (ttlMs !== null) this.#deadline(new Timed(now + ttlMs, TTL, envelope, 0, null));
-      }
-      if (emit) this.#events.emit("message:sent", { message: this.#view(envelope) });
+  ): Envelope {
+    const envelope = new Envelope(
+      newId(now),
+      from,
+      to,
+      mailbox,
+      type,
+      level,
+      text,
+      now,
+      mono,
+      ttlMs,
+      policy,
+      replayOf,
+    );
+    this.#pending++;
+    this.#totals.sent++;
+    if (mailbox !== null) {
+      mailbox.sent++;
+      if (ttlMs !== null) this.#deadline(new Timed(now + ttlMs, TTL, envelope, 0, null));
     }
-    this.#sentRate.add(now, route.length);
-    return copies;
+    if (this.#watched && this.#events.has("message:sent")) {
+      this.#events.emit("message:sent", { message: this.#view(envelope) });
+    }
+    return envelope;
   }
 
   /** Places each message, or has it wait for room; returns the send's promise. */
@@ -846,8 +909,16 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
   /** Hands over messages while the mailbox can take them, up to the pass's budget. */
   #drain(mailbox: Mailbox): void {
     const { agingMs, maxRaises } = this.#options;
-    let now = this.#clock();
+    let now = this.#now();
+    this.#passMono = -1;
+    const handlers = mailbox.handler !== null;
     for (let budget = DISPATCH_BUDGET; budget > 0 && mailbox.ready; budget--) {
+      // A handler may take any time: read the clocks again after each; iterators only
+      // resolve promises: every few hand-overs is enough.
+      if (budget !== DISPATCH_BUDGET && (handlers || budget % CLOCK_EVERY === 0)) {
+        now = this.#now();
+        this.#passMono = -1;
+      }
       const envelope = mailbox.take(now, agingMs, maxRaises);
       if (envelope === undefined) break;
       const raises = mailbox.lastRaises;
@@ -859,17 +930,19 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
         continue;
       }
       this.#handOver(mailbox, envelope, raises, now);
-      if ((budget & 31) === 0) now = this.#clock();
     }
     if (mailbox.ready) this.#schedule(mailbox);
   }
 
   #handOver(mailbox: Mailbox, envelope: Envelope, raises: number, now: number): void {
     const attempt = ++envelope.deliveries;
-    let latencyMs = 0;
+    let latencyMs: number | null = null;
     if (attempt === 1) {
-      latencyMs = performance.now() - envelope.sentMono;
-      this.#latency[envelope.level]!.record(latencyMs);
+      if (envelope.sentMono >= 0) {
+        if (this.#passMono < 0) this.#passMono = performance.now();
+        latencyMs = this.#passMono - envelope.sentMono;
+        this.#latency[envelope.level]!.record(latencyMs);
+      }
       if (raises > 0) {
         this.#raisedMessages++;
         this.#raises += raises;
@@ -883,18 +956,19 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
         raises,
       });
     }
-    if (envelope.requiresAck) {
-      this.#deadline(new Timed(now + envelope.ackTimeoutMs, ACK, envelope, attempt, null));
+    const requiresAck = envelope.policy.requiresAck;
+    if (requiresAck) {
+      this.#deadline(new Timed(now + envelope.policy.ackTimeoutMs, ACK, envelope, attempt, null));
     }
     const handler = mailbox.handler;
     if (handler === null) {
       const puller = mailbox.pullers.shift()!;
-      if (envelope.requiresAck) mailbox.inFlight.add(envelope);
-      else this.#deliver(envelope, false, now);
+      if (requiresAck) mailbox.inFlight.add(envelope);
+      else this.#deliver(envelope, false, now, true);
       puller({ value: envelope, done: false });
       return;
     }
-    const delivery = new Delivery(envelope, attempt, mailbox.name);
+    const delivery = new Delivery(envelope, attempt);
     envelope.delivery = delivery;
     mailbox.running++;
     let result: unknown;
@@ -919,8 +993,8 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     }
     mailbox.running--;
     if (envelope.state === "in-flight" && envelope.deliveries === attempt) {
-      if (envelope.requiresAck) mailbox.inFlight.add(envelope);
-      else this.#deliver(envelope, false, now);
+      if (requiresAck) mailbox.inFlight.add(envelope);
+      else this.#deliver(envelope, false, now, true);
     }
   }
 
@@ -929,7 +1003,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     if (
       envelope.state === "in-flight" && envelope.deliveries === attempt && !envelope.requiresAck
     ) {
-      this.#deliver(envelope, false, this.#clock());
+      this.#deliver(envelope, false, this.#now());
     }
     this.#schedule(mailbox);
   }
@@ -937,7 +1011,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
   #handlerThrew(mailbox: Mailbox, envelope: Envelope, attempt: number, error: unknown): void {
     mailbox.running--;
     if (envelope.state === "in-flight" && envelope.deliveries === attempt) {
-      this.#failDelivery(envelope, "handler-error", error, this.#clock());
+      this.#failDelivery(envelope, "handler-error", error, this.#now());
     }
     this.#schedule(mailbox);
   }
@@ -951,7 +1025,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     if (this.#watched && this.#events.has("message:acked")) {
       this.#events.emit("message:acked", { message: this.#view(envelope), attempt });
     }
-    this.#deliver(envelope, true, this.#clock());
+    this.#deliver(envelope, true, this.#now());
     return true;
   }
 
@@ -965,7 +1039,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     const mailbox = envelope.mailbox!;
     const attempt = envelope.deliveries;
     const text = reason === "ack-timeout"
-      ? `not acknowledged within ${envelope.ackTimeoutMs}ms (delivery ${attempt})`
+      ? `not acknowledged within ${envelope.policy.ackTimeoutMs}ms (delivery ${attempt})`
       : errorMessage(error);
     if (reason === "ack-timeout") {
       envelope.delivery?.abort(new LiminalError("INTERNAL", text));
@@ -974,7 +1048,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
       this.#expire(envelope, now);
       return;
     }
-    if (mailbox.closed || attempt >= envelope.maxDeliveries) {
+    if (mailbox.closed || attempt >= envelope.policy.maxDeliveries) {
       this.#dead(envelope, reason, text, undefined, now);
       return;
     }
@@ -1013,9 +1087,10 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     }
   }
 
-  #deliver(envelope: Envelope, acked: boolean, now: number): void {
+  /** Final: delivered. `untracked`: it was never put in its mailbox's in-flight set. */
+  #deliver(envelope: Envelope, acked: boolean, now: number, untracked = false): void {
     const mailbox = envelope.mailbox!;
-    this.#leave(envelope);
+    if (!untracked) this.#leave(envelope);
     envelope.state = "delivered";
     envelope.delivery = null;
     mailbox.delivered++;
@@ -1096,6 +1171,24 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     }
   }
 
+  // ── Internals: time ───────────────────────────────────────────────────────────────────
+
+  /** Epoch ms now. */
+  #now(): number {
+    return this.#clock === null ? Date.now() : this.#clock();
+  }
+
+  /** `performance.now()` if this send's latency is to be timed, else -1. */
+  #sampleMono(level: number): number {
+    if (
+      level >= CRITICAL_LEVEL || this.#watched || ++this.#unsampled >= LATENCY_SAMPLE_EVERY
+    ) {
+      this.#unsampled = 0;
+      return performance.now();
+    }
+    return -1;
+  }
+
   // ── Internals: deadlines ──────────────────────────────────────────────────────────────
 
   #deadline(deadline: Timed): void {
@@ -1106,7 +1199,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
   #arm(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    const delay = at - this.#clock();
+    const delay = at - this.#now();
     this.#timer = setTimeout(this.#onTimer, delay > 0 ? Math.min(delay, MAX_TIMER_MS) : 0);
   }
 
@@ -1114,7 +1207,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     if (this.#state === "closed") return;
-    const now = this.#clock();
+    const now = this.#now();
     for (;;) {
       const top = this.#deadlines.peek();
       if (top === undefined || top.at > now) break;
@@ -1228,7 +1321,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
       this.#subscriptions.delete(mailbox);
     }
     this.#routes.clear();
-    const now = this.#clock();
+    const now = this.#now();
     const text = `${mailbox.kind} "${mailbox.name}" was closed`;
     const error = new LiminalError("ENDPOINT_NOT_FOUND", text);
     for (const envelope of mailbox.drainWaiting()) {
@@ -1289,7 +1382,7 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
 
   /** The end of the grace: everything still pending is dead-lettered (`shutdown`). */
   #shutdown(): void {
-    const now = this.#clock();
+    const now = this.#now();
     const text = "the router closed before the message was delivered";
     const error = new LiminalError("ROUTER_CLOSED", text);
     for (const sender of this.#senders.values()) {

@@ -176,7 +176,11 @@ export interface RouterSnapshot {
   at: string;
   endpoints: MailboxSnapshot[];
   subscriptions: MailboxSnapshot[];
-  /** Time from send to the first hand-over, per priority (the message's own priority). */
+  /**
+   * Time from send to the first hand-over, per priority (the message's own priority). Every
+   * `critical` and `override` message is timed; of the others one in 16, or every one while
+   * someone listens to the router's events.
+   */
   latency: Record<Priority, LatencySummary>;
   senders: SenderSnapshot[];
   aging: {

@@ -8,7 +8,11 @@
  * (`capacity + refill × seconds`), waits for the rest, and loses nothing.
  */
 import assert from "node:assert/strict";
-import { type RouterOptions, UnifiedMessageRouter } from "../../src/router/mod.ts";
+import {
+  type RouterOptions,
+  type RouterSnapshot,
+  UnifiedMessageRouter,
+} from "../../src/router/mod.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { installFakeTime } from "../_support/fake_time.ts";
 
@@ -17,7 +21,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 interface FloodResult {
-  router: UnifiedMessageRouter;
+  /** Taken at the end of the run, under the fake clock. */
+  snapshot: RouterSnapshot;
   /** Flood sends that passed the bucket (and were queued). */
   floodAdmitted: number;
   alarmsSent: number;
@@ -81,19 +86,18 @@ async function flood(
   await clock.tickAsync(Math.max(workMs, alarmEveryMs)); // the last sleeps end
   await closing;
   await Promise.all([...flooders, alarm]);
-  return { router, floodAdmitted, alarmsSent, handled };
+  return { snapshot: router.snapshot(), floodAdmitted, alarmsSent, handled };
 }
 
 Deno.test("fairness: critical messages keep p99 under 10 ms (simulated) while info floods", async () => {
   const seconds = 10;
-  const { router, floodAdmitted, alarmsSent, handled } = await flood(
+  const { snapshot, floodAdmitted, alarmsSent, handled } = await flood(
     {
       tokens: { capacity: 1_000, refillPerSecond: 300 },
       mailbox: { info: { capacity: 10_000 } },
     },
     { seconds, loops: 20, alarmEveryMs: 500, workMs: 5 },
   );
-  const snapshot = router.snapshot();
   const critical = snapshot.latency.critical;
   const info = snapshot.latency.info;
 
@@ -126,13 +130,12 @@ Deno.test("fairness: critical messages keep p99 under 10 ms (simulated) while in
 
 Deno.test("fairness: with the default buckets a flooder gets 200 + 60 a second", async () => {
   const seconds = 5;
-  const { router, floodAdmitted, alarmsSent } = await flood({}, {
+  const { snapshot, floodAdmitted, alarmsSent } = await flood({}, {
     seconds,
     loops: 5,
     alarmEveryMs: 2_000,
     workMs: 1,
   });
-  const snapshot = router.snapshot();
   const budget = 200 + 60 * seconds;
   assert.ok(floodAdmitted <= budget && floodAdmitted >= budget - 5, `admitted ${floodAdmitted}`);
   assert.equal(snapshot.totals.rejected, 0, "the flooder waits; it is not refused");
