@@ -31,6 +31,10 @@
  * any non-final ─(close: grace over)─► dead (shutdown)
  * ```
  *
+ * A handler still running when its delivery fails (ack deadline passed) has its signal
+ * aborted and keeps its concurrency slot until it returns, so with `concurrency: 1` the
+ * redelivery waits for it; a late ack or settlement of that delivery is ignored.
+ *
  * Every message ends in exactly one of `delivered`, `expired`, `rejected` and `dead`, and
  * `snapshot().totals` counts them: `sent = delivered + expired + rejected + dead + pending`.
  * A send's promise resolves once each of its messages is queued (or expired); it rejects with
@@ -1357,6 +1361,8 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     const deliveredBefore = this.#totals.delivered;
     const shutdownBefore = this.#deadLetters.byReason.shutdown;
     if (this.#state === "created") {
+      // Nothing was sent; this closes the mailboxes and ends `for await` loops begun early.
+      this.#shutdown();
       this.#setState("closed");
       return { delivered: 0, deadLettered: 0, durationMs: 0 };
     }

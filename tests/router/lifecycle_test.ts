@@ -15,9 +15,13 @@ Deno.test({
   async fn() {
     const router = new UnifiedMessageRouter();
     router.register("a", { handler: () => {} });
-    router.subscribe("jobs.*");
+    const early = router.subscribe("jobs.*");
+    const loop = (async () => {
+      for await (const _ of early) assert.fail("nothing was sent");
+    })();
     assert.equal(router.state, "created");
     const report = await router.close();
+    await loop; // ends with the router
     assert.deepEqual(report, { delivered: 0, deadLettered: 0, durationMs: 0 });
     assert.equal(router.state, "closed");
     assert.throws(() => router.register("b"), (e) => isLiminalError(e, "ROUTER_CLOSED"));
