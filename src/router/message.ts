@@ -13,6 +13,7 @@ import type { MessageState } from "../shared/router_snapshot.ts";
  * state and acknowledgement.
  */
 export interface Message {
+  /** Its id (UUIDv7); each recipient's copy has its own. */
   readonly id: string;
   /** The sender. */
   readonly from: string;
@@ -20,7 +21,9 @@ export interface Message {
   readonly to: string;
   /** The endpoint or subscription receiving this copy. */
   readonly recipient: string;
+  /** What kind of message it is, chosen by the sender. */
   readonly type: string;
+  /** Its own priority (aging only changes the order it is handed over in). */
   readonly priority: Priority;
   /** The payload, parsed from its JSON for this copy (so recipients never share objects). */
   readonly payload: JsonValue;
@@ -76,7 +79,10 @@ export type MessageHandler = (message: Message, ctx: DeliveryContext) => unknown
 
 /** Acknowledgement settings of one message. */
 export interface AckOptions {
-  /** Time the recipient has to ack each delivery. @default the router's `ackTimeout` of the priority */
+  /**
+   * Time the recipient has to ack each delivery.
+   * @default the router's `ackTimeout` of the priority
+   */
   timeout?: Duration;
   /** Hand-overs before a failed message is dead-lettered. @default the router's `maxDeliveries` */
   maxDeliveries?: number;
@@ -84,9 +90,15 @@ export interface AckOptions {
 
 /** Options of one send. */
 export interface SendOptions {
-  /** The sender; its token bucket pays for the send. @default "anonymous" (in a handler: the endpoint) */
+  /**
+   * The sender; its token bucket pays for the send.
+   * @default "anonymous" (in a handler's `ctx.send`: the endpoint's name)
+   */
   from?: string;
-  /** @default "coordinate" for `send`, "info" for `publish` */
+  /**
+   * Its priority: the mailbox lane, the dispatch order and the token cost.
+   * @default "coordinate" for `send`, "info" for `publish`
+   */
   priority?: Priority;
   /** Time to live from the send: not handed over after it (the message `expired`). @default none */
   ttl?: Duration;
@@ -94,7 +106,8 @@ export interface SendOptions {
   ack?: boolean | AckOptions;
   /**
    * With nobody to receive `to`, resolve with no message instead of dead-lettering it
-   * (`no-endpoint`) and failing with `ENDPOINT_NOT_FOUND`. @default false for `send`, true for `publish`
+   * (`no-endpoint`) and failing with `ENDPOINT_NOT_FOUND`.
+   * @default false for `send`, true for `publish`
    */
   optional?: boolean;
   /**

@@ -45,11 +45,28 @@ export {
   type RouterOptions,
   type TokenBucketOptions,
 } from "./options.ts";
-export type {
-  DeadLetterReason,
-  DeadLetterView,
-  MailboxSnapshot,
-  MessageState,
-  MessageView,
-  RouterSnapshot,
+export {
+  DEAD_LETTER_REASONS,
+  type DeadLetterReason,
+  type DeadLetterView,
+  type FinalMessageState,
+  isDeadLetterReason,
+  isFinalMessageState,
+  type MailboxSnapshot,
+  MESSAGE_STATES,
+  type MessageState,
+  type MessageView,
+  type ReceiveMode,
+  type RouterRate,
+  type RouterSnapshot,
+  type RouterState,
+  type RouterTotals,
+  type SenderSnapshot,
 } from "../shared/router_snapshot.ts";
+// The shared vocabulary the router's types use.
+export type { Duration } from "../shared/duration.ts";
+export type { EventSource, Listener } from "../shared/emitter.ts";
+export type { ErrorCode } from "../shared/errors.ts";
+export type { JsonValue } from "../shared/json.ts";
+export type { Priority } from "../shared/priority.ts";
+export type { LatencySummary } from "../shared/snapshot.ts";

@@ -30,7 +30,10 @@ export type MailboxFullPolicy = "wait" | "reject";
 
 /** The bound of one priority's mailbox lane and what a send does when it is full. */
 export interface MailboxLimitOptions {
-  /** Queued messages of this priority one mailbox holds. @default per priority: see the module doc */
+  /**
+   * Queued messages of this priority one mailbox holds.
+   * @default per priority: see the module doc
+   */
   capacity?: number;
   /**
    * `"reject"`: the send fails at once with `MAILBOX_FULL` (the message is `rejected`).
@@ -39,7 +42,10 @@ export interface MailboxLimitOptions {
    * @default `"reject"` for `info`, `"wait"` for the others
    */
   whenFull?: MailboxFullPolicy;
-  /** How long a send waits for room with `whenFull: "wait"`. @default per priority: see the module doc */
+  /**
+   * How long a send waits for room with `whenFull: "wait"`.
+   * @default per priority: see the module doc
+   */
   waitTimeout?: Duration;
 }
 
@@ -51,14 +57,15 @@ export interface TokenBucketOptions {
   refillPerSecond?: number;
   /**
    * Cost of one send per priority (a send to a topic costs the same as a direct one). Each
-   * must be at most `capacity`. @default { info: 1, coordinate: 5, blocking: 20, critical: 100, override: 0 }
+   * must be at most `capacity`.
+   * @default { info: 1, coordinate: 5, blocking: 20, critical: 100, override: 0 }
    */
   costs?: Partial<Record<Priority, number>>;
 }
 
 /** Aging: a waiting message competes one level higher per interval waited. */
 export interface AgingOptions {
-  /** @default "500ms" */
+  /** Time waited per level gained. @default "500ms" */
   interval?: Duration;
   /** Levels a message can gain by aging; never into `override`. @default 2 */
   maxRaises?: number;
@@ -68,13 +75,22 @@ export interface AgingOptions {
 export interface RouterOptions {
   /** The clock, epoch ms. @default Date.now */
   clock?: () => number;
-  /** Aging of waiting messages; `false` turns it off. @default { interval: "500ms", maxRaises: 2 } */
+  /**
+   * Aging of waiting messages; `false` turns it off.
+   * @default { interval: "500ms", maxRaises: 2 }
+   */
   aging?: AgingOptions | false;
-  /** Fairness between senders; `false` turns token buckets off. @default { capacity: 200, refillPerSecond: 60 } */
+  /**
+   * Fairness between senders; `false` turns token buckets off.
+   * @default { capacity: 200, refillPerSecond: 60, costs: DEFAULT_TOKEN_COSTS }
+   */
   tokens?: TokenBucketOptions | false;
   /** Mailbox bounds per priority; endpoints may override them. @default see the module doc */
   mailbox?: Partial<Record<Priority, MailboxLimitOptions>>;
-  /** Time a recipient has to ack a message that asks for it. @default 100 ms for `critical`, 1 s otherwise */
+  /**
+   * Time a recipient has to ack a message that asks for it.
+   * @default 100 ms for `critical`, 1 s otherwise
+   */
   ackTimeout?: Partial<Record<Priority, Duration>>;
   /**
    * Hand-overs of a message (the first and the redeliveries) after which a failed one

@@ -19,7 +19,8 @@
  * send ─► throttled ─(sender's tokens)─► [room in the recipient's lane?]
  *           yes ─► queued ─(highest effective priority, FIFO within a level)─► in-flight
  *           no, lane waits  ─► waiting ─(room)─► queued
- *                              waiting ─(wait deadline)─► dead (mailbox-full), send fails MAILBOX_FULL
+ *                              waiting ─(wait deadline)─► dead (mailbox-full),
+ *                                                         send fails MAILBOX_FULL
  *           no, lane rejects ─► rejected, send fails MAILBOX_FULL
  *           recipient closed ─► dead (no-endpoint), send fails ENDPOINT_NOT_FOUND
  * in-flight ─(handler returned, or yielded to `for await`; no ack asked)─► delivered
@@ -118,6 +119,7 @@ export interface RouterCloseReport {
   delivered: number;
   /** Messages dead-lettered with `shutdown` at its end. */
   deadLettered: number;
+  /** How long the close took. */
   durationMs: number;
 }
 
@@ -184,7 +186,10 @@ class Timed implements Deadline {
  * });
  * router.subscribe("jobs.*", (message) => console.log(message.type));
  * router.start();
- * await router.send("compactor", "compact", { table: "events" }, { priority: "blocking", ack: true });
+ * await router.send("compactor", "compact", { table: "events" }, {
+ *   priority: "blocking",
+ *   ack: true,
+ * });
  * await router.publish("jobs.succeeded", "job", { id: "…" });
  * ```
  */
