@@ -61,6 +61,18 @@ export interface TokenBucketOptions {
    * @default { info: 1, coordinate: 5, blocking: 20, critical: 100, override: 0 }
    */
   costs?: Partial<Record<Priority, number>>;
+  /**
+   * Budgets of particular senders over the ones above; `false` exempts a sender (such as
+   * the executor publishing `jobs.*` events). A capacity must cover every cost.
+   * @default {}
+   */
+  senders?: Record<string, { capacity?: number; refillPerSecond?: number } | false>;
+}
+
+/** A resolved token budget; `null` in a sender override: the sender is exempt. */
+export interface ResolvedBudget {
+  capacity: number;
+  refillPerMs: number;
 }
 
 /** Aging: a waiting message competes one level higher per interval waited. */
@@ -120,7 +132,15 @@ export interface ResolvedRouterOptions {
   agingMs: number;
   maxRaises: number;
   /** `null` when token buckets are off. */
-  tokens: { capacity: number; refillPerMs: number; costs: readonly number[] } | null;
+  tokens:
+    | {
+      capacity: number;
+      refillPerMs: number;
+      costs: readonly number[];
+      /** Per-sender budgets; `null`: exempt. */
+      senders: ReadonlyMap<string, ResolvedBudget | null>;
+    }
+    | null;
   mailbox: readonly ResolvedMailboxLimit[];
   ackTimeoutMs: readonly number[];
   maxDeliveries: number;
@@ -207,7 +227,39 @@ function resolveTokens(tokens: TokenBucketOptions | false | undefined) {
     }
     return cost;
   });
-  return { capacity, refillPerMs: refillPerSecond / 1_000, costs };
+  const highest = Math.max(...costs);
+  const senders = new Map<string, ResolvedBudget | null>();
+  const given = tokens?.senders ?? {};
+  if (typeof given !== "object" || given === null) {
+    throw invalid("token senders", given, "pass an object keyed by sender");
+  }
+  for (const [sender, budget] of Object.entries(given)) {
+    if (budget === false) {
+      senders.set(sender, null);
+      continue;
+    }
+    if (typeof budget !== "object" || budget === null) {
+      throw invalid(
+        `token budget of "${sender}"`,
+        budget,
+        "pass false or { capacity, refillPerSecond }",
+      );
+    }
+    const own = positiveNumber(budget.capacity ?? capacity, `token capacity of "${sender}"`);
+    if (own < highest) {
+      throw invalid(
+        `token capacity of "${sender}"`,
+        own,
+        `use at least the highest cost (${highest})`,
+      );
+    }
+    const refill = positiveNumber(
+      budget.refillPerSecond ?? refillPerSecond,
+      `token refillPerSecond of "${sender}"`,
+    );
+    senders.set(sender, { capacity: own, refillPerMs: refill / 1_000 });
+  }
+  return { capacity, refillPerMs: refillPerSecond / 1_000, costs, senders };
 }
 
 /**

@@ -449,11 +449,11 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
         this.#senders.delete(name);
         continue;
       }
-      const tokens = this.#options.tokens;
+      const limited = Number.isFinite(sender.capacity);
       senders.push({
         sender: name,
-        tokens: tokens === null ? null : Math.floor(sender.tokens * 100) / 100,
-        capacity: tokens === null ? null : tokens.capacity,
+        tokens: limited ? Math.floor(sender.tokens * 100) / 100 : null,
+        capacity: limited ? sender.capacity : null,
         waiting: sender.waiting,
         throttled: sender.throttled,
         sends: sender.sends,
@@ -1310,10 +1310,13 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
         );
       }
       const tokens = this.#options.tokens;
+      const own = tokens?.senders.get(name);
+      // No buckets, or an exempt sender: a bucket that never runs dry.
+      const budget = tokens === null || own === null ? null : own ?? tokens;
       sender = new SenderBudget(
         name,
-        tokens?.capacity ?? Number.POSITIVE_INFINITY,
-        tokens?.refillPerMs ?? 0,
+        budget?.capacity ?? Number.POSITIVE_INFINITY,
+        budget?.refillPerMs ?? 0,
         now,
       );
       this.#senders.set(name, sender);

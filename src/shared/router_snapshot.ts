@@ -153,9 +153,9 @@ export interface MailboxSnapshot {
 export interface SenderSnapshot {
   /** The sender's name (a send's `from`). */
   sender: string;
-  /** Tokens now; `null` when token buckets are off. */
+  /** Tokens now; `null` when token buckets are off or the sender is exempt. */
   tokens: number | null;
-  /** Tokens the bucket holds when full; `null` when token buckets are off. */
+  /** Tokens the bucket holds when full; `null` when off or exempt. */
   capacity: number | null;
   /** Sends waiting for tokens now. */
   waiting: number;

@@ -169,6 +169,34 @@ Deno.test("a sender's waiting critical passes before its own waiting info", asyn
   assert.deepEqual(new Set(order.slice(201)), new Set(["info"]));
 });
 
+Deno.test("a sender can have a budget of its own, or be exempt", async () => {
+  await using h = harness({
+    tokens: { senders: { executor: false, batch: { capacity: 100, refillPerSecond: 10 } } },
+  });
+  h.router.register("sink", { handler: () => {} });
+  const all = [];
+  for (let i = 0; i < 1_000; i++) {
+    all.push(h.router.send("sink", "job", i, { from: "executor", priority: "info" }));
+  }
+  await Promise.all(all); // 1,000 info at once: an exempt sender never waits
+  await h.router.send("sink", "job", 0, { from: "batch", priority: "critical" });
+  let second = false;
+  h.router.send("sink", "job", 1, { from: "batch", priority: "critical" }).then(() =>
+    second = true
+  );
+  await h.clock.tickAsync(9_999);
+  assert.equal(second, false, "100 tokens at 10 a second");
+  await h.clock.tickAsync(1);
+  assert.equal(second, true);
+  const senders = Object.fromEntries(h.router.snapshot().senders.map((s) => [s.sender, s]));
+  assert.deepEqual([senders.executor!.tokens, senders.executor!.throttled], [null, 0]);
+  assert.deepEqual([senders.batch!.capacity, senders.batch!.throttled], [100, 1]);
+  assert.throws(
+    () => new UnifiedMessageRouter({ tokens: { senders: { tiny: { capacity: 50 } } } }),
+    /invalid token capacity of "tiny" 50: use at least the highest cost \(100\)/,
+  );
+});
+
 Deno.test("override costs no tokens and passes a sender's empty bucket", async () => {
   await using h = harness();
   h.router.register("sink", { handler: () => {} });
