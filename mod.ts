@@ -41,13 +41,29 @@ export {
   PermanentJobError,
   type RunningJobInfo,
 } from "./src/executor/mod.ts";
-export { builtinJobs, commandJob, failJob, sleepJob } from "./src/jobs/mod.ts";
+export {
+  backupJob,
+  builtinJobs,
+  commandJob,
+  failJob,
+  httpCheckJob,
+  sleepJob,
+  sqliteCheckpointJob,
+  vacuumJob,
+} from "./src/jobs/mod.ts";
+export {
+  defineSchedule,
+  type ScheduleDefinition,
+  type ScheduleOptions,
+} from "./src/scheduler/mod.ts";
+export { LeaseManager, type LeaseRequest } from "./src/leases/mod.ts";
 export { type JobStore, MemoryStore, type MemoryStoreOptions } from "./src/store/mod.ts";
 export { type ErrorCode, isLiminalError, LiminalError } from "./src/shared/errors.ts";
 export { type Duration, formatDuration, parseDuration } from "./src/shared/duration.ts";
 export { PRIORITIES, type Priority } from "./src/shared/priority.ts";
 export type { JsonValue } from "./src/shared/json.ts";
 export type { AttemptRecord, JobRecord, JobSnapshot, JobState } from "./src/shared/job.ts";
+export type { LeaseSnapshot, ScheduleSnapshot } from "./src/shared/schedule.ts";
 export type {
   ExecutorSnapshot,
   RuntimeSnapshot,

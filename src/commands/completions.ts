@@ -10,7 +10,7 @@ import type { Command } from "@commander-js/extra-typings";
 import tab from "@bomb.sh/tab/commander";
 import { ControlClient } from "../control/client.ts";
 import { resolveSocketPath } from "../control/socket.ts";
-import { builtinJobs } from "../jobs/mod.ts";
+import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
 import { JOB_STATES } from "../shared/job.ts";
 import { PRIORITIES } from "../shared/priority.ts";
 
@@ -73,7 +73,11 @@ export async function kindsForCompletion(
       description: k.description,
     }));
   } catch {
-    return builtinJobs().map((k) => ({ kind: k.kind, description: k.description }));
+    // No runtime answers: the kinds every runtime has (the services are never called here).
+    const none = () => Promise.reject(new Error("no runtime"));
+    return [...builtinJobs(), ...runtimeJobs({ prune: none, sweepLeases: none })]
+      .map((k) => ({ kind: k.kind, description: k.description }))
+      .sort((a, b) => a.kind.localeCompare(b.kind));
   } finally {
     client.close();
   }

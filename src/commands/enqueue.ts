@@ -7,13 +7,13 @@
 import { Command } from "@commander-js/extra-typings";
 import type { ControlClient } from "../control/client.ts";
 import type { JobSpec } from "../executor/job_spec.ts";
-import { parseRunAt } from "../executor/job_spec.ts";
+import { parseLeaseList, parseRunAt } from "../executor/job_spec.ts";
 import { LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot } from "../shared/job.ts";
 import { FINAL_STATES } from "../shared/job.ts";
 import { parsePriority } from "../shared/priority.ts";
 import { canPrompt, SOCKET_HELP, withClient } from "./_client.ts";
-import type { CliContext } from "./_context.ts";
+import { type CliContext, collect } from "./_context.ts";
 import { colorEnabled, paint, printJson, writeErr, writeOut } from "./_output.ts";
 import { parseCount, parseDurationOption, parsePayloadOption } from "./_parse.ts";
 import { promptChoice } from "./_prompt.ts";
@@ -31,6 +31,12 @@ export function enqueueCommand(ctx: CliContext) {
     .option("--timeout <duration>", "time an attempt may take")
     .option("--attempts <n>", "attempts that may fail before the job is dead")
     .option("--unique <key>", "no second job with this key while one is live")
+    .option(
+      "--lease <resource>",
+      "a territory lease the job must hold to run (repeatable)",
+      collect,
+      [] as string[],
+    )
     .option("--count <n>", "enqueue this many copies in one batch")
     .option("--wait", "follow the job(s) to the end; exit 0 succeeded, 1 failed, dead or cancelled")
     .option("--json", "print one JSON document")
@@ -42,7 +48,8 @@ Examples:
   $ liminal enqueue sleep --payload '{"ms": 500}'
   $ liminal enqueue command --payload '{"cmd": ["pg_dump", "app"]}' --priority critical --wait
   $ liminal enqueue cleanup --payload @cleanup.json --delay 10m --unique cleanup:tmp
-  $ liminal enqueue sleep --payload '{"ms": 10}' --count 100 --json`,
+  $ liminal enqueue sleep --payload '{"ms": 10}' --count 100 --json
+  $ liminal enqueue vacuum --payload '{"path": "data/app.db"}' --lease db/app`,
     )
     .action(async (kindArg, options) => {
       // Everything is checked before anything is sent.
@@ -70,6 +77,7 @@ Examples:
         }
         spec.uniqueKey = options.unique;
       }
+      if (options.lease.length > 0) spec.leases = parseLeaseList(options.lease, "--lease");
       const count = parseCount(options.count, "--count", 100_000) ?? 1;
 
       await withClient(options.socket, async (client) => {

@@ -23,6 +23,7 @@ export function jobsCommand(_ctx: CliContext) {
 Examples:
   $ liminal jobs --state dead
   $ liminal jobs show 01a2b3c4-…
+  $ liminal jobs why 01a2b3c4-…
   $ liminal jobs cancel 01a2b3c4-… --yes
   $ liminal jobs retry 01a2b3c4-…
   $ liminal jobs prune --older-than 1d`,
@@ -65,6 +66,21 @@ Examples:
         const job = await client.getJob(id);
         if (options.json) printJson(job);
         else writeOut(formatJobDetail(job, colorEnabled()));
+      });
+    });
+
+  jobs.command("why")
+    .description("why a job is not running: its place in line, leases, limits, delays")
+    .argument("<id>", "the job id")
+    .option("--json", "print { id, state, reasons } as one JSON document")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (id, options) => {
+      await withClient(options.socket, async (client) => {
+        const why = await client.whyJob(id);
+        if (options.json) printJson(why);
+        else {writeOut(`${why.id} is ${why.state}:\n${
+            why.reasons.map((r) => `  - ${r}\n`).join("")
+          }`);}
       });
     });
 

@@ -12,6 +12,8 @@ import { colorEnabled, paint, writeErr, writeOut } from "./_output.ts";
 import { addCompletions, isCompletionRequest, kindsForCompletion } from "./completions.ts";
 import { enqueueCommand } from "./enqueue.ts";
 import { jobsCommand } from "./jobs.ts";
+import { leasesCommand } from "./leases.ts";
+import { schedulesCommand } from "./schedules.ts";
 import { runCommand } from "./run.ts";
 import { shutdownCommand } from "./shutdown.ts";
 import { startCommand } from "./start.ts";
@@ -48,6 +50,8 @@ Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict
     enqueueCommand(ctx),
     jobsCommand(ctx),
     statusCommand(ctx),
+    schedulesCommand(ctx),
+    leasesCommand(ctx),
     shutdownCommand(ctx),
     topCommand(ctx),
   ];

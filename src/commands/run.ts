@@ -6,10 +6,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import type { JobKind } from "../executor/job_kind.ts";
 import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
-import { builtinJobs } from "../jobs/mod.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.ts";
@@ -18,8 +16,7 @@ import { logJobLifecycle } from "./_job_log.ts";
 import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
 import { colorEnabled, formatTable, paint, paintState, printJson, writeOut } from "./_output.ts";
 import { parseDurationOption, parseWorkers } from "./_parse.ts";
-import { loadPlan, type Plan } from "./_plan.ts";
-import { closest } from "../executor/job_kind.ts";
+import { loadPlan } from "./_plan.ts";
 
 /** The `--json` document of `liminal run`. */
 export interface RunSummary {
@@ -67,7 +64,6 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
       const plan = await loadPlan(planPath);
       const modules = await loadJobModules(options.jobs);
       const userKinds = modules.flatMap((m) => m.kinds);
-      checkKinds(plan, planPath, [...builtinJobs(), ...userKinds]);
 
       const runtime = new Runtime({
         workers: workersOption ?? plan.workers ?? 4,
@@ -79,8 +75,12 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
         runtime.executor.validate(plan.jobs);
       } catch (error) {
         if (error instanceof LiminalError) {
+          const hint = error.code === "UNKNOWN_JOB_KIND" && error.hint === undefined
+            ? "load more kinds with --jobs ./module.ts"
+            : error.hint;
           throw new LiminalError(error.code, `plan ${planPath}: ${error.message}`, {
             cause: error,
+            ...(hint === undefined ? {} : { hint }),
           });
         }
         throw error;
@@ -119,23 +119,6 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
       else writeOut(formatSummary(summary));
       ctx.exitCode = interrupted ? 130 : summary.ok ? 0 : 1;
     });
-}
-
-function checkKinds(plan: Plan, path: string, kinds: JobKind[]): void {
-  const known = [...new Set(kinds.map((k) => k.kind))].sort();
-  plan.jobs.forEach((job, i) => {
-    if (known.includes(job.kind)) return;
-    const near = closest(job.kind, known);
-    throw new LiminalError(
-      "UNKNOWN_JOB_KIND",
-      `plan ${path}: jobs[${i}]: unknown job kind ${JSON.stringify(job.kind)}; known: ${
-        known.join(", ")
-      }`,
-      near === undefined
-        ? { hint: "load more kinds with --jobs ./module.ts" }
-        : { hint: `did you mean "${near}"?` },
-    );
-  });
 }
 
 function summarize(

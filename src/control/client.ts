@@ -13,6 +13,8 @@ import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot, JobState } from "../shared/job.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { RuntimeSnapshot } from "../shared/snapshot.ts";
+import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
+import type { Priority } from "../shared/priority.ts";
 
 /** A job kind as `GET /v1/kinds` describes it. */
 export interface KindInfo {
@@ -24,6 +26,16 @@ export interface KindInfo {
     maxAttempts: number;
     concurrency: number | null;
   };
+}
+
+/** A lease as the lease routes answer it. */
+export interface LeaseView {
+  resource: string;
+  holder: string;
+  priority: Priority;
+  acquiredAt: string;
+  expiresAt: string;
+  jobId: string | null;
 }
 
 /** One server-sent event. */
@@ -101,6 +113,80 @@ export class ControlClient implements Disposable {
   /** Pauses (no queued job starts) or resumes the runtime's intake. */
   setIntake(paused: boolean, options?: CallOptions): Promise<{ intake: string }> {
     return this.#call("POST", "/v1/intake", { paused }, options);
+  }
+
+  /** Why a job is not running. */
+  whyJob(
+    id: string,
+    options?: CallOptions,
+  ): Promise<{ id: string; state: JobState; reasons: string[] }> {
+    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}/why`, undefined, options);
+  }
+
+  async schedules(options?: CallOptions): Promise<ScheduleSnapshot[]> {
+    return (await this.#call<{ schedules: ScheduleSnapshot[] }>(
+      "GET",
+      "/v1/schedules",
+      undefined,
+      options,
+    )).schedules;
+  }
+
+  addSchedule(
+    definition: Record<string, JsonValue>,
+    options?: CallOptions,
+  ): Promise<ScheduleSnapshot> {
+    return this.#call("POST", "/v1/schedules", definition, options);
+  }
+
+  removeSchedule(name: string, options?: CallOptions): Promise<{ removed: string }> {
+    return this.#call("DELETE", `/v1/schedules/${encodeURIComponent(name)}`, undefined, options);
+  }
+
+  /** `pause`, `resume` or `trigger` a schedule. */
+  scheduleAction<A extends "pause" | "resume" | "trigger">(
+    name: string,
+    action: A,
+    options?: CallOptions,
+  ): Promise<
+    A extends "trigger" ? { jobId: string | null; skipped: string | null } : ScheduleSnapshot
+  > {
+    return this.#call("POST", `/v1/schedules/${encodeURIComponent(name)}/${action}`, {}, options);
+  }
+
+  async leases(options?: CallOptions): Promise<LeaseSnapshot[]> {
+    return (await this.#call<{ leases: LeaseSnapshot[] }>("GET", "/v1/leases", undefined, options))
+      .leases;
+  }
+
+  acquireLease(
+    request: {
+      resource: string;
+      holder: string;
+      ttl?: Duration;
+      priority?: Priority;
+      wait?: Duration;
+    },
+    options?: CallOptions,
+  ): Promise<LeaseView> {
+    return this.#call("POST", "/v1/leases/acquire", request as unknown as JsonValue, {
+      timeoutMs: 90_000,
+      ...options,
+    });
+  }
+
+  releaseLease(
+    request: { resource: string; holder: string },
+    options?: CallOptions,
+  ): Promise<{ released: LeaseView }> {
+    return this.#call("POST", "/v1/leases/release", request as unknown as JsonValue, options);
+  }
+
+  renewLease(
+    request: { resource: string; holder: string; ttl?: Duration },
+    options?: CallOptions,
+  ): Promise<LeaseView> {
+    return this.#call("POST", "/v1/leases/renew", request as unknown as JsonValue, options);
   }
 
   /** Removes finished jobs (by the runtime's retention policy when nothing is given). */

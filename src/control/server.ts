@@ -10,6 +10,11 @@
  * @module
  */
 import type { MaintenanceExecutor } from "../executor/executor.ts";
+import type { LeaseManager } from "../leases/lease_manager.ts";
+import { defineSchedule, type ScheduleOptions } from "../scheduler/schedule.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
+import { parseResource } from "../executor/job_spec.ts";
+import { parsePriority } from "../shared/priority.ts";
 import { type JobSpec, parseJobSpec } from "../executor/job_spec.ts";
 import type { RuntimeEventMap } from "../runtime/events.ts";
 import { type Duration, parseDuration } from "../shared/duration.ts";
@@ -37,6 +42,10 @@ export interface ControlTarget extends EventSource<RuntimeEventMap> {
   readonly state: RuntimeState;
   readonly executor: MaintenanceExecutor;
   readonly store: JobStore;
+  readonly scheduler: Scheduler;
+  readonly leases: LeaseManager;
+  /** Leases held, with operators and queued jobs waiting for them. */
+  leaseSnapshot(): import("../shared/schedule.ts").LeaseSnapshot[];
   snapshot(): Promise<RuntimeSnapshot>;
   shutdown(options?: { grace?: number; force?: boolean }): Promise<ShutdownReport>;
   prune(options?: { olderThanMs?: number; keep?: number }): Promise<number>;
@@ -277,6 +286,105 @@ export class ControlServer {
         options.keep = body.keep;
       }
       return json({ removed: await target.prune(options) });
+    });
+
+    this.#route("GET", "/v1/jobs/:id/why", async (_request, { id }) => {
+      return json(await executor().explain(checkId(id!)));
+    });
+
+    // Schedules.
+    this.#route(
+      "GET",
+      "/v1/schedules",
+      async () => json({ schedules: await target.scheduler.list() }),
+    );
+    this.#route("POST", "/v1/schedules", async (request) => {
+      const body = asObject(await readJson(request), "the request body");
+      let definition;
+      try {
+        definition = defineSchedule(body as unknown as ScheduleOptions);
+      } catch (error) {
+        if (error instanceof LiminalError) throw error;
+        throw new LiminalError("INVALID_ARGUMENT", errorMessage(error));
+      }
+      return json(await target.scheduler.add(definition), 201);
+    });
+    this.#route(
+      "GET",
+      "/v1/schedules/:name",
+      async (_r, { name }) => json(await target.scheduler.get(name!)),
+    );
+    this.#route("DELETE", "/v1/schedules/:name", async (_r, { name }) => {
+      await target.scheduler.remove(name!);
+      return json({ removed: name });
+    });
+    this.#route(
+      "POST",
+      "/v1/schedules/:name/pause",
+      async (_r, { name }) => json(await target.scheduler.pause(name!)),
+    );
+    this.#route(
+      "POST",
+      "/v1/schedules/:name/resume",
+      async (_r, { name }) => json(await target.scheduler.resume(name!)),
+    );
+    this.#route(
+      "POST",
+      "/v1/schedules/:name/trigger",
+      async (_r, { name }) => json(await target.scheduler.trigger(name!)),
+    );
+
+    // Territory leases.
+    this.#route(
+      "GET",
+      "/v1/leases",
+      () => Promise.resolve(json({ leases: target.leaseSnapshot() })),
+    );
+    this.#route("POST", "/v1/leases/acquire", async (request) => {
+      const body = asObject(await readJson(request), "the request body");
+      const { resource, holder, ttl, priority, wait } = leaseBody(body, [
+        "resource",
+        "holder",
+        "ttl",
+        "priority",
+        "wait",
+      ]);
+      const leaseRequest = {
+        holder,
+        ...(ttl === undefined ? {} : { ttl }),
+        ...(priority === undefined ? {} : { priority }),
+      };
+      if (wait === undefined || wait <= 0) {
+        return json(leaseView(await target.leases.acquire(resource, leaseRequest)));
+      }
+      const stop = new AbortController();
+      const timer = setTimeout(
+        () =>
+          stop.abort(
+            new LiminalError("LEASE_HELD", `${resource} is still held after waiting ${wait}ms`),
+          ),
+        wait,
+      );
+      try {
+        const lease = await target.leases.acquireOrWait(
+          resource,
+          leaseRequest,
+          AbortSignal.any([stop.signal, this.#live.signal]),
+        );
+        return json(leaseView(lease));
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    this.#route("POST", "/v1/leases/release", async (request) => {
+      const body = asObject(await readJson(request), "the request body");
+      const { resource, holder } = leaseBody(body, ["resource", "holder"]);
+      return json({ released: leaseView(await target.leases.release(resource, holder)) });
+    });
+    this.#route("POST", "/v1/leases/renew", async (request) => {
+      const body = asObject(await readJson(request), "the request body");
+      const { resource, holder, ttl } = leaseBody(body, ["resource", "holder", "ttl"]);
+      return json(leaseView(await target.leases.renew(resource, holder, ttl)));
     });
 
     this.#route("GET", "/v1/jobs/:id", async (_request, { id }) => {
@@ -543,4 +651,58 @@ function parseShutdownBody(body: JsonValue): { grace?: number; force: boolean } 
     out.grace = parseDuration(object.grace as Duration, "grace");
   }
   return out;
+}
+
+interface LeaseBody {
+  resource: string;
+  holder: string;
+  ttl?: Duration;
+  priority?: import("../shared/priority.ts").Priority;
+  /** Milliseconds to wait in line. */
+  wait?: number;
+}
+
+function leaseBody(body: Record<string, JsonValue>, fields: string[]): LeaseBody {
+  for (const key of Object.keys(body)) {
+    if (!fields.includes(key)) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        `unknown field "${key}" (fields: ${fields.join(", ")})`,
+      );
+    }
+  }
+  const out: LeaseBody = {
+    resource: parseResource(body.resource),
+    holder: typeof body.holder === "string" && body.holder !== "" && body.holder.length <= 200
+      ? body.holder
+      : (() => {
+        throw new LiminalError("INVALID_ARGUMENT", '"holder" must be a non-empty name');
+      })(),
+  };
+  if (body.ttl !== undefined) {
+    if (typeof body.ttl !== "string" && typeof body.ttl !== "number") {
+      throw new LiminalError("INVALID_DURATION", '"ttl" must be a duration such as "15m"');
+    }
+    out.ttl = body.ttl;
+  }
+  if (body.priority !== undefined) out.priority = parsePriority(body.priority, "priority");
+  if (body.wait !== undefined && body.wait !== false) {
+    const wait = body.wait === true ? "60s" : body.wait;
+    if (typeof wait !== "string" && typeof wait !== "number") {
+      throw new LiminalError("INVALID_DURATION", '"wait" must be true or a duration such as "30s"');
+    }
+    out.wait = Math.min(parseDuration(wait, "wait"), MAX_WAIT_MS);
+  }
+  return out;
+}
+
+function leaseView(lease: import("../store/types.ts").LeaseRecord) {
+  return {
+    resource: lease.resource,
+    holder: lease.holder,
+    priority: lease.priority,
+    acquiredAt: new Date(lease.acquiredAt).toISOString(),
+    expiresAt: new Date(lease.expiresAt).toISOString(),
+    jobId: lease.jobId,
+  };
 }

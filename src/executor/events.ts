@@ -58,7 +58,7 @@ export interface ExecutorEventMap {
     id: string;
     kind: string;
     worker: string;
-    reason: "timeout" | "cancelled" | "shutdown";
+    reason: "timeout" | "cancelled" | "shutdown" | "preempted";
   };
   /** A worker's job showed no life for `stuckAfter`. */
   "worker:stuck": { worker: string; jobId: string; silentMs: number };

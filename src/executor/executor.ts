@@ -20,7 +20,13 @@ import { newId } from "../shared/ids.ts";
 import type { AttemptError, AttemptOutcome, JobRecord, JobState } from "../shared/job.ts";
 import { FINAL_STATES } from "../shared/job.ts";
 import { type JsonValue, serializePayload } from "../shared/json.ts";
-import { parsePriority, PRIORITIES, type Priority, priorityAt } from "../shared/priority.ts";
+import {
+  parsePriority,
+  PRIORITIES,
+  type Priority,
+  priorityAt,
+  priorityLevel,
+} from "../shared/priority.ts";
 import type {
   ExecutorSnapshot,
   ExecutorTotals,
@@ -47,9 +53,11 @@ import {
   resolveBackoff,
   resolveTimeout,
 } from "./job_kind.ts";
-import { type EnqueueResult, type JobSpec, parseRunAt } from "./job_spec.ts";
+import { type EnqueueResult, type JobSpec, parseLeaseList, parseRunAt } from "./job_spec.ts";
 import {
   type ExecutorOptions,
+  type LeaseGate,
+  type LeaseGateRequest,
   type ResolvedExecutorOptions,
   resolveExecutorOptions,
 } from "./options.ts";
@@ -58,10 +66,12 @@ import { type QueuedEntry, ReadyQueue } from "./ready_queue.ts";
 import { backoffDelay } from "./retry_policy.ts";
 
 type ExecutorState = "created" | "starting" | "running" | "closing" | "closed";
-type AbortReason = "timeout" | "cancelled" | "shutdown";
+type AbortReason = "timeout" | "cancelled" | "shutdown" | "preempted";
 
 /** Longest delay `setTimeout` takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest the executor keeps the event loop to itself before it yields. */
+const SLICE_MS = 10;
 /** Successful runs of a kind before its p99 counts as "usual". */
 const USUAL_SAMPLES = 20;
 /** A job is never called slow before it has run this long. */
@@ -125,6 +135,7 @@ interface PendingSettlement {
 export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   readonly #options: ResolvedExecutorOptions;
   readonly #store: JobStore;
+  readonly #leases: LeaseGate | null;
   readonly #kinds: JobKindRegistry;
   readonly #events = new Emitter<ExecutorEventMap>();
   readonly #ready: ReadyQueue;
@@ -134,6 +145,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   readonly #running = new Map<string, Run>();
   readonly #runningByKind = new Map<string, number>();
   readonly #cancelOnStart = new Set<string>();
+  readonly #preemptedBy = new Map<string, string>();
   readonly #waiters = new Map<string, ((record: JobRecord) => void)[]>();
   readonly #wait = new LatencyHistogram();
   readonly #run = new LatencyHistogram();
@@ -159,6 +171,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #paused = false;
   #claiming = 0;
   #dispatchQueued = false;
+  #sliceStart = 0;
+  #sliceTimer: ReturnType<typeof setTimeout> | undefined;
+  #yieldTimer: ReturnType<typeof setTimeout> | undefined;
   #pending: PendingSettlement[] = [];
   #flushQueued = false;
   #flushing: Promise<void> | null = null;
@@ -177,6 +192,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   constructor(options: ExecutorOptions) {
     this.#options = resolveExecutorOptions(options);
     this.#store = this.#options.store;
+    this.#leases = this.#options.leases;
+    this.#leases?.onFree(() => this.#scheduleDispatch());
     this.#kinds = new JobKindRegistry(options.kinds ?? []);
     this.#ready = new ReadyQueue(this.#options.agingMs);
     this.#workers = Array.from(
@@ -335,6 +352,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     await this.#flush();
     if (this.#flushRetryTimer !== undefined) clearTimeout(this.#flushRetryTimer);
     this.#flushRetryTimer = undefined;
+    if (this.#sliceTimer !== undefined) clearTimeout(this.#sliceTimer);
+    if (this.#yieldTimer !== undefined) clearTimeout(this.#yieldTimer);
+    this.#sliceTimer = this.#yieldTimer = undefined;
+    this.#sliceStart = 0;
+    this.#dispatchQueued = false;
     this.#ready.clear();
     for (const kind of this.#kinds) {
       try {
@@ -427,6 +449,19 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#events.emit("job:cancelled", { id, kind: record.kind, running: false });
     this.#resolveWaiters(record);
     return record;
+  }
+
+  /**
+   * A running job lost a lease it holds to a higher-priority requester: its signal aborts
+   * (reason `JOB_INTERRUPTED`, with `why`) and it is queued again when its handler settles.
+   */
+  preempt(id: string, why: string): boolean {
+    const run = this.#running.get(id);
+    if (run === undefined) return false;
+    this.#preemptedBy.set(id, why);
+    this.#abort(run, "preempted", this.#options.clock(), this.#killAfter(run));
+    this.#preemptedBy.delete(id);
+    return true;
   }
 
   /** Puts a dead, failed or cancelled job back in the queue with a fresh attempt budget. */
@@ -560,8 +595,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
           }`,
       });
     }
-    for (const [kind, count] of this.#ready.parkedKinds()) {
-      if (!this.#kinds.has(kind)) {
+    for (const [key, count] of this.#ready.parkedKeys()) {
+      const kind = key.slice(5);
+      if (key.startsWith("kind:") && !this.#kinds.has(kind)) {
         warnings.push({
           code: "UNKNOWN_KIND_QUEUED",
           message:
@@ -597,6 +633,143 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       waitCount: this.#wait.count,
       runCount: this.#run.count,
     };
+  }
+
+  /**
+   * Why a job is not running: its state, and for a waiting job every reason that holds it
+   * back (delay, backoff, paused intake, its place in line, a full per-kind limit, a lease
+   * held by someone else, no handler for its kind, all workers busy).
+   */
+  async explain(id: string): Promise<{ id: string; state: JobState; reasons: string[] }> {
+    const record = await this.#store.get(id);
+    if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+    const now = this.#options.clock();
+    const reasons: string[] = [];
+    const state = record.state;
+    if (state === "running") {
+      const run = this.#running.get(id);
+      reasons.push(
+        run === undefined
+          ? "it is running (on another runtime, or being claimed)"
+          : `it is running on ${run.worker.id} for ${
+            formatDuration(now - run.startedAt)
+          } (attempt ${run.attempt})`,
+      );
+      return { id, state, reasons };
+    }
+    if (FINAL_STATES.has(state)) {
+      reasons.push(
+        `it is ${state}${
+          record.lastError ? `: ${record.lastError.message}` : ""
+        }; it will not run again`,
+      );
+      if (state !== "succeeded") reasons.push(`liminal jobs retry ${id} puts it back in the queue`);
+      return { id, state, reasons };
+    }
+    if (state === "scheduled") {
+      const retrying = record.attempts.length > 0;
+      reasons.push(
+        retrying
+          ? `it waits to retry after attempt ${record.attempts.length} failed (${
+            record.lastError?.message ?? "error"
+          }): runs in ${formatDuration(Math.max(0, record.runAt - now))}`
+          : `it is delayed: runs in ${formatDuration(Math.max(0, record.runAt - now))} (at ${
+            new Date(record.runAt).toISOString()
+          })`,
+      );
+      return { id, state, reasons };
+    }
+    // Queued.
+    if (this.#paused) {
+      reasons.push(
+        "intake is paused: no queued job starts until it is resumed (p in the dashboard)",
+      );
+    }
+    if (this.#state !== "running") {
+      reasons.push("the runtime is shutting down: queued jobs wait for the next start");
+    }
+    const kind = this.#kinds.get(record.kind);
+    if (kind === undefined) {
+      reasons.push(
+        `no handler for kind "${record.kind}" is loaded: start the runtime with --jobs <module> that exports it`,
+      );
+    } else if (
+      kind.defaults.concurrency !== null &&
+      (this.#runningByKind.get(record.kind) ?? 0) >= kind.defaults.concurrency
+    ) {
+      reasons.push(
+        `kind "${record.kind}" allows ${kind.defaults.concurrency} at a time and ${
+          this.#runningByKind.get(record.kind)
+        } are running`,
+      );
+    }
+    for (const resource of record.leases) {
+      const holder = this.#leases?.holderOf(resource);
+      if (holder !== undefined && holder.holder !== `job:${id}`) {
+        reasons.push(
+          `it needs lease ${resource}, held by ${holder.holder} (${holder.priority}) for ${
+            formatDuration(Math.max(0, holder.expiresAt - now))
+          } more`,
+        );
+      }
+    }
+    const waited = now - (record.readyAt ?? record.runAt);
+    const effective = priorityAt(
+      this.#ready.effectiveLevel({
+        id,
+        kind: record.kind,
+        level: priorityLevel(record.priority),
+        seq: record.seq,
+        readyAt: record.readyAt ?? now,
+        leases: record.leases,
+      }, now),
+    );
+    let ahead = 0;
+    let found = false;
+    for (const entry of this.#ready.peekOrder(now)) {
+      if (entry.id === id) {
+        found = true;
+        break;
+      }
+      ahead++;
+    }
+    const aged = effective !== record.priority ? `, aged to ${effective}` : "";
+    if (found) {
+      reasons.push(
+        `it is ${ordinal(ahead + 1)} in line (${record.priority}${aged}), waiting ${
+          formatDuration(waited)
+        }`,
+      );
+    } else {
+      const counts = await this.#store.counts();
+      const level = priorityLevel(record.priority);
+      const higher = PRIORITIES.slice(level).reduce((n, p) => n + counts.queuedByPriority[p], 0);
+      reasons.push(
+        `it is beyond the ${this.#options.window}-job window in memory: about ${higher} queued job(s) of its priority or higher are ahead; waiting ${
+          formatDuration(waited)
+        }`,
+      );
+    }
+    if (this.#idle.length === 0) reasons.push(`all ${this.#workers.length} workers are busy`);
+    return { id, state, reasons };
+  }
+
+  /** Queued jobs waiting for a lease, by resource, in the order they would get it. */
+  leaseWaiters(): Map<string, { jobId: string; priority: Priority; since: number }[]> {
+    const now = this.#options.clock();
+    const out = new Map<string, { jobId: string; priority: Priority; since: number }[]>();
+    for (const key of this.#ready.parkedKeys().keys()) {
+      if (!key.startsWith("lease:")) continue;
+      out.set(
+        key.slice(6),
+        this.#ready.parkedUnder(key, now).map((e) => ({
+          jobId: e.id,
+          priority: priorityAt(e.level),
+          since: e.readyAt,
+        })),
+      );
+    }
+    return out;
   }
 
   /** The queued entries in the order they would run (at most `limit`), for `jobs why`. */
@@ -728,6 +901,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         ? d.backoff
         : resolveBackoff(spec.backoff, d.backoff, label),
       uniqueKey: spec.uniqueKey ?? null,
+      leases: spec.leases === undefined ? [] : parseLeaseList(spec.leases, label),
       createdAt: now,
       runAt,
     };
@@ -796,17 +970,61 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   // ── Dispatch ──────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Runs a dispatch pass soon: in a microtask, unless dispatching has held the event loop for
+   * a whole slice. Jobs that finish without awaiting anything keep the executor in
+   * microtasks; every {@link SLICE_MS} it yields to the event loop, so timers, signals and the
+   * control socket are served even while a million no-op jobs drain.
+   */
   #scheduleDispatch(): void {
     if (this.#dispatchQueued) return;
     this.#dispatchQueued = true;
+    const now = performance.now();
+    if (this.#sliceStart === 0) {
+      this.#sliceStart = now;
+      // Fires at the next turn of the event loop: the slice ends there.
+      this.#sliceTimer = setTimeout(this.#endSlice, 0);
+    } else if (now - this.#sliceStart > SLICE_MS) {
+      this.#yieldTimer = setTimeout(this.#dispatchAfterYield, 0);
+      return;
+    }
     queueMicrotask(this.#dispatch);
   }
+
+  #endSlice = (): void => {
+    this.#sliceTimer = undefined;
+    this.#sliceStart = 0;
+  };
+
+  #dispatchAfterYield = (): void => {
+    this.#yieldTimer = undefined;
+    this.#dispatch();
+  };
 
   #canRun = (kind: string): boolean => {
     const handler = this.#kinds.get(kind);
     if (handler === undefined) return false;
     const limit = handler.defaults.concurrency;
     return limit === null || (this.#runningByKind.get(kind) ?? 0) < limit;
+  };
+
+  /** What keeps an entry from starting now: its kind, or a lease it needs; `null`: nothing. */
+  #blockKey = (entry: QueuedEntry): string | null => {
+    if (!this.#canRun(entry.kind)) return `kind:${entry.kind}`;
+    if (entry.leases.length > 0 && this.#leases !== null) {
+      const resource = this.#leases.blockedBy(entry.leases, leaseRequest(entry));
+      if (resource !== null) return `lease:${resource}`;
+    }
+    return null;
+  };
+
+  #isOpen = (key: string, head: QueuedEntry): boolean => {
+    if (key.startsWith("kind:")) return this.#canRun(key.slice(5));
+    if (key.startsWith("lease:")) {
+      return this.#leases === null ||
+        this.#leases.blockedBy([key.slice(6)], leaseRequest(head)) === null;
+    }
+    return true;
   };
 
   #dispatch = (): void => {
@@ -821,8 +1039,16 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const now = this.#options.clock();
     const batch: { entry: QueuedEntry; worker: WorkerSlot }[] = [];
     while (idle.length > 0) {
-      const entry = this.#ready.take(now, this.#canRun);
+      const entry = this.#ready.take(now, this.#blockKey, this.#isOpen);
       if (entry === undefined) break;
+      if (
+        entry.leases.length > 0 && this.#leases !== null &&
+        !this.#leases.takeForJob(entry.leases, leaseRequest(entry))
+      ) {
+        // Cannot happen after #blockKey said free, unless a lease changed in between.
+        this.#ready.push(entry);
+        break;
+      }
       const worker = idle.pop()!;
       worker.reserved = true;
       this.#runningByKind.set(entry.kind, (this.#runningByKind.get(entry.kind) ?? 0) + 1);
@@ -854,6 +1080,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       if (record === null) {
         this.#releaseKind(entry.kind);
         this.#freeWorker(worker);
+        if (entry.leases.length > 0) void this.#leases?.releaseJob(entry.id);
         continue;
       }
       this.#wait.record(mono - entry.readyMono);
@@ -984,7 +1211,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const now = this.#options.clock();
     const durationMs = performance.now() - run.startedMono;
     const reason = run.abortReason;
-    if (ok && (reason === null || reason === "shutdown")) {
+    if (ok && (reason === null || reason === "shutdown" || reason === "preempted")) {
       let result: string | null;
       try {
         result = value === undefined ? null : serializePayload(value, "result");
@@ -1010,8 +1237,15 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       );
       return;
     }
-    if (reason === "shutdown") {
-      this.#endInterrupted(run, now, durationMs, `stopped by the shutdown: ${errorMessage(value)}`);
+    if (reason === "shutdown" || reason === "preempted") {
+      this.#endInterrupted(
+        run,
+        now,
+        durationMs,
+        reason === "shutdown"
+          ? `stopped by the shutdown: ${errorMessage(value)}`
+          : errorMessage(value),
+      );
       return;
     }
     if (reason === "timeout") {
@@ -1120,6 +1354,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const worker = run.worker;
     this.#running.delete(record.id);
     this.#releaseKind(record.kind);
+    if (record.leases.length > 0 && this.#leases !== null) {
+      void this.#leases.releaseJob(record.id).catch((error: unknown) =>
+        this.#events.emit("store:error", { operation: "release leases", error })
+      );
+    }
     if (worker.stuck) {
       this.#events.emit("worker:recovered", { worker: worker.id, jobId: record.id });
     }
@@ -1294,6 +1533,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       ? `timed out after ${formatDuration(run.record.timeoutMs ?? 0)}`
       : reason === "cancelled"
       ? "the job was cancelled"
+      : reason === "preempted"
+      ? (this.#preemptedBy.get(run.record.id) ?? "a higher-priority holder took one of its leases")
       : "the runtime is shutting down";
     run.controller.abort(new LiminalError(code, message));
     if (run.killAt < this.#watchdogAt) this.#armWatchdog(run.killAt);
@@ -1454,6 +1695,17 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       timer = setTimeout(done, Math.max(0, ms));
     });
   }
+}
+
+/** A queued job's request for its leases. */
+function leaseRequest(entry: { id: string; level: number }): LeaseGateRequest {
+  return { holder: `job:${entry.id}`, priority: priorityAt(entry.level), jobId: entry.id };
+}
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  if (tens >= 11 && tens <= 13) return `${n}th`;
+  return `${n}${["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
 }
 
 function resolveDelay(value: NonNullable<JobSpec["delay"]>, label: string): number {

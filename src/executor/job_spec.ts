@@ -30,6 +30,8 @@ export interface JobSpec {
   backoff?: { base?: Duration; max?: Duration };
   /** While a job with this key is scheduled, queued or running, no second one is created. */
   uniqueKey?: string;
+  /** Territory leases (resource names) the job must hold to run; released when it ends. */
+  leases?: string[];
 }
 
 /** What `enqueue` did. */
@@ -51,6 +53,7 @@ const SPEC_FIELDS = [
   "attempts",
   "backoff",
   "uniqueKey",
+  "leases",
 ] as const;
 
 /** Parses a run-at time: a `Date`, epoch milliseconds, or ISO-8601 text with a date. */
@@ -141,6 +144,7 @@ export function parseJobSpec(value: unknown, label: string): JobSpec {
     }
     spec.uniqueKey = raw.uniqueKey;
   }
+  if (raw.leases !== undefined) spec.leases = parseLeaseList(raw.leases, label);
   return spec;
 }
 
@@ -153,4 +157,36 @@ function checkDuration(value: unknown, what: string): Duration {
   }
   parseDuration(value, what);
   return value;
+}
+
+/** The longest resource name a lease may have. */
+export const MAX_RESOURCE_LENGTH = 200;
+const RESOURCE = /^[A-Za-z0-9._:-]+(\/[A-Za-z0-9._:-]+)*(\/\*)?$/;
+
+/**
+ * Checks a resource name: segments of letters, digits, `.`, `_`, `:`, `-` separated by `/`,
+ * optionally ending in `/*` (every resource under that path).
+ */
+export function parseResource(value: unknown, what = "resource"): string {
+  if (typeof value !== "string" || value.length > MAX_RESOURCE_LENGTH || !RESOURCE.test(value)) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid ${what} ${
+        JSON.stringify(value)
+      }: use path segments of letters, digits, ".", "_", ":" or "-" separated by "/", optionally ending in "/*" (e.g. db/orders, files/uploads/*)`,
+    );
+  }
+  return value;
+}
+
+/** Checks a list of lease resources. */
+export function parseLeaseList(value: unknown, label: string): string[] {
+  if (!Array.isArray(value) || value.length > 16) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `${label}: "leases" must be an array of at most 16 resource names`,
+    );
+  }
+  const leases = value.map((r) => parseResource(r, `${label} lease`));
+  return [...new Set(leases)].sort();
 }

@@ -8,6 +8,7 @@ import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import type { JobStore } from "../store/types.ts";
 import type { JobKind } from "./job_kind.ts";
+import type { Priority } from "../shared/priority.ts";
 
 /** Options of a `MaintenanceExecutor`. */
 export interface ExecutorOptions {
@@ -35,6 +36,32 @@ export interface ExecutorOptions {
   clock?: () => number;
   /** A number in [0, 1) for backoff jitter. @default Math.random */
   random?: () => number;
+  /** Territory leases jobs may need (`JobSpec.leases`). @default none: such jobs run at once */
+  leases?: LeaseGate;
+}
+
+/**
+ * What the executor needs of territory leases: decide synchronously whether a job may take
+ * its leases, take them, give them back when it ends, and hear when one frees up.
+ */
+export interface LeaseGate {
+  /** The resource that keeps `request` from taking every resource now, or `null`. */
+  blockedBy(resources: readonly string[], request: LeaseGateRequest): string | null;
+  /** Takes every resource for a job; `false` (taking nothing) when one is held. */
+  takeForJob(resources: readonly string[], request: LeaseGateRequest): boolean;
+  /** Gives back every lease a job holds. */
+  releaseJob(jobId: string): Promise<void>;
+  /** Calls `listener` when a lease is released, expires or changes hands. */
+  onFree(listener: () => void): () => void;
+  /** Who holds the lease overlapping `resource`, for explanations. */
+  holderOf(resource: string): { holder: string; priority: Priority; expiresAt: number } | undefined;
+}
+
+/** A job asking for leases. */
+export interface LeaseGateRequest {
+  holder: string;
+  priority: Priority;
+  jobId: string;
 }
 
 /** {@link ExecutorOptions} with every default applied. */
@@ -50,6 +77,7 @@ export interface ResolvedExecutorOptions {
   workerPrefix: string;
   clock: () => number;
   random: () => number;
+  leases: LeaseGate | null;
 }
 
 /** The most workers one executor runs. */
@@ -97,6 +125,7 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
     workerPrefix: options.workerPrefix ?? "w",
     clock: options.clock ?? Date.now,
     random: options.random ?? Math.random,
+    leases: options.leases ?? null,
   };
 }
 

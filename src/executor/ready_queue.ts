@@ -5,12 +5,14 @@
  * every aging interval it has waited, never above `critical` (`override` jobs stay
  * `override`). Within a lane the head is the oldest job and therefore also the one aged
  * most, so the best job overall is among the five heads: `take` compares them, highest
- * effective level first, then the lowest `seq` (the order jobs became ready). Every
- * operation is O(1) whatever the number of queued jobs.
+ * effective level first; at the same effective level the higher own priority, then the lowest
+ * `seq` (the order jobs became ready). Every operation is O(1) whatever the number of queued
+ * jobs.
  *
- * A job whose kind cannot run now (its concurrency limit is reached, or no handler is
- * registered) is parked in lanes of its kind, keeping its order, and competes again as soon
- * as its kind can run.
+ * A job that cannot start now is parked under what blocks it (a block key: `kind:<name>`
+ * when its kind's concurrency limit is reached or no handler is registered, `lease:<resource>`
+ * when a lease it needs is held), keeping its order, and competes again as soon as that key
+ * opens.
  *
  * @module
  */
@@ -27,6 +29,15 @@ export interface QueuedEntry extends ReadyEntry {
 }
 
 type Lanes = RingBuffer<QueuedEntry>[];
+
+/**
+ * At the same effective level, which goes first: the higher own priority (a job aged up to
+ * `critical` does not overtake a job that is `critical` itself, so a large aged backlog cannot
+ * hold critical work back), then the one that became ready first.
+ */
+function before(a: QueuedEntry, b: QueuedEntry): boolean {
+  return a.level !== b.level ? a.level > b.level : a.seq < b.seq;
+}
 
 function newLanes(): Lanes {
   return Array.from({ length: LEVELS }, () => new RingBuffer<QueuedEntry>());
@@ -63,16 +74,25 @@ export class ReadyQueue {
     return size;
   }
 
-  /** The kinds with parked entries, and how many each. */
-  parkedKinds(): Map<string, number> {
-    const kinds = new Map<string, number>();
-    for (const [kind, lanes] of this.#parked) {
-      kinds.set(
-        kind,
+  /** The block keys with parked entries, and how many each. */
+  parkedKeys(): Map<string, number> {
+    const keys = new Map<string, number>();
+    for (const [key, lanes] of this.#parked) {
+      keys.set(
+        key,
         lanes.reduce((n, lane) => n + lane.size, 0),
       );
     }
-    return kinds;
+    return keys;
+  }
+
+  /** The entries parked under `key`, best first. */
+  parkedUnder(key: string, now: number): QueuedEntry[] {
+    const lanes = this.#parked.get(key);
+    if (lanes === undefined) return [];
+    return lanes.flatMap((lane) => [...lane]).sort((a, b) =>
+      this.effectiveLevel(b, now) - this.effectiveLevel(a, now) || a.seq - b.seq
+    );
   }
 
   /** Adds an entry behind every entry of its level. */
@@ -88,53 +108,95 @@ export class ReadyQueue {
   }
 
   /**
-   * Removes and returns the entry to run next, or `undefined`. Entries whose kind fails
-   * `canRun` are parked on the way; parked entries of kinds that can run compete as well.
+   * Removes and returns the entry to run next, or `undefined`. An entry `blockKey` names a
+   * key for is parked under it on the way; parked entries compete again while `isOpen(key,
+   * head)` says their key is open for the group's head.
    */
-  take(now: number, canRun: (kind: string) => boolean): QueuedEntry | undefined {
+  take(
+    now: number,
+    blockKey: (entry: QueuedEntry) => string | null,
+    isOpen: (key: string, head: QueuedEntry) => boolean,
+  ): QueuedEntry | undefined {
+    // Keys found closed during this call: a key reported open whose head still blocks on it
+    // is not tried again, so the loop always ends.
+    let closed: Set<string> | null = null;
     for (;;) {
       let best: QueuedEntry | undefined;
       let bestLane: RingBuffer<QueuedEntry> | undefined;
       let bestLevel = -1;
-      let bestParked = false;
+      let bestKey: string | null = null;
       for (let level = 0; level < LEVELS; level++) {
         const lane = this.#lanes[level]!;
         const head = lane.peek();
         if (head === undefined) continue;
         const effective = this.effectiveLevel(head, now);
-        if (effective > bestLevel || (effective === bestLevel && head.seq < best!.seq)) {
+        if (effective > bestLevel || (effective === bestLevel && before(head, best!))) {
           best = head;
           bestLane = lane;
           bestLevel = effective;
+          bestKey = null;
         }
       }
       if (this.#parkedSize > 0) {
-        for (const [kind, lanes] of this.#parked) {
-          if (!canRun(kind)) continue;
+        for (const [key, lanes] of this.#parked) {
+          if (closed?.has(key)) continue;
           for (let level = 0; level < LEVELS; level++) {
             const lane = lanes[level]!;
             const head = lane.peek();
             if (head === undefined) continue;
             const effective = this.effectiveLevel(head, now);
-            if (effective > bestLevel || (effective === bestLevel && head.seq < best!.seq)) {
+            if (effective > bestLevel || (effective === bestLevel && before(head, best!))) {
+              if (!isOpen(key, head)) continue;
               best = head;
               bestLane = lane;
               bestLevel = effective;
-              bestParked = true;
+              bestKey = key;
             }
           }
         }
       }
       if (best === undefined || bestLane === undefined) return undefined;
       bestLane.shift();
-      if (bestParked) {
+      if (bestKey !== null) {
         this.#parkedSize--;
-        this.#dropEmptyParked(best.kind);
-        return best;
+        this.#dropEmptyParked(bestKey);
       }
-      if (canRun(best.kind)) return best;
-      this.#park(best);
+      const key = blockKey(best);
+      if (key === null) return best;
+      if (key === bestKey) (closed ??= new Set()).add(key);
+      this.#park(key, best);
     }
+  }
+
+  /** Removes the entry with `id` wherever it waits (a cancelled job). Returns whether found. */
+  remove(id: string): boolean {
+    const drop = (lane: RingBuffer<QueuedEntry>): boolean => {
+      const kept = [...lane].filter((e) => e.id !== id);
+      if (kept.length === lane.size) return false;
+      lane.clear();
+      for (const e of kept) lane.push(e);
+      return true;
+    };
+    for (const lane of this.#lanes) if (drop(lane)) return true;
+    for (const [key, lanes] of this.#parked) {
+      for (const lane of lanes) {
+        if (drop(lane)) {
+          this.#parkedSize--;
+          this.#dropEmptyParked(key);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Where an entry waits: `null` in a lane, the block key when parked, `undefined` if absent. */
+  locate(id: string): string | null | undefined {
+    for (const lane of this.#lanes) for (const e of lane) if (e.id === id) return null;
+    for (const [key, lanes] of this.#parked) {
+      for (const lane of lanes) for (const e of lane) if (e.id === id) return key;
+    }
+    return undefined;
   }
 
   /** The oldest ready time (epoch ms) of each level, parked entries included. */
@@ -162,15 +224,15 @@ export class ReadyQueue {
     for (;;) {
       let bestIndex = -1;
       let bestLevel = -1;
-      let bestSeq = Number.POSITIVE_INFINITY;
+      let bestEntry: QueuedEntry | undefined;
       for (let i = 0; i < heads.length; i++) {
         const head = heads[i]!;
         if (head.done) continue;
         const effective = this.effectiveLevel(head.value, now);
-        if (effective > bestLevel || (effective === bestLevel && head.value.seq < bestSeq)) {
+        if (effective > bestLevel || (effective === bestLevel && before(head.value, bestEntry!))) {
           bestIndex = i;
           bestLevel = effective;
-          bestSeq = head.value.seq;
+          bestEntry = head.value;
         }
       }
       if (bestIndex < 0) return;
@@ -188,18 +250,18 @@ export class ReadyQueue {
     this.#parkedSize = 0;
   }
 
-  #park(entry: QueuedEntry): void {
-    let lanes = this.#parked.get(entry.kind);
+  #park(key: string, entry: QueuedEntry): void {
+    let lanes = this.#parked.get(key);
     if (lanes === undefined) {
       lanes = newLanes();
-      this.#parked.set(entry.kind, lanes);
+      this.#parked.set(key, lanes);
     }
     lanes[entry.level]!.push(entry);
     this.#parkedSize++;
   }
 
-  #dropEmptyParked(kind: string): void {
-    const lanes = this.#parked.get(kind);
-    if (lanes !== undefined && lanes.every((lane) => lane.size === 0)) this.#parked.delete(kind);
+  #dropEmptyParked(key: string): void {
+    const lanes = this.#parked.get(key);
+    if (lanes !== undefined && lanes.every((lane) => lane.size === 0)) this.#parked.delete(key);
   }
 }

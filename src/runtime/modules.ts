@@ -1,10 +1,12 @@
 /**
  * Job modules: user files given with `--jobs` whose exports are job kinds made with
- * `defineJob` (named exports, a default export, or arrays of them).
+ * `defineJob` and schedules made with `defineSchedule` (named exports, a default export, or
+ * arrays of them).
  *
  * @module
  */
 import { isJobKind, type JobKind } from "../executor/job_kind.ts";
+import { isSchedule, type ScheduleDefinition } from "../scheduler/schedule.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 
 /** What a job module contributes. */
@@ -12,6 +14,7 @@ export interface LoadedModule {
   /** The module's URL. */
   url: string;
   kinds: JobKind[];
+  schedules: ScheduleDefinition[];
 }
 
 /** Resolves a module path given by a user (relative to the working directory) to a URL. */
@@ -52,25 +55,27 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
       );
     }
     const kinds: JobKind[] = [];
+    const schedules: ScheduleDefinition[] = [];
     const seen = new Set<unknown>();
     const collect = (value: unknown) => {
       if (seen.has(value)) return;
       seen.add(value);
       if (isJobKind(value)) kinds.push(value);
+      else if (isSchedule(value)) schedules.push(value);
       else if (Array.isArray(value)) value.forEach(collect);
     };
     for (const value of Object.values(exports)) collect(value);
-    if (kinds.length === 0) {
+    if (kinds.length === 0 && schedules.length === 0) {
       throw new LiminalError(
         "INVALID_JOB_MODULE",
-        `job module ${specifier} exports no job kinds`,
+        `job module ${specifier} exports no job kinds or schedules`,
         {
           hint:
             'export the kinds made with defineJob: export const cleanup = defineJob({ kind: "cleanup", handler })',
         },
       );
     }
-    loaded.push({ url, kinds });
+    loaded.push({ url, kinds, schedules });
   }
   return loaded;
 }

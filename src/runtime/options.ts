@@ -5,6 +5,7 @@
  * @module
  */
 import type { JobKind } from "../executor/job_kind.ts";
+import type { ScheduleDefinition } from "../scheduler/schedule.ts";
 import { resolveWorkers } from "../executor/options.ts";
 import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
@@ -17,6 +18,8 @@ export interface RuntimeOptions {
   store?: JobStore;
   /** Job kinds to run besides the built-in ones. */
   jobs?: Iterable<JobKind>;
+  /** Recurring schedules (from `--jobs` modules). */
+  schedules?: Iterable<ScheduleDefinition>;
   /** Whether to register the built-in kinds (`sleep`, `command`, `fail`). @default true */
   builtins?: boolean;
   /** Concurrent workers. @default 4 */
@@ -56,6 +59,7 @@ export interface RuntimeOptions {
 export interface RuntimeConfig {
   store: JobStore | null;
   jobs: JobKind[];
+  schedules: ScheduleDefinition[];
   builtins: boolean;
   workers: number;
   graceMs: number;
@@ -89,6 +93,7 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
   return {
     store: options.store ?? null,
     jobs: [...(options.jobs ?? [])],
+    schedules: [...(options.schedules ?? [])],
     builtins: options.builtins ?? true,
     workers: resolveWorkers(options.workers ?? 4),
     graceMs: parseDuration(options.grace ?? "10s", "grace"),

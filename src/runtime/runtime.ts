@@ -17,7 +17,10 @@ import { getLogger } from "@logtape/logtape";
 import { ControlServer } from "../control/server.ts";
 import { assertSocketFree } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
-import { builtinJobs } from "../jobs/mod.ts";
+import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
+import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
+import type { LeaseSnapshot } from "../shared/schedule.ts";
+import { Scheduler } from "../scheduler/scheduler.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { Emitter, type EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
@@ -72,6 +75,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #state: RuntimeState = "created";
   readonly #store: JobStore;
   readonly #executor: MaintenanceExecutor;
+  readonly #leases: LeaseManager;
+  readonly #scheduler: Scheduler;
   #signals: SignalWatcher | null = null;
   #control: ControlServer | null = null;
   #plan = new ShutdownPlan();
@@ -91,16 +96,39 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#config = config;
     this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     // Building the parts is pure: nothing opens, listens or runs until start().
-    this.#store = config.store ?? new MemoryStore();
+    const store = config.store ?? new MemoryStore();
+    this.#store = store;
+    this.#leases = new LeaseManager({ store });
+    const leases = this.#leases;
     this.#executor = new MaintenanceExecutor({
-      store: this.#store,
-      kinds: [...(config.builtins ? builtinJobs() : []), ...config.jobs],
+      store,
+      kinds: [
+        ...(config.builtins ? builtinJobs() : []),
+        ...(config.builtins
+          ? runtimeJobs({
+            prune: (options) => this.prune(options),
+            sweepLeases: () => leases.sweep(),
+          })
+          : []),
+        ...config.jobs,
+      ],
       workers: config.workers,
       agingInterval: config.agingInterval,
       killAfter: config.killAfter,
       stuckAfter: config.stuckAfter,
       starvationAfter: config.starvationAfter,
+      leases,
       ...(config.window === undefined ? {} : { window: config.window }),
+    });
+    const executor = this.#executor;
+    this.#scheduler = new Scheduler({
+      store,
+      definitions: config.schedules,
+      target: {
+        enqueue: (spec) => executor.enqueue(spec),
+        get: (id) => executor.get(id),
+        requireKind: (kind) => void executor.kinds.require(kind),
+      },
     });
   }
 
@@ -126,6 +154,16 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   /** The executor (built with the runtime, started by `start()`). */
   get executor(): MaintenanceExecutor {
     return this.#executor;
+  }
+
+  /** Territory leases. */
+  get leases(): LeaseManager {
+    return this.#leases;
+  }
+
+  /** Recurring schedules. */
+  get scheduler(): Scheduler {
+    return this.#scheduler;
   }
 
   /** The job store (opened by `start()`). */
@@ -211,7 +249,26 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       });
     }
 
-    // 2. executor
+    // 2. territory leases (loaded back; those of a dead runtime expire on their own)
+    const leases = this.#leases;
+    await leases.start();
+    this.#plan.add("store-closed", "leases", () => leases.stop());
+    leases.on("lease:preempted", ({ lease, by }) => {
+      log.warn("lease {resource}: {holder} was preempted by {by} ({priority})", {
+        resource: lease.resource,
+        holder: lease.holder,
+        by: by.holder,
+        priority: by.priority,
+      });
+      if (lease.jobId !== null) {
+        this.#executor.preempt(
+          lease.jobId,
+          `lease ${lease.resource} was taken over by ${by.holder} (${by.priority})`,
+        );
+      }
+    });
+
+    // 3. executor
     const executor = this.#executor;
     executor.on("store:error", ({ operation, error }) => {
       log.error("store {operation} failed: {error}", { operation, error: errorMessage(error) });
@@ -239,6 +296,13 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     });
     await executor.start();
 
+    // 4. scheduler
+    const scheduler = this.#scheduler;
+    await scheduler.start();
+    this.#plan.add("intake-closed", "scheduler", async () => {
+      await scheduler.stop();
+    });
+
     // Retention of finished jobs, in the background.
     const sweeper = new RetentionSweeper(store, config.retention);
     sweeper.start();
@@ -246,7 +310,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       await sweeper.stop();
     });
 
-    // 3. control server
+    // 5. control server
     if (config.socket !== null) {
       const control = new ControlServer(this, { path: config.socket });
       await control.start();
@@ -413,6 +477,26 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     });
   }
 
+  /** Leases held now, with their waiters: operators in line and queued jobs that need them. */
+  leaseSnapshot(): LeaseSnapshot[] {
+    const leases = this.#leases.snapshot();
+    const jobs = this.#executor.leaseWaiters();
+    for (const lease of leases) {
+      for (const [resource, waiting] of jobs) {
+        if (!overlaps(resource, lease.resource)) continue;
+        for (const w of waiting) {
+          lease.waiters.push({
+            holder: `job:${w.jobId}`,
+            priority: w.priority,
+            since: new Date(w.since).toISOString(),
+            jobId: w.jobId,
+          });
+        }
+      }
+    }
+    return leases;
+  }
+
   /** The runtime now, as one JSON object. */
   async snapshot(): Promise<RuntimeSnapshot> {
     const executor = this.executor;
@@ -441,6 +525,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       executor: executorSnapshot,
       health: { loopLagMs: lag.lastMs, loopLagMax10sMs: lag.max10sMs },
       warnings,
+      leases: this.leaseSnapshot(),
       shutdown: this.#progress === null ? null : structuredClone(this.#progress),
     };
   }

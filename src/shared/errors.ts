@@ -38,6 +38,14 @@ export const ERROR_CODES = {
   MESSAGE_NOT_FOUND: { exit: 2, status: 404 },
   /** The router is closed or closing. */
   ROUTER_CLOSED: { exit: 3, status: 503 },
+  /** A territory lease is held by someone else (and cannot be preempted now). */
+  LEASE_HELD: { exit: 4, status: 409 },
+  /** Releasing or renewing a lease one does not hold. */
+  LEASE_NOT_HELD: { exit: 2, status: 409 },
+  /** No schedule by that name. */
+  SCHEDULE_NOT_FOUND: { exit: 2, status: 404 },
+  /** A schedule by that name already exists. */
+  SCHEDULE_EXISTS: { exit: 2, status: 409 },
   RUNTIME_UNREACHABLE: { exit: 3, status: 503 },
   RUNTIME_SHUTTING_DOWN: { exit: 3, status: 503 },
   RUNTIME_NOT_RUNNING: { exit: 3, status: 503 },

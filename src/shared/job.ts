@@ -111,6 +111,8 @@ export interface JobDefinition {
   maxAttempts: number;
   backoff: BackoffPolicy;
   uniqueKey: string | null;
+  /** Territory leases the job must hold to run (empty: none). */
+  leases: string[];
 }
 
 /**
@@ -156,6 +158,7 @@ export interface JobSnapshot {
   priority: Priority;
   payload: JsonValue;
   uniqueKey: string | null;
+  leases: string[];
   timeoutMs: number | null;
   maxAttempts: number;
   backoff: BackoffPolicy;
@@ -206,6 +209,7 @@ export function toJobSnapshot(record: JobRecord): JobSnapshot {
     priority: record.priority,
     payload: parseStored(record.payload),
     uniqueKey: record.uniqueKey,
+    leases: [...record.leases],
     timeoutMs: record.timeoutMs,
     maxAttempts: record.maxAttempts,
     backoff: { ...record.backoff },

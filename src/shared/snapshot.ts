@@ -6,6 +6,7 @@
  */
 import type { JobState } from "./job.ts";
 import type { Priority } from "./priority.ts";
+import type { LeaseSnapshot } from "./schedule.ts";
 
 /** Latency percentiles in milliseconds; `null` before anything was measured. */
 export interface LatencySummary {
@@ -43,7 +44,7 @@ export interface WorkerSnapshot {
     elapsedMs: number;
     progress: { done: number; total: number | null } | null;
     /** Set once the job's signal was aborted: why. */
-    aborting: "timeout" | "cancelled" | "shutdown" | null;
+    aborting: "timeout" | "cancelled" | "shutdown" | "preempted" | null;
   } | null;
   /** Milliseconds since its job last showed life (start, heartbeat, progress or log). */
   silentMs: number | null;
@@ -188,5 +189,7 @@ export interface RuntimeSnapshot {
   health: { loopLagMs: number; loopLagMax10sMs: number };
   /** Every warning: the executor's and the runtime's. */
   warnings: Warning[];
+  /** Territory leases held now. */
+  leases: LeaseSnapshot[];
   shutdown: ShutdownProgress | null;
 }

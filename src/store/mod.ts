@@ -10,10 +10,13 @@ export type {
   JobCounts,
   JobFilter,
   JobStore,
+  LeaseRecord,
   NewJob,
   NextState,
   PruneOptions,
   ReadyEntry,
+  ScheduleRecord,
+  ScheduleRun,
   Settlement,
   StoreInfo,
 } from "./types.ts";

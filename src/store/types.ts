@@ -16,6 +16,12 @@ import type {
   JobState,
 } from "../shared/job.ts";
 import type { Priority } from "../shared/priority.ts";
+import type {
+  MissedPolicy,
+  OverlapPolicy,
+  ScheduledJob,
+  ScheduleTiming,
+} from "../shared/schedule.ts";
 
 /** A job to insert: its definition, id and times. */
 export interface NewJob extends JobDefinition {
@@ -37,6 +43,8 @@ export interface ReadyEntry {
   readonly seq: number;
   /** When it entered `queued` (epoch ms): aging counts from here. */
   readonly readyAt: number;
+  /** The leases it must hold to run (empty: none). */
+  readonly leases: readonly string[];
 }
 
 /** What {@link JobStore.insert} did with one job. */
@@ -122,6 +130,49 @@ export interface PruneOptions {
   limit?: number;
 }
 
+/** A recurring schedule as the store keeps it. Times are epoch ms. */
+export interface ScheduleRecord {
+  name: string;
+  source: "module" | "api";
+  timing: ScheduleTiming;
+  job: ScheduledJob;
+  overlap: OverlapPolicy;
+  missed: MissedPolicy;
+  paused: boolean;
+  /** The next due time, or `null` while paused or when none is left. */
+  nextDueAt: number | null;
+  lastDueAt: number | null;
+  lastJobId: string | null;
+  /** Why the last due run enqueued nothing. */
+  lastSkipped: string | null;
+  runs: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What one run of a schedule changes. */
+export interface ScheduleRun {
+  lastDueAt: number;
+  nextDueAt: number | null;
+  lastJobId: string | null;
+  lastSkipped: string | null;
+  runs: number;
+  at: number;
+}
+
+/** A territory lease as the store keeps it. Times are epoch ms. */
+export interface LeaseRecord {
+  resource: string;
+  holder: string;
+  /** Changes on every acquisition: a release or renewal must name it. */
+  token: string;
+  priority: Priority;
+  /** The job holding it, when a job does. */
+  jobId: string | null;
+  acquiredAt: number;
+  expiresAt: number;
+}
+
 /**
  * Where jobs live. Implementations: `memory` (this process only), `sqlite` (embedded,
  * durable), `postgres` (shared by several runtimes).
@@ -181,4 +232,30 @@ export interface JobStore {
   counts(): Promise<JobCounts>;
   /** Removes finished jobs by age and count. Returns how many. */
   prune(options: PruneOptions): Promise<number>;
+
+  /** Every schedule. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /** Creates or replaces a schedule. */
+  putSchedule(record: ScheduleRecord): Promise<void>;
+  /** Removes a schedule; `false` when there was none. */
+  deleteSchedule(name: string): Promise<boolean>;
+  /**
+   * Records one run of a schedule if its last due time is still `expectedLastDueAt`: with a
+   * store shared by several runtimes, exactly one of them gets `true` for a due time.
+   */
+  recordScheduleRun(
+    name: string,
+    expectedLastDueAt: number | null,
+    run: ScheduleRun,
+  ): Promise<boolean>;
+
+  /** Every lease (expired ones too, until deleted). */
+  listLeases(): Promise<LeaseRecord[]>;
+  /**
+   * Writes `lease` if its resource is free, expired at `now`, or held with `expectedToken`.
+   * Returns whether it was written.
+   */
+  swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean>;
+  /** Removes a lease if it still has `token`; `false` otherwise. */
+  deleteLease(resource: string, token: string): Promise<boolean>;
 }

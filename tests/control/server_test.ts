@@ -56,7 +56,17 @@ Deno.test({
       const status = await client.status();
       assert.equal(status.state, "running");
       assert.equal(status.socket, socket);
-      assert.deepEqual((await client.kinds()).map((k) => k.kind), ["command", "fail", "sleep"]);
+      assert.deepEqual((await client.kinds()).map((k) => k.kind), [
+        "backup",
+        "command",
+        "fail",
+        "http-check",
+        "lease-sweep",
+        "prune-history",
+        "sleep",
+        "sqlite-checkpoint",
+        "vacuum",
+      ]);
 
       const { jobs: [created] } = await client.enqueue({ kind: "sleep", payload: { ms: 5 } });
       assert.equal(created!.created, true);

@@ -46,9 +46,15 @@ Deno.test("completions", async (t) => {
 
     await t.step("job kinds come from the running runtime, else the built-in ones", async () => {
       assert.deepEqual(values((await cli(["complete", "--", "enqueue", ""])).stdout).sort(), [
+        "backup",
         "command",
         "fail",
+        "http-check",
+        "lease-sweep",
+        "prune-history",
         "sleep",
+        "sqlite-checkpoint",
+        "vacuum",
       ]);
       await using runtime = spawnLiminal(["start", "--no-tui", "--jobs", FIXTURES], { cwd: dir });
       await runtime.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime");

@@ -113,7 +113,7 @@ Deno.test("control plane end to end", async (t) => {
       const cases: [string[], RegExp][] = [
         [
           ["enqueue", "clenaup"],
-          /^error: UNKNOWN_JOB_KIND: unknown job kind "clenaup"; known: command, fail, sleep, steps, stubborn/,
+          /^error: UNKNOWN_JOB_KIND: unknown job kind "clenaup"; known: backup, command, fail, http-check, lease-sweep, prune-history, sleep, sqlite-checkpoint, steps, stubborn, vacuum/,
         ],
         [
           ["enqueue", "sleep", "--priority", "urgent"],

@@ -75,7 +75,7 @@ Deno.test("liminal run", async (t) => {
         [
           "unknown-kind.json",
           { jobs: [{ kind: "clenaup" }] },
-          /^error: UNKNOWN_JOB_KIND: .*unknown job kind "clenaup"; known: command, fail, sleep/,
+          /^error: UNKNOWN_JOB_KIND: .*unknown job kind "clenaup"; known: backup, command, fail, http-check, lease-sweep, prune-history, sleep, sqlite-checkpoint, vacuum/,
         ],
         [
           "bad-priority.json",

@@ -125,27 +125,32 @@ for (const storeCase of STORE_CASES) {
         h.executor.pause();
         await h.executor.enqueue(job("old-info", { priority: "info" }));
         await h.clock.tickAsync(10_000); // info → blocking after two intervals
+        await h.executor.enqueue(job("new-coordinate", { priority: "coordinate" }));
         await h.executor.enqueue(job("new-blocking", { priority: "blocking" }));
         await h.executor.enqueue(job("new-critical", { priority: "critical" }));
         await h.clock.tickAsync(4_000);
         h.executor.resume();
         await settle(h.clock, 20);
-        // old-info is blocking now (not critical yet: 14 s < 15 s), older than new-blocking.
-        assert.deepEqual(h.started, ["new-critical", "old-info", "new-blocking"]);
+        // old-info is blocking now (not critical yet: 14 s < 15 s): ahead of coordinate, but a
+        // job that is blocking itself keeps its place ahead of it.
+        assert.deepEqual(h.started, ["new-critical", "new-blocking", "old-info", "new-coordinate"]);
       },
     );
 
-    await t.step("an aged job stops at critical; override stays first", async () => {
-      await using h = await harness(storeCase, { agingInterval: "1s" });
-      h.executor.pause();
-      await h.executor.enqueue(job("ancient-info", { priority: "info" }));
-      await h.clock.tickAsync(60_000);
-      await h.executor.enqueue(job("override", { priority: "override" }));
-      await h.executor.enqueue(job("critical", { priority: "critical" }));
-      h.executor.resume();
-      await settle(h.clock, 20);
-      assert.deepEqual(h.started, ["override", "ancient-info", "critical"]);
-    });
+    await t.step(
+      "an aged job stops at critical: override and native critical jobs still go first",
+      async () => {
+        await using h = await harness(storeCase, { agingInterval: "1s" });
+        h.executor.pause();
+        await h.executor.enqueue(job("ancient-info", { priority: "info" }));
+        await h.clock.tickAsync(60_000);
+        await h.executor.enqueue(job("override", { priority: "override" }));
+        await h.executor.enqueue(job("critical", { priority: "critical" }));
+        h.executor.resume();
+        await settle(h.clock, 20);
+        assert.deepEqual(h.started, ["override", "critical", "ancient-info"]);
+      },
+    );
 
     await t.step("a delayed job is scheduled and runs when its time comes", async () => {
       await using h = await harness(storeCase);

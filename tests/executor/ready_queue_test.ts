@@ -6,9 +6,10 @@ import { RingBuffer } from "../../src/executor/ring_buffer.ts";
 let seq = 0;
 function entry(level: number, readyAt = 0, kind = "k"): QueuedEntry {
   seq++;
-  return { id: `j${seq}`, kind, level, seq, readyAt, readyMono: 0 };
+  return { id: `j${seq}`, kind, level, seq, readyAt, readyMono: 0, leases: [] };
 }
 const always = () => true;
+const free = () => null;
 
 Deno.test("RingBuffer keeps FIFO order across growth and wrap-around", () => {
   const ring = new RingBuffer<number>(2);
@@ -23,7 +24,7 @@ Deno.test("RingBuffer keeps FIFO order across growth and wrap-around", () => {
   assert.equal(ring.peekLast(), model.at(-1));
 });
 
-Deno.test("ReadyQueue takes the best effective level, then the oldest", () => {
+Deno.test("ReadyQueue takes the best effective level, then the higher own level, then the oldest", () => {
   fc.assert(
     fc.property(
       fc.array(
@@ -44,10 +45,13 @@ Deno.test("ReadyQueue takes the best effective level, then the oldest", () => {
         const entries = sorted.map((s) => entry(s.level, now - s.age));
         for (const e of entries) queue.push(e);
         const expected = [...entries].sort((a, b) =>
-          queue.effectiveLevel(b, now) - queue.effectiveLevel(a, now) || a.seq - b.seq
+          queue.effectiveLevel(b, now) - queue.effectiveLevel(a, now) || b.level - a.level ||
+          a.seq - b.seq
         );
         const taken: QueuedEntry[] = [];
-        for (let e = queue.take(now, always); e; e = queue.take(now, always)) taken.push(e);
+        for (let e = queue.take(now, free, always); e; e = queue.take(now, free, always)) {
+          taken.push(e);
+        }
         assert.deepEqual(taken.map((e) => e.id), expected.map((e) => e.id));
         assert.equal(queue.size, 0);
       },
@@ -73,15 +77,16 @@ Deno.test("ReadyQueue parks entries whose kind cannot run and keeps their order"
   const b2 = entry(0, 0, "b");
   for (const e of [a1, b1, a2, b2]) queue.push(e);
   const blocked = new Set(["a"]);
-  const canRun = (kind: string) => !blocked.has(kind);
-  assert.equal(queue.take(0, canRun), b1);
-  assert.equal(queue.take(0, canRun), b2);
-  assert.equal(queue.take(0, canRun), undefined);
+  const blockKey = (e: QueuedEntry) => (blocked.has(e.kind) ? `kind:${e.kind}` : null);
+  const isOpen = (key: string) => !blocked.has(key.slice(5));
+  assert.equal(queue.take(0, blockKey, isOpen), b1);
+  assert.equal(queue.take(0, blockKey, isOpen), b2);
+  assert.equal(queue.take(0, blockKey, isOpen), undefined);
   assert.equal(queue.parkedSize, 2);
   assert.equal(queue.size, 2);
   blocked.clear();
-  assert.equal(queue.take(0, canRun), a1);
-  assert.equal(queue.take(0, canRun), a2);
+  assert.equal(queue.take(0, blockKey, isOpen), a1);
+  assert.equal(queue.take(0, blockKey, isOpen), a2);
   assert.equal(queue.size, 0);
 });
 
@@ -89,6 +94,6 @@ Deno.test("ReadyQueue stays O(1) per take at a million entries", () => {
   const queue = new ReadyQueue(5_000);
   for (let i = 0; i < 1_000_000; i++) queue.push(entry(i % 5, i));
   let count = 0;
-  while (queue.take(2_000_000, always)) count++;
+  while (queue.take(2_000_000, free, always)) count++;
   assert.equal(count, 1_000_000);
 });

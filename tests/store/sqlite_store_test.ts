@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { newId } from "../../src/shared/ids.ts";
 import { MIGRATIONS, SCHEMA_VERSION, SqliteStore } from "../../src/store/sqlite/mod.ts";
+import { APPLICATION_ID } from "../../src/store/sqlite/sqlite_store.ts";
 import type { NewJob } from "../../src/store/types.ts";
 
 const sanitized = { sanitizeOps: true, sanitizeResources: true };
@@ -23,6 +24,7 @@ function newJob(extra: Partial<NewJob> = {}): NewJob {
     maxAttempts: 3,
     backoff: { baseMs: 1000, maxMs: 60000 },
     uniqueKey: null,
+    leases: [],
     createdAt: now,
     runAt: now,
     ...extra,
@@ -72,11 +74,27 @@ Deno.test({
           db.exec(m.sql);
           db.prepare("INSERT INTO liminal_migrations VALUES (?, ?, ?)").run(m.version, m.name, 0);
         }
+        const oldId = newId();
+        if (from >= 1) {
+          // A job written by the older schema (version 1's columns only).
+          db.prepare(
+            `INSERT INTO jobs (id, kind, payload, priority, state, created_at, run_at, ready_at, seq, max_attempts,
+               backoff_base_ms, backoff_max_ms, updated_at) VALUES (?, 'sleep', '{"ms":1}', 1, 'queued', 1, 1, 1, 7, 3, 1000, 60000, 1)`,
+          ).run(oldId);
+          db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+        }
         db.close();
         const store = new SqliteStore({ path });
         await store.open();
-        const [inserted] = await store.insert([newJob()], Date.now());
+        if (from >= 1) {
+          const kept = await store.get(oldId);
+          assert.equal(kept?.state, "queued", `the job of schema ${from} is kept`);
+          assert.deepEqual(kept?.leases, []);
+          assert.deepEqual((await store.loadReady(1, 0, 10)).map((e) => e.id), [oldId]);
+        }
+        const [inserted] = await store.insert([newJob({ leases: ["db/orders"] })], Date.now());
         assert.equal((await store.get(inserted!.id))?.state, "queued");
+        assert.deepEqual((await store.get(inserted!.id))?.leases, ["db/orders"]);
         await store.close();
         const check = new DatabaseSync(path);
         assert.equal(

@@ -95,6 +95,7 @@ export function snapshot(extra: SnapshotOverrides = {}): RuntimeSnapshot {
     executor,
     health: { loopLagMs: 0.4, loopLagMax10sMs: 3 },
     warnings: [],
+    leases: [],
     shutdown: null,
     ...rest,
   };
@@ -119,6 +120,7 @@ export function job(id: string, extra: Partial<JobSnapshot> = {}): JobSnapshot {
     priority: "coordinate",
     payload: { ms: 10 },
     uniqueKey: null,
+    leases: [],
     timeoutMs: null,
     maxAttempts: 3,
     backoff: { baseMs: 1000, maxMs: 300000 },

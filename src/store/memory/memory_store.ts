@@ -26,9 +26,12 @@ import type {
   JobCounts,
   JobFilter,
   JobStore,
+  LeaseRecord,
   NewJob,
   PruneOptions,
   ReadyEntry,
+  ScheduleRecord,
+  ScheduleRun,
   Settlement,
   StoreInfo,
 } from "../types.ts";
@@ -69,6 +72,8 @@ export class MemoryStore implements JobStore {
   #counts: number[][] = JOB_STATES.map(() => PRIORITIES.map(() => 0));
   #maxFinished: number;
   #open = false;
+  #schedules = new Map<string, ScheduleRecord>();
+  #leases = new Map<string, LeaseRecord>();
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxFinished = options.maxFinished ?? 100_000;
@@ -114,6 +119,7 @@ export class MemoryStore implements JobStore {
         maxAttempts: job.maxAttempts,
         backoff: job.backoff,
         uniqueKey: job.uniqueKey,
+        leases: job.leases,
         state: queued ? "queued" : "scheduled",
         createdAt: job.createdAt,
         runAt: job.runAt,
@@ -187,6 +193,7 @@ export class MemoryStore implements JobStore {
         maxAttempts: record.maxAttempts,
         backoff: record.backoff,
         uniqueKey: record.uniqueKey,
+        leases: record.leases,
         createdAt: record.createdAt,
         attempt: record.attempts.length,
         failures: record.failures,
@@ -402,6 +409,55 @@ export class MemoryStore implements JobStore {
     return removed;
   }
 
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return [...this.#schedules.values()].map((r) => structuredClone(r)).sort((a, b) =>
+      a.name.localeCompare(b.name)
+    );
+  }
+
+  async putSchedule(record: ScheduleRecord): Promise<void> {
+    this.#schedules.set(record.name, structuredClone(record));
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.#schedules.delete(name);
+  }
+
+  async recordScheduleRun(
+    name: string,
+    expectedLastDueAt: number | null,
+    run: ScheduleRun,
+  ): Promise<boolean> {
+    const record = this.#schedules.get(name);
+    if (record === undefined || record.lastDueAt !== expectedLastDueAt) return false;
+    record.lastDueAt = run.lastDueAt;
+    record.nextDueAt = run.nextDueAt;
+    record.lastJobId = run.lastJobId;
+    record.lastSkipped = run.lastSkipped;
+    record.runs = run.runs;
+    record.updatedAt = run.at;
+    return true;
+  }
+
+  async listLeases(): Promise<LeaseRecord[]> {
+    return [...this.#leases.values()].map((l) => ({ ...l }));
+  }
+
+  async swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean> {
+    const current = this.#leases.get(lease.resource);
+    const free = current === undefined || current.expiresAt <= now;
+    if (!free && current.token !== expectedToken) return false;
+    this.#leases.set(lease.resource, { ...lease });
+    return true;
+  }
+
+  async deleteLease(resource: string, token: string): Promise<boolean> {
+    const current = this.#leases.get(resource);
+    if (current === undefined || current.token !== token) return false;
+    this.#leases.delete(resource);
+    return true;
+  }
+
   #finish(record: JobRecord, at: number): void {
     record.finishedAt = at;
     this.#finished.push({ id: record.id, finishedAt: at });
@@ -467,6 +523,7 @@ function entryOf(record: JobRecord): ReadyEntry {
     level: priorityLevel(record.priority),
     seq: record.seq,
     readyAt: record.readyAt ?? record.updatedAt,
+    leases: record.leases,
   };
 }
 
@@ -474,6 +531,7 @@ function copyOf(record: JobRecord): JobRecord {
   return {
     ...record,
     backoff: { ...record.backoff },
+    leases: [...record.leases],
     attempts: record.attempts.map((a) => ({ ...a })),
     logs: record.logs.slice(),
     progress: record.progress === null ? null : { ...record.progress },

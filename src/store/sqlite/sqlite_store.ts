@@ -40,9 +40,12 @@ import type {
   JobCounts,
   JobFilter,
   JobStore,
+  LeaseRecord,
   NewJob,
   PruneOptions,
   ReadyEntry,
+  ScheduleRecord,
+  ScheduleRun,
   Settlement,
   StoreInfo,
 } from "../types.ts";
@@ -263,13 +266,16 @@ export class SqliteStore implements JobStore {
           job.backoff.maxMs,
           job.uniqueKey,
           now,
+          leasesColumn(job.leases),
         );
         added.push([queued ? "queued" : "scheduled", level]);
         results[i] = {
           id: job.id,
           created: true,
           state: queued ? "queued" : "scheduled",
-          entry: queued ? { id: job.id, kind: job.kind, level, seq: jobSeq, readyAt: now } : null,
+          entry: queued
+            ? { id: job.id, kind: job.kind, level, seq: jobSeq, readyAt: now, leases: job.leases }
+            : null,
         };
       }
     }, () => (seq = this.#seq));
@@ -286,6 +292,7 @@ export class SqliteStore implements JobStore {
       level: Number(row.priority),
       seq: Number(row.seq),
       readyAt: Number(row.ready_at),
+      leases: parseLeases(row.leases),
     }));
   }
 
@@ -308,6 +315,7 @@ export class SqliteStore implements JobStore {
           maxAttempts: Number(row.max_attempts),
           backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
           uniqueKey: row.unique_key === null ? null : String(row.unique_key),
+          leases: parseLeases(row.leases),
           createdAt: Number(row.created_at),
           attempt,
           failures: Number(row.failures),
@@ -357,6 +365,7 @@ export class SqliteStore implements JobStore {
             level,
             seq: jobSeq,
             readyAt: s.endedAt,
+            leases: parseLeases(row.leases),
           });
         }
       }
@@ -400,6 +409,7 @@ export class SqliteStore implements JobStore {
           level: Number(row.priority),
           seq: jobSeq,
           readyAt: now,
+          leases: parseLeases(row.leases),
         });
       }
     }, () => (seq = this.#seq));
@@ -468,7 +478,14 @@ export class SqliteStore implements JobStore {
       }
       const jobSeq = ++seq;
       const row = st.retry.get(at, jobSeq, at, id) as Row;
-      entry = { id, kind: String(row.kind), level: Number(row.priority), seq: jobSeq, readyAt: at };
+      entry = {
+        id,
+        kind: String(row.kind),
+        level: Number(row.priority),
+        seq: jobSeq,
+        readyAt: at,
+        leases: parseLeases(row.leases),
+      };
     }, () => (seq = this.#seq));
     this.#seq = seq;
     const done = entry as ReadyEntry | null;
@@ -579,6 +596,145 @@ export class SqliteStore implements JobStore {
     return removed.length;
   }
 
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#database().prepare("SELECT * FROM schedules ORDER BY name").all().map((row) => ({
+      name: String(row.name),
+      source: row.source === "api" ? "api" : "module",
+      timing: JSON.parse(String(row.timing)),
+      job: JSON.parse(String(row.job)),
+      overlap: row.overlap === "queue" ? "queue" : "skip",
+      missed: row.missed === "run-once" ? "run-once" : "skip",
+      paused: Number(row.paused) === 1,
+      nextDueAt: row.next_due_at === null ? null : Number(row.next_due_at),
+      lastDueAt: row.last_due_at === null ? null : Number(row.last_due_at),
+      lastJobId: row.last_job_id === null ? null : String(row.last_job_id),
+      lastSkipped: row.last_skipped === null ? null : String(row.last_skipped),
+      runs: Number(row.runs),
+      createdAt: Number(row.created_at),
+      updatedAt: Number(row.updated_at),
+    }));
+  }
+
+  async putSchedule(r: ScheduleRecord): Promise<void> {
+    const db = this.#database();
+    this.#transaction("save schedule", () => {
+      db.prepare(
+        `INSERT INTO schedules (name, source, timing, job, overlap, missed, paused, next_due_at, last_due_at,
+           last_job_id, last_skipped, runs, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET source = excluded.source, timing = excluded.timing, job = excluded.job,
+           overlap = excluded.overlap, missed = excluded.missed, paused = excluded.paused,
+           next_due_at = excluded.next_due_at, last_due_at = excluded.last_due_at,
+           last_job_id = excluded.last_job_id, last_skipped = excluded.last_skipped, runs = excluded.runs,
+           updated_at = excluded.updated_at`,
+      ).run(
+        r.name,
+        r.source,
+        JSON.stringify(r.timing),
+        JSON.stringify(r.job),
+        r.overlap,
+        r.missed,
+        r.paused ? 1 : 0,
+        r.nextDueAt,
+        r.lastDueAt,
+        r.lastJobId,
+        r.lastSkipped,
+        r.runs,
+        r.createdAt,
+        r.updatedAt,
+      );
+    });
+  }
+
+  async deleteSchedule(name: string): Promise<boolean> {
+    let changed = 0;
+    this.#transaction("remove schedule", () => {
+      changed = Number(
+        this.#database().prepare("DELETE FROM schedules WHERE name = ?").run(name).changes,
+      );
+    });
+    return changed > 0;
+  }
+
+  async recordScheduleRun(
+    name: string,
+    expectedLastDueAt: number | null,
+    run: ScheduleRun,
+  ): Promise<boolean> {
+    let changed = 0;
+    this.#transaction("record schedule run", () => {
+      changed = Number(
+        this.#database().prepare(
+          `UPDATE schedules SET last_due_at = ?, next_due_at = ?, last_job_id = ?, last_skipped = ?, runs = ?,
+             updated_at = ? WHERE name = ? AND last_due_at IS ?`,
+        ).run(
+          run.lastDueAt,
+          run.nextDueAt,
+          run.lastJobId,
+          run.lastSkipped,
+          run.runs,
+          run.at,
+          name,
+          expectedLastDueAt,
+        )
+          .changes,
+      );
+    });
+    return changed > 0;
+  }
+
+  async listLeases(): Promise<LeaseRecord[]> {
+    return this.#database().prepare("SELECT * FROM leases ORDER BY resource").all().map((row) => ({
+      resource: String(row.resource),
+      holder: String(row.holder),
+      token: String(row.token),
+      priority: priorityAt(Number(row.priority)),
+      jobId: row.job_id === null ? null : String(row.job_id),
+      acquiredAt: Number(row.acquired_at),
+      expiresAt: Number(row.expires_at),
+    }));
+  }
+
+  async swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean> {
+    let changed = 0;
+    this.#transaction("lease", () => {
+      changed = Number(
+        this.#database().prepare(
+          `INSERT INTO leases (resource, holder, token, priority, job_id, acquired_at, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (resource) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+             priority = excluded.priority, job_id = excluded.job_id, acquired_at = excluded.acquired_at,
+             expires_at = excluded.expires_at
+           WHERE leases.expires_at <= ? OR leases.token IS ?`,
+        ).run(
+          lease.resource,
+          lease.holder,
+          lease.token,
+          priorityLevel(lease.priority),
+          lease.jobId,
+          lease.acquiredAt,
+          lease.expiresAt,
+          now,
+          expectedToken,
+        ).changes,
+      );
+    });
+    return changed > 0;
+  }
+
+  async deleteLease(resource: string, token: string): Promise<boolean> {
+    let changed = 0;
+    this.#transaction("release lease", () => {
+      changed = Number(
+        this.#database().prepare("DELETE FROM leases WHERE resource = ? AND token = ?").run(
+          resource,
+          token,
+        ).changes,
+      );
+    });
+    return changed > 0;
+  }
+
   // ── internals ─────────────────────────────────────────────────────────────────────────
 
   #record(row: Row): JobRecord {
@@ -605,6 +761,7 @@ export class SqliteStore implements JobStore {
       maxAttempts: Number(row.max_attempts),
       backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
       uniqueKey: row.unique_key === null ? null : String(row.unique_key),
+      leases: parseLeases(row.leases),
       state: row.state as JobState,
       createdAt: Number(row.created_at),
       runAt: Number(row.run_at),
@@ -788,14 +945,14 @@ function prepare(db: DatabaseSync): Statements {
   return {
     insert: db.prepare(
       `INSERT INTO jobs (id, kind, payload, priority, state, created_at, run_at, ready_at, seq, timeout_ms,
-         max_attempts, backoff_base_ms, backoff_max_ms, unique_key, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         max_attempts, backoff_base_ms, backoff_max_ms, unique_key, updated_at, leases)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     liveByUniqueKey: db.prepare(
       `SELECT id, state FROM jobs WHERE unique_key = ? AND state IN (${live})`,
     ),
     loadReady: db.prepare(
-      `SELECT id, kind, priority, seq, ready_at FROM jobs
+      `SELECT id, kind, priority, seq, ready_at, leases FROM jobs
        WHERE state = 'queued' AND priority = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     claim: db.prepare(
@@ -803,7 +960,7 @@ function prepare(db: DatabaseSync): Statements {
          attempt_count = attempt_count + 1, updated_at = ?
        WHERE id = ? AND state = 'queued'
        RETURNING kind, payload, priority, timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,
-         unique_key, created_at, attempt_count, failures, interruptions`,
+         unique_key, created_at, attempt_count, failures, interruptions, leases`,
     ),
     openAttempt: db.prepare(
       "INSERT INTO job_attempts (job_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)",
@@ -819,7 +976,7 @@ function prepare(db: DatabaseSync): Statements {
          run_at = COALESCE($runAt, run_at), ready_at = $readyAt, seq = COALESCE($seq, seq),
          finished_at = $finishedAt, updated_at = $at
        WHERE id = $id AND state = 'running'
-       RETURNING kind, priority`,
+       RETURNING kind, priority, leases`,
     ),
     progress: db.prepare("UPDATE jobs SET progress = ? WHERE id = ? AND state = 'running'"),
     appendLog: db.prepare(
@@ -835,7 +992,7 @@ function prepare(db: DatabaseSync): Statements {
     ),
     promote: db.prepare(
       `UPDATE jobs SET state = 'queued', ready_at = ?, seq = ?, updated_at = ?
-       WHERE id = ? AND state = 'scheduled' RETURNING kind, priority`,
+       WHERE id = ? AND state = 'scheduled' RETURNING kind, priority, leases`,
     ),
     nextDue: db.prepare("SELECT MIN(run_at) AS at FROM jobs WHERE state = 'scheduled'"),
     getJob: db.prepare("SELECT * FROM jobs WHERE id = ?"),
@@ -848,7 +1005,7 @@ function prepare(db: DatabaseSync): Statements {
     ),
     retry: db.prepare(
       `UPDATE jobs SET state = 'queued', failures = 0, finished_at = NULL, ready_at = ?, seq = ?, updated_at = ?
-       WHERE id = ? RETURNING kind, priority`,
+       WHERE id = ? RETURNING kind, priority, leases`,
     ),
     running: db.prepare("SELECT id, priority, attempt_count FROM jobs WHERE state = 'running'"),
     recover: db.prepare(
@@ -864,6 +1021,15 @@ function prepare(db: DatabaseSync): Statements {
     ),
     deleteJob: db.prepare("DELETE FROM jobs WHERE id = ?"),
   };
+}
+
+function leasesColumn(leases: readonly string[]): string | null {
+  return leases.length === 0 ? null : JSON.stringify(leases);
+}
+
+function parseLeases(value: unknown): string[] {
+  const parsed = parseJsonColumn<unknown>(value);
+  return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === "string") : [];
 }
 
 function jsonOrNull(value: unknown): string | null {

@@ -5,6 +5,7 @@
  * @module
  */
 import { sql as initial } from "./0001_initial.ts";
+import { sql as schedulesLeases } from "./0002_schedules_leases.ts";
 
 /** One migration. */
 export interface Migration {
@@ -16,6 +17,7 @@ export interface Migration {
 /** Every migration, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", sql: initial },
+  { version: 2, name: "schedules and leases", sql: schedulesLeases },
 ];
 
 /** The schema version this liminal writes. */

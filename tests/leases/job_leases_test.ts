@@ -1,0 +1,200 @@
+/**
+ * Jobs that need territory leases: they wait for them, never share them, and give them back
+ * however they end; a higher-priority holder preempts a job.
+ */
+import assert from "node:assert/strict";
+import { defineJob, type JobKind, MaintenanceExecutor } from "../../src/executor/mod.ts";
+import { LeaseManager } from "../../src/leases/mod.ts";
+import { MemoryStore } from "../../src/store/mod.ts";
+import { type FakeClock, installFakeTime, settle } from "../_support/fake_time.ts";
+
+/** Handlers running now per lease, and the most seen at once: measured inside the handlers. */
+const inside = new Map<string, number>();
+const mostInside = new Map<string, number>();
+
+const work = defineJob({
+  kind: "work",
+  handler: ({ payload, signal, job }) => {
+    const p = payload as { ms?: number; fail?: boolean; ignore?: boolean; tag?: string };
+    const tag = p.tag ?? job.id;
+    inside.set(tag, (inside.get(tag) ?? 0) + 1);
+    mostInside.set(tag, Math.max(mostInside.get(tag) ?? 0, inside.get(tag)!));
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => (p.fail ? reject(new Error("boom")) : resolve({ ok: true })),
+        p.ms ?? 1_000,
+      );
+      if (!p.ignore) {
+        signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          reject(signal.reason);
+        }, { once: true });
+      }
+    }).finally(() => inside.set(tag, inside.get(tag)! - 1));
+  },
+}) as JobKind;
+
+async function setup(clock: FakeClock) {
+  const store = new MemoryStore();
+  await store.open();
+  const leases = new LeaseManager({ store });
+  await leases.start();
+  const executor = new MaintenanceExecutor({
+    store,
+    kinds: [work],
+    workers: 3,
+    killAfter: "1s",
+    leases,
+  });
+  leases.on(
+    "lease:preempted",
+    ({ lease, by }) => lease.jobId && executor.preempt(lease.jobId, `taken by ${by.holder}`),
+  );
+  await executor.start();
+  return {
+    store,
+    leases,
+    executor,
+    async close() {
+      let stopped = false;
+      const stopping = executor.stop().finally(() => (stopped = true));
+      for (let i = 0; i < 50 && !stopped; i++) await clock.tickAsync(1_000);
+      await stopping;
+      leases.stop();
+      await store.close();
+    },
+  };
+}
+
+Deno.test("two jobs needing the same lease never run at the same time; others run beside them", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock);
+  try {
+    const a = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 1_000, tag: "orders" },
+      leases: ["db/orders"],
+    });
+    const b = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 1_000, tag: "orders" },
+      leases: ["db/orders"],
+    });
+    const c = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 1_000 },
+      leases: ["db/other"],
+    });
+    await settle(clock);
+    assert.equal(t.executor.runningCount, 2, "a and c run; b waits for db/orders");
+    assert.equal((await t.executor.get(b.id))?.state, "queued");
+    const why = await t.executor.explain(b.id);
+    assert.ok(
+      why.reasons.some((r) => r.includes(`needs lease db/orders, held by job:${a.id}`)),
+      why.reasons.join("\n"),
+    );
+    assert.equal(
+      t.leases.snapshot().find((l) => l.resource === "db/orders")?.holder,
+      `job:${a.id}`,
+    );
+    await clock.tickAsync(1_000);
+    await settle(clock);
+    assert.equal((await t.executor.get(b.id))?.state, "running", "b got the lease when a ended");
+    await clock.tickAsync(1_000);
+    await settle(clock);
+    for (const id of [a.id, b.id, c.id]) {
+      assert.equal((await t.executor.get(id))?.state, "succeeded");
+    }
+    assert.equal(mostInside.get("orders"), 1, "never two handlers holding db/orders at once");
+    assert.deepEqual(t.leases.snapshot(), [], "every lease given back");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a job gives its leases back however it ends: success, failure, timeout, cancel, shutdown", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock);
+  try {
+    const held = () => t.leases.snapshot().map((l) => l.resource);
+    await t.executor.enqueue({ kind: "work", payload: { ms: 10 }, leases: ["r/success"] });
+    await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 10, fail: true },
+      attempts: 1,
+      leases: ["r/failure"],
+    });
+    await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 60_000 },
+      timeout: "100ms",
+      attempts: 1,
+      leases: ["r/timeout"],
+    });
+    await settle(clock);
+    assert.deepEqual(held().sort(), ["r/failure", "r/success", "r/timeout"]);
+    await clock.tickAsync(20);
+    await settle(clock);
+    assert.deepEqual(held(), ["r/timeout"], "success and failure released");
+    const cancelled = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 60_000 },
+      leases: ["r/cancel"],
+    });
+    await settle(clock);
+    assert.equal((await t.executor.get(cancelled.id))?.state, "running");
+    await t.executor.cancel(cancelled.id);
+    await clock.tickAsync(200);
+    await settle(clock);
+    assert.deepEqual(held(), [], "timeout and cancel released");
+    await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 60_000, ignore: true },
+      leases: ["r/shutdown"],
+    });
+    await settle(clock);
+    assert.deepEqual(held(), ["r/shutdown"]);
+    t.executor.closeIntake();
+    const interrupting = t.executor.interrupt(500);
+    await clock.tickAsync(600);
+    assert.equal(await interrupting, 1);
+    await settle(clock);
+    assert.deepEqual(held(), [], "an interrupted job released its lease too");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("an operator one level higher preempts a job's lease: the job is interrupted and runs again later", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock);
+  try {
+    const job = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 5_000 },
+      leases: ["db/orders"],
+      priority: "info",
+    });
+    await settle(clock);
+    assert.equal((await t.executor.get(job.id))?.state, "running");
+    await t.leases.acquire("db/orders", { holder: "ops", priority: "blocking", ttl: "2m" });
+    await settle(clock);
+    const record = await t.executor.get(job.id);
+    assert.equal(record?.state, "queued", "interrupted and queued again, not failed");
+    assert.equal(record?.attempts[0]?.outcome, "interrupted");
+    assert.match(record?.lastError?.message ?? "", /taken by ops/);
+    await clock.tickAsync(10_000);
+    await settle(clock);
+    assert.equal(
+      (await t.executor.get(job.id))?.state,
+      "queued",
+      "still waiting for the operator's lease",
+    );
+    await t.leases.release("db/orders", "ops");
+    await clock.tickAsync(5_000);
+    await settle(clock);
+    assert.equal((await t.executor.get(job.id))?.state, "succeeded");
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,162 @@
+/**
+ * Territory leases under fake time: TTLs, expiry, preemption rules, waiter order, overlap,
+ * persistence.
+ */
+import assert from "node:assert/strict";
+import { LeaseManager, overlaps } from "../../src/leases/mod.ts";
+import { isLiminalError } from "../../src/shared/errors.ts";
+import { type JobStore, MemoryStore, SqliteStore } from "../../src/store/mod.ts";
+import { installFakeTime, settle } from "../_support/fake_time.ts";
+
+async function manager(store: JobStore = new MemoryStore()) {
+  await store.open();
+  const leases = new LeaseManager({ store });
+  await leases.start();
+  return { leases, store };
+}
+
+Deno.test("overlaps: equal names, and a /* pattern with what lies under it", () => {
+  assert.ok(overlaps("db/orders", "db/orders"));
+  assert.ok(overlaps("files/uploads/*", "files/uploads/a.png"));
+  assert.ok(overlaps("files/uploads/a.png", "files/uploads/*"));
+  assert.ok(overlaps("files/*", "files/uploads/*"));
+  assert.ok(!overlaps("db/orders", "db/orders2"));
+  assert.ok(!overlaps("files/uploads/*", "files/other"));
+});
+
+Deno.test("acquire, release, TTL limits and errors", async () => {
+  using clock = installFakeTime();
+  const { leases, store } = await manager();
+  const lease = await leases.acquire("db/orders", { holder: "ana" });
+  assert.equal(lease.expiresAt - Date.now(), 15 * 60_000, "15 min by default");
+  await assert.rejects(
+    leases.acquire("db/orders", { holder: "bob" }),
+    (e) => isLiminalError(e, "LEASE_HELD") && /held by ana/.test(e.message),
+  );
+  await assert.rejects(
+    leases.acquire("db/x", { holder: "bob", ttl: "2h" }),
+    (e) => isLiminalError(e, "INVALID_DURATION") && /over the maximum of 1h/.test(e.message),
+  );
+  await assert.rejects(
+    leases.release("db/orders", "bob"),
+    (e) => isLiminalError(e, "LEASE_NOT_HELD") && /ana does/.test(e.message),
+  );
+  await assert.rejects(
+    leases.release("db/none", "bob"),
+    (e) => isLiminalError(e, "LEASE_NOT_HELD"),
+  );
+  await leases.release("db/orders", "ana");
+  assert.deepEqual(leases.snapshot(), []);
+  assert.deepEqual(await store.listLeases(), []);
+  const renewed = await leases.acquire("db/orders", { holder: "bob", ttl: "1m" });
+  await clock.tickAsync(30_000);
+  const longer = await leases.renew("db/orders", "bob", "5m");
+  assert.ok(longer.expiresAt > renewed.expiresAt);
+  leases.stop();
+});
+
+Deno.test("expired leases are swept at their TTL", async () => {
+  using clock = installFakeTime();
+  const { leases, store } = await manager();
+  const expired: string[] = [];
+  leases.on("lease:expired", ({ lease }) => expired.push(lease.resource));
+  await leases.acquire("db/a", { holder: "ana", ttl: "10s" });
+  await clock.tickAsync(9_999);
+  assert.deepEqual(expired, []);
+  await clock.tickAsync(1);
+  await settle(clock);
+  assert.deepEqual(expired, ["db/a"]);
+  assert.deepEqual(await store.listLeases(), []);
+  leases.stop();
+});
+
+Deno.test("preemption: one level higher takes over unless 60 s or less are left; then it waits", async () => {
+  using clock = installFakeTime();
+  const { leases } = await manager();
+  const preempted: string[] = [];
+  leases.on("lease:preempted", ({ lease, by }) => preempted.push(`${lease.holder}→${by.holder}`));
+  await leases.acquire("db/orders", { holder: "low", priority: "info", ttl: "10m" });
+  await assert.rejects(
+    leases.acquire("db/orders", { holder: "same", priority: "info" }),
+    (e) => isLiminalError(e, "LEASE_HELD"),
+  );
+  const taken = await leases.acquire("db/orders", { holder: "high", priority: "coordinate" });
+  assert.equal(taken.holder, "high");
+  assert.deepEqual(preempted, ["low→high"]);
+  // The new holder has under a minute left: a higher requester waits rather than preempts.
+  await leases.renew("db/orders", "high", "50s");
+  await assert.rejects(
+    leases.acquire("db/orders", { holder: "urgent", priority: "critical" }),
+    (e) => isLiminalError(e, "LEASE_HELD") && /wait rather than preempt/.test(e.message),
+  );
+  const waiting = leases.acquireOrWait("db/orders", { holder: "urgent", priority: "critical" });
+  await clock.tickAsync(50_000);
+  await settle(clock);
+  assert.equal((await waiting).holder, "urgent");
+  leases.stop();
+});
+
+Deno.test("waiters get the lease in priority order, then in arrival order", async () => {
+  using clock = installFakeTime();
+  const { leases } = await manager();
+  await leases.acquire("db/orders", { holder: "holder", priority: "critical" });
+  const order: string[] = [];
+  const wait = (holder: string, priority: "info" | "blocking") =>
+    leases.acquireOrWait("db/orders", { holder, priority }).then(async () => {
+      order.push(holder);
+      await leases.release("db/orders", holder);
+    });
+  const all = Promise.all([
+    wait("info-1", "info"),
+    wait("blocking-1", "blocking"),
+    wait("info-2", "info"),
+    wait("blocking-2", "blocking"),
+  ]);
+  assert.equal(leases.snapshot()[0]?.waiters.length, 4);
+  await leases.release("db/orders", "holder");
+  await all;
+  assert.deepEqual(order, ["blocking-1", "blocking-2", "info-1", "info-2"]);
+  void clock;
+  leases.stop();
+});
+
+Deno.test("a /* lease excludes the resources under it", async () => {
+  using _clock = installFakeTime();
+  const { leases } = await manager();
+  await leases.acquire("files/uploads/*", { holder: "cleaner" });
+  await assert.rejects(
+    leases.acquire("files/uploads/a.png", { holder: "writer" }),
+    (e) => isLiminalError(e, "LEASE_HELD"),
+  );
+  await leases.acquire("files/other/b.png", { holder: "writer" });
+  assert.equal(
+    leases.blockedBy(["files/uploads/x"], { holder: "job:1", priority: "coordinate", jobId: "1" }),
+    "files/uploads/x",
+  );
+  leases.stop();
+});
+
+Deno.test("leases persist: a restart loads live ones and drops expired ones", async () => {
+  using clock = installFakeTime();
+  const dir = await Deno.makeTempDir({ prefix: "liminal-leases-" });
+  try {
+    const path = `${dir}/l.db`;
+    const first = await manager(new SqliteStore({ path }));
+    await first.leases.acquire("db/short", { holder: "ana", ttl: "1m" });
+    await first.leases.acquire("db/long", { holder: "ana", ttl: "1h" });
+    first.leases.stop();
+    await first.store.close(); // as if the runtime died holding them
+    await clock.tickAsync(2 * 60_000);
+    const second = await manager(new SqliteStore({ path }));
+    assert.deepEqual(second.leases.snapshot().map((l) => l.resource), ["db/long"]);
+    await assert.rejects(
+      second.leases.acquire("db/long", { holder: "bob" }),
+      (e) => isLiminalError(e, "LEASE_HELD"),
+    );
+    await second.leases.acquire("db/short", { holder: "bob" });
+    second.leases.stop();
+    await second.store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
