@@ -57,6 +57,16 @@ export {
   type ScheduleOptions,
 } from "./src/scheduler/mod.ts";
 export { LeaseManager, type LeaseRequest } from "./src/leases/mod.ts";
+export {
+  defineEndpoint,
+  type DeliveryContext,
+  type EndpointDefinition,
+  type EndpointDefinitionOptions,
+  type Message,
+  type RouterOptions,
+  type SendOptions,
+  UnifiedMessageRouter,
+} from "./src/router/mod.ts";
 export { type JobStore, MemoryStore, type MemoryStoreOptions } from "./src/store/mod.ts";
 export { type ErrorCode, isLiminalError, LiminalError } from "./src/shared/errors.ts";
 export { type Duration, formatDuration, parseDuration } from "./src/shared/duration.ts";
@@ -64,6 +74,7 @@ export { PRIORITIES, type Priority } from "./src/shared/priority.ts";
 export type { JsonValue } from "./src/shared/json.ts";
 export type { AttemptRecord, JobRecord, JobSnapshot, JobState } from "./src/shared/job.ts";
 export type { LeaseSnapshot, ScheduleSnapshot } from "./src/shared/schedule.ts";
+export type { DeadLetterView, MessageView, RouterSnapshot } from "./src/shared/router_snapshot.ts";
 export type {
   ExecutorSnapshot,
   RuntimeSnapshot,

@@ -13,6 +13,7 @@ import { addCompletions, isCompletionRequest, kindsForCompletion } from "./compl
 import { enqueueCommand } from "./enqueue.ts";
 import { jobsCommand } from "./jobs.ts";
 import { leasesCommand } from "./leases.ts";
+import { routerCommand } from "./router.ts";
 import { schedulesCommand } from "./schedules.ts";
 import { runCommand } from "./run.ts";
 import { shutdownCommand } from "./shutdown.ts";
@@ -50,6 +51,7 @@ Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict
     enqueueCommand(ctx),
     jobsCommand(ctx),
     statusCommand(ctx),
+    routerCommand(ctx),
     schedulesCommand(ctx),
     leasesCommand(ctx),
     shutdownCommand(ctx),

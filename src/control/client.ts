@@ -14,6 +14,7 @@ import type { JobSnapshot, JobState } from "../shared/job.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { RuntimeSnapshot } from "../shared/snapshot.ts";
 import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
+import type { DeadLetterView, RouterSnapshot } from "../shared/router_snapshot.ts";
 import type { Priority } from "../shared/priority.ts";
 
 /** A job kind as `GET /v1/kinds` describes it. */
@@ -121,6 +122,49 @@ export class ControlClient implements Disposable {
     options?: CallOptions,
   ): Promise<{ id: string; state: JobState; reasons: string[] }> {
     return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}/why`, undefined, options);
+  }
+
+  router(options?: CallOptions): Promise<RouterSnapshot> {
+    return this.#call("GET", "/v1/router", undefined, options);
+  }
+
+  sendMessage(
+    request: {
+      to: string;
+      type: string;
+      payload?: JsonValue;
+      priority?: Priority;
+      from?: string;
+      ack?: boolean;
+      ttl?: Duration;
+    },
+    options?: CallOptions,
+  ): Promise<{ id: string | null; ids: string[] }> {
+    return this.#call("POST", "/v1/router/send", request as unknown as JsonValue, options);
+  }
+
+  async deadLetters(
+    filter: { reason?: string; limit?: number } = {},
+    options?: CallOptions,
+  ): Promise<DeadLetterView[]> {
+    const query = new URLSearchParams();
+    if (filter.reason !== undefined) query.set("reason", filter.reason);
+    if (filter.limit !== undefined) query.set("limit", String(filter.limit));
+    const suffix = query.size > 0 ? `?${query}` : "";
+    return (await this.#call<{ deadLetters: DeadLetterView[] }>(
+      "GET",
+      `/v1/router/dead${suffix}`,
+      undefined,
+      options,
+    ))
+      .deadLetters;
+  }
+
+  replayDeadLetter(
+    id: string,
+    options?: CallOptions,
+  ): Promise<{ id: string | null; ids: string[] }> {
+    return this.#call("POST", `/v1/router/dead/${encodeURIComponent(id)}/replay`, {}, options);
   }
 
   async schedules(options?: CallOptions): Promise<ScheduleSnapshot[]> {

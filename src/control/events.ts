@@ -11,9 +11,10 @@ import type { MaintenanceExecutor } from "../executor/executor.ts";
 import type { ExecutorEventMap } from "../executor/events.ts";
 import type { EventSource } from "../shared/emitter.ts";
 import type { RuntimeEventMap } from "../runtime/events.ts";
+import type { RouterEventMap } from "../router/events.ts";
 
 /** Events a client may receive, by name. */
-export type StreamEventName = keyof ExecutorEventMap | keyof RuntimeEventMap;
+export type StreamEventName = keyof ExecutorEventMap | keyof RuntimeEventMap | keyof RouterEventMap;
 
 /** Events buffered for one client before it is dropped. */
 export const MAX_BUFFERED = 10_000;
@@ -41,8 +42,19 @@ const FORWARDED_RUNTIME: (keyof RuntimeEventMap)[] = [
   "shutdown:report",
   "signal",
 ];
+/** Router events go only to clients that ask for them (`events=message:*`): they are many. */
+const FORWARDED_ROUTER: (keyof RouterEventMap)[] = [
+  "message:sent",
+  "message:delivered",
+  "message:acked",
+  "message:redelivered",
+  "message:expired",
+  "message:rejected",
+  "message:dead-lettered",
+];
 
 interface Client {
+  router: boolean;
   controller: ReadableStreamDefaultController<Uint8Array>;
   filter: (event: string, data: Record<string, unknown>) => boolean;
   buffered: number;
@@ -61,10 +73,16 @@ export class EventHub {
   readonly #clients = new Set<Client>();
   readonly #offs: (() => void)[] = [];
   #seq = 0;
+  /** Clients that asked for router events: without any, they are not even serialised. */
+  #routerClients = 0;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
-  constructor(executor: MaintenanceExecutor, runtime: EventSource<RuntimeEventMap>) {
+  constructor(
+    executor: MaintenanceExecutor,
+    runtime: EventSource<RuntimeEventMap>,
+    router?: EventSource<RouterEventMap>,
+  ) {
     for (const name of FORWARDED_EXECUTOR) {
       this.#offs.push(
         executor.on(name, (data) => this.#publish(name, data as Record<string, unknown>)),
@@ -74,6 +92,15 @@ export class EventHub {
       this.#offs.push(
         runtime.on(name, (data) => this.#publish(name, data as Record<string, unknown>)),
       );
+    }
+    if (router !== undefined) {
+      for (const name of FORWARDED_ROUTER) {
+        this.#offs.push(router.on(name, (data) => {
+          if (this.#routerClients > 0) {
+            this.#publish(name, data as unknown as Record<string, unknown>);
+          }
+        }));
+      }
     }
   }
 
@@ -88,7 +115,13 @@ export class EventHub {
     const matches = compileFilter(filter);
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
-        client = { controller, filter: matches, buffered: 0 };
+        client = {
+          controller,
+          filter: matches,
+          buffered: 0,
+          router: (filter.events ?? []).some((e) => e.startsWith("message")),
+        };
+        if (client.router) this.#routerClients++;
         if (this.#closed) {
           controller.close();
           return;
@@ -139,6 +172,7 @@ export class EventHub {
 
   #drop(client: Client): void {
     if (!this.#clients.delete(client)) return;
+    if (client.router) this.#routerClients--;
     try {
       client.controller.close();
     } catch {
@@ -178,6 +212,8 @@ function compileFilter(
       names.some((n) => (n.endsWith("*") ? event.startsWith(n.slice(0, -1)) : event === n));
   return (event, data) => {
     if (!nameOk(event)) return false;
+    // Router events only for those who name them.
+    if (event.startsWith("message:") && names.length === 0) return false;
     if (ids !== null && event.startsWith("job:")) {
       return typeof data.id === "string" && ids.has(data.id);
     }

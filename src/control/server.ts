@@ -13,6 +13,8 @@ import type { MaintenanceExecutor } from "../executor/executor.ts";
 import type { LeaseManager } from "../leases/lease_manager.ts";
 import { defineSchedule, type ScheduleOptions } from "../scheduler/schedule.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
+import type { UnifiedMessageRouter } from "../router/router.ts";
+import { DEAD_LETTER_REASONS, isDeadLetterReason } from "../shared/router_snapshot.ts";
 import { parseResource } from "../executor/job_spec.ts";
 import { parsePriority } from "../shared/priority.ts";
 import { type JobSpec, parseJobSpec } from "../executor/job_spec.ts";
@@ -44,6 +46,7 @@ export interface ControlTarget extends EventSource<RuntimeEventMap> {
   readonly store: JobStore;
   readonly scheduler: Scheduler;
   readonly leases: LeaseManager;
+  readonly router: UnifiedMessageRouter;
   /** Leases held, with operators and queued jobs waiting for them. */
   leaseSnapshot(): import("../shared/schedule.ts").LeaseSnapshot[];
   snapshot(): Promise<RuntimeSnapshot>;
@@ -108,7 +111,7 @@ export class ControlServer {
    */
   async start(): Promise<void> {
     await claimSocketPath(this.#path);
-    this.#hub = new EventHub(this.#target.executor, this.#target);
+    this.#hub = new EventHub(this.#target.executor, this.#target, this.#target.router);
     const listening = Promise.withResolvers<void>();
     this.#server = Deno.serve({
       path: this.#path,
@@ -290,6 +293,64 @@ export class ControlServer {
 
     this.#route("GET", "/v1/jobs/:id/why", async (_request, { id }) => {
       return json(await executor().explain(checkId(id!)));
+    });
+
+    // The message router.
+    this.#route("GET", "/v1/router", () => Promise.resolve(json(target.router.snapshot())));
+    this.#route("POST", "/v1/router/send", async (request) => {
+      const body = asObject(await readJson(request), "the request body");
+      const fields = ["to", "type", "payload", "priority", "from", "ack", "ttl"];
+      for (const key of Object.keys(body)) {
+        if (!fields.includes(key)) {
+          throw new LiminalError(
+            "INVALID_ARGUMENT",
+            `unknown field "${key}" (fields: ${fields.join(", ")})`,
+          );
+        }
+      }
+      if (typeof body.to !== "string" || body.to === "") {
+        throw new LiminalError("INVALID_ARGUMENT", '"to" must be an endpoint or topic');
+      }
+      if (typeof body.type !== "string" || body.type === "") {
+        throw new LiminalError("INVALID_ARGUMENT", '"type" must be a non-empty string');
+      }
+      if (body.from !== undefined && (typeof body.from !== "string" || body.from === "")) {
+        throw new LiminalError("INVALID_ARGUMENT", '"from" must be a non-empty name');
+      }
+      if (body.ack !== undefined && typeof body.ack !== "boolean") {
+        throw new LiminalError("INVALID_ARGUMENT", '"ack" must be true or false');
+      }
+      if (body.ttl !== undefined && typeof body.ttl !== "string" && typeof body.ttl !== "number") {
+        throw new LiminalError("INVALID_DURATION", '"ttl" must be a duration such as "30s"');
+      }
+      const receipt = await target.router.send(body.to, body.type, body.payload ?? null, {
+        from: typeof body.from === "string" ? body.from : "cli",
+        ...(body.priority === undefined
+          ? {}
+          : { priority: parsePriority(body.priority, "priority") }),
+        ...(body.ack === undefined ? {} : { ack: body.ack as boolean }),
+        ...(body.ttl === undefined ? {} : { ttl: body.ttl as Duration }),
+      });
+      return json({ id: receipt.id, ids: receipt.ids }, 201);
+    });
+    this.#route("GET", "/v1/router/dead", (_request, _params, url) => {
+      const reason = url.searchParams.get("reason");
+      if (reason !== null && !isDeadLetterReason(reason)) {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          `invalid reason "${reason}"; use one of: ${DEAD_LETTER_REASONS.join(", ")}`,
+        );
+      }
+      const limit = parseLimit(url.searchParams.get("limit"));
+      return Promise.resolve(
+        json({
+          deadLetters: target.router.deadLetters({ ...(reason === null ? {} : { reason }), limit }),
+        }),
+      );
+    });
+    this.#route("POST", "/v1/router/dead/:id/replay", async (_request, { id }) => {
+      const receipt = await target.router.replay(checkId(id!));
+      return json({ id: receipt.id, ids: receipt.ids }, 201);
     });
 
     // Schedules.

@@ -1197,6 +1197,16 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         }
       },
       heartbeat: touch,
+      send: (to, type, payload, options = {}) => {
+        const messenger = this.#options.messenger;
+        if (messenger === null) {
+          return Promise.reject(
+            new LiminalError("ROUTER_CLOSED", "this executor has no router to send through"),
+          );
+        }
+        touch();
+        return messenger(`job:${kind.kind}`, to, type, payload, options);
+      },
     };
   }
 

@@ -29,7 +29,38 @@ export interface JobContext<P = JsonValue> {
   log(message: string): void;
   /** Tells the executor the handler is alive, so its worker is not shown as stuck. */
   heartbeat(): void;
+  /**
+   * Sends a message through the runtime's router, from `job:<kind>`. Unknown recipient:
+   * `ENDPOINT_NOT_FOUND` (unless `optional`). Without a router: `ROUTER_CLOSED`.
+   */
+  send(
+    to: string,
+    type: string,
+    payload?: JsonValue,
+    options?: JobSendOptions,
+  ): Promise<{ id: string | null }>;
 }
+
+/** Options of {@link JobContext.send}. */
+export interface JobSendOptions {
+  /** @default "coordinate" */
+  priority?: Priority;
+  /** Time to live. */
+  ttl?: Duration;
+  /** Require an acknowledgement. */
+  ack?: boolean;
+  /** Resolve with no message when nobody would receive it. */
+  optional?: boolean;
+}
+
+/** How the executor hands `ctx.send` to a router. */
+export type Messenger = (
+  from: string,
+  to: string,
+  type: string,
+  payload: JsonValue | undefined,
+  options: JobSendOptions,
+) => Promise<{ id: string | null }>;
 
 /** What a handler knows of its job. */
 export interface RunningJobInfo {

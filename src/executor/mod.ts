@@ -15,6 +15,8 @@ export {
   type JobKindDefaults,
   type JobKindOptions,
   JobKindRegistry,
+  type JobSendOptions,
+  type Messenger,
   PermanentJobError,
   type RunningJobInfo,
 } from "./job_kind.ts";

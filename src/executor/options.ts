@@ -7,7 +7,7 @@
 import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import type { JobStore } from "../store/types.ts";
-import type { JobKind } from "./job_kind.ts";
+import type { JobKind, Messenger } from "./job_kind.ts";
 import type { Priority } from "../shared/priority.ts";
 
 /** Options of a `MaintenanceExecutor`. */
@@ -38,6 +38,8 @@ export interface ExecutorOptions {
   random?: () => number;
   /** Territory leases jobs may need (`JobSpec.leases`). @default none: such jobs run at once */
   leases?: LeaseGate;
+  /** Where `ctx.send` goes: the runtime's router. @default none (`ctx.send` fails) */
+  messenger?: Messenger;
 }
 
 /**
@@ -78,6 +80,7 @@ export interface ResolvedExecutorOptions {
   clock: () => number;
   random: () => number;
   leases: LeaseGate | null;
+  messenger: Messenger | null;
 }
 
 /** The most workers one executor runs. */
@@ -126,6 +129,7 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
     clock: options.clock ?? Date.now,
     random: options.random ?? Math.random,
     leases: options.leases ?? null,
+    messenger: options.messenger ?? null,
   };
 }
 

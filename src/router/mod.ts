@@ -26,6 +26,12 @@ export {
   UnifiedMessageRouter,
 } from "./router.ts";
 export type { Endpoint, EndpointOptions, SubscribeOptions, Subscription } from "./endpoint.ts";
+export {
+  defineEndpoint,
+  type EndpointDefinition,
+  type EndpointDefinitionOptions,
+  isEndpointDefinition,
+} from "./definition.ts";
 export type { RouterEventMap } from "./events.ts";
 export type {
   AckOptions,

@@ -7,6 +7,7 @@
  */
 import { isJobKind, type JobKind } from "../executor/job_kind.ts";
 import { isSchedule, type ScheduleDefinition } from "../scheduler/schedule.ts";
+import { type EndpointDefinition, isEndpointDefinition } from "../router/definition.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 
 /** What a job module contributes. */
@@ -15,6 +16,7 @@ export interface LoadedModule {
   url: string;
   kinds: JobKind[];
   schedules: ScheduleDefinition[];
+  endpoints: EndpointDefinition[];
 }
 
 /** Resolves a module path given by a user (relative to the working directory) to a URL. */
@@ -56,26 +58,28 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
     }
     const kinds: JobKind[] = [];
     const schedules: ScheduleDefinition[] = [];
+    const endpoints: EndpointDefinition[] = [];
     const seen = new Set<unknown>();
     const collect = (value: unknown) => {
       if (seen.has(value)) return;
       seen.add(value);
       if (isJobKind(value)) kinds.push(value);
       else if (isSchedule(value)) schedules.push(value);
+      else if (isEndpointDefinition(value)) endpoints.push(value);
       else if (Array.isArray(value)) value.forEach(collect);
     };
     for (const value of Object.values(exports)) collect(value);
-    if (kinds.length === 0 && schedules.length === 0) {
+    if (kinds.length === 0 && schedules.length === 0 && endpoints.length === 0) {
       throw new LiminalError(
         "INVALID_JOB_MODULE",
-        `job module ${specifier} exports no job kinds or schedules`,
+        `job module ${specifier} exports no job kinds, schedules or endpoints`,
         {
           hint:
             'export the kinds made with defineJob: export const cleanup = defineJob({ kind: "cleanup", handler })',
         },
       );
     }
-    loaded.push({ url, kinds, schedules });
+    loaded.push({ url, kinds, schedules, endpoints });
   }
   return loaded;
 }

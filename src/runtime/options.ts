@@ -6,6 +6,8 @@
  */
 import type { JobKind } from "../executor/job_kind.ts";
 import type { ScheduleDefinition } from "../scheduler/schedule.ts";
+import type { EndpointDefinition } from "../router/definition.ts";
+import type { RouterOptions } from "../router/options.ts";
 import { resolveWorkers } from "../executor/options.ts";
 import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
@@ -20,6 +22,10 @@ export interface RuntimeOptions {
   jobs?: Iterable<JobKind>;
   /** Recurring schedules (from `--jobs` modules). */
   schedules?: Iterable<ScheduleDefinition>;
+  /** Router endpoints (from `--jobs` modules). */
+  endpoints?: Iterable<EndpointDefinition>;
+  /** Options of the message router. @default the router's */
+  router?: RouterOptions;
   /** Whether to register the built-in kinds (`sleep`, `command`, `fail`). @default true */
   builtins?: boolean;
   /** Concurrent workers. @default 4 */
@@ -60,6 +66,8 @@ export interface RuntimeConfig {
   store: JobStore | null;
   jobs: JobKind[];
   schedules: ScheduleDefinition[];
+  endpoints: EndpointDefinition[];
+  router: RouterOptions;
   builtins: boolean;
   workers: number;
   graceMs: number;
@@ -94,6 +102,8 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     store: options.store ?? null,
     jobs: [...(options.jobs ?? [])],
     schedules: [...(options.schedules ?? [])],
+    endpoints: [...(options.endpoints ?? [])],
+    router: options.router ?? {},
     builtins: options.builtins ?? true,
     workers: resolveWorkers(options.workers ?? 4),
     graceMs: parseDuration(options.grace ?? "10s", "grace"),

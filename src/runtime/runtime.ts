@@ -21,6 +21,8 @@ import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
 import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
+import { UnifiedMessageRouter } from "../router/router.ts";
+import type { EndpointDefinition } from "../router/definition.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { Emitter, type EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
@@ -45,6 +47,22 @@ const ACTIVE = Symbol.for("liminal.runtime.active");
 type GlobalWithRuntime = typeof globalThis & { [ACTIVE]?: { pid: number; startedAt: number } };
 
 const log = getLogger(["liminal", "runtime"]);
+
+/** Time pending router messages get to be delivered in shutdown phase 4. */
+const ROUTER_CLOSE_GRACE_MS = 2_000;
+
+/** Registers a module's endpoint and its topic subscriptions. */
+function registerEndpoint(router: UnifiedMessageRouter, definition: EndpointDefinition): void {
+  const options = {
+    handler: definition.handler,
+    ...(definition.concurrency === undefined ? {} : { concurrency: definition.concurrency }),
+    ...(definition.mailbox === undefined ? {} : { mailbox: definition.mailbox }),
+  };
+  router.register(definition.name, options);
+  for (const topic of definition.topics ?? []) {
+    router.subscribe(topic, { ...options, name: `${definition.name}<${topic}>` });
+  }
+}
 
 /** Timer lag that counts as a blocked event loop. */
 const LOOP_BLOCKED_MS = 200;
@@ -76,6 +94,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   readonly #store: JobStore;
   readonly #executor: MaintenanceExecutor;
   readonly #leases: LeaseManager;
+  readonly #router: UnifiedMessageRouter;
   readonly #scheduler: Scheduler;
   #signals: SignalWatcher | null = null;
   #control: ControlServer | null = null;
@@ -100,6 +119,16 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#store = store;
     this.#leases = new LeaseManager({ store });
     const leases = this.#leases;
+    // The executor publishes job events: it pays no token budget.
+    const routerOptions = config.router;
+    this.#router = new UnifiedMessageRouter({
+      ...routerOptions,
+      tokens: routerOptions.tokens === false ? false : {
+        ...routerOptions.tokens,
+        senders: { ...routerOptions.tokens?.senders, executor: false },
+      },
+    });
+    const router = this.#router;
     this.#executor = new MaintenanceExecutor({
       store,
       kinds: [
@@ -118,6 +147,14 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       stuckAfter: config.stuckAfter,
       starvationAfter: config.starvationAfter,
       leases,
+      messenger: (from, to, type, payload, options) =>
+        router.send(to, type, payload, {
+          from,
+          ...(options.priority === undefined ? {} : { priority: options.priority }),
+          ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+          ...(options.ack === undefined ? {} : { ack: options.ack }),
+          ...(options.optional === undefined ? {} : { optional: options.optional }),
+        }),
       ...(config.window === undefined ? {} : { window: config.window }),
     });
     const executor = this.#executor;
@@ -159,6 +196,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   /** Territory leases. */
   get leases(): LeaseManager {
     return this.#leases;
+  }
+
+  /** The message router. */
+  get router(): UnifiedMessageRouter {
+    return this.#router;
   }
 
   /** Recurring schedules. */
@@ -268,7 +310,17 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       }
     });
 
-    // 3. executor
+    // 3. router: endpoints of modules, job events on topics
+    const router = this.#router;
+    router.start();
+    this.#plan.add("router-closed", "router", async ({ forced }) => {
+      const report = await router.close({ graceMs: forced ? 0 : ROUTER_CLOSE_GRACE_MS });
+      return `${report.delivered} message(s) delivered, ${report.deadLettered} dead-lettered (shutdown)`;
+    });
+    for (const endpoint of config.endpoints) registerEndpoint(router, endpoint);
+    this.#publishJobEvents(router);
+
+    // 4. executor
     const executor = this.#executor;
     executor.on("store:error", ({ operation, error }) => {
       log.error("store {operation} failed: {error}", { operation, error: errorMessage(error) });
@@ -296,7 +348,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     });
     await executor.start();
 
-    // 4. scheduler
+    // 5. scheduler
     const scheduler = this.#scheduler;
     await scheduler.start();
     this.#plan.add("intake-closed", "scheduler", async () => {
@@ -310,7 +362,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       await sweeper.stop();
     });
 
-    // 5. control server
+    // 6. control server
     if (config.socket !== null) {
       const control = new ControlServer(this, { path: config.socket });
       await control.start();
@@ -329,6 +381,27 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       this.#signals = new SignalWatcher((signal) => this.interrupt(signal));
       this.#signals.install();
     }
+  }
+
+  /** Forwards the executor's job events to topics (`jobs.enqueued`, `jobs.succeeded`, …). */
+  #publishJobEvents(router: UnifiedMessageRouter): void {
+    const forward = (topic: string, type: string) => (data: unknown) => {
+      if (router.state !== "running") return;
+      router.publish(topic, type, data, { from: "executor" }).catch(() => {
+        // A full mailbox of a subscriber: that subscriber misses the event, the job goes on.
+      });
+    };
+    const executor = this.#executor;
+    executor.on("job:enqueued", forward("jobs.enqueued", "job.enqueued"));
+    executor.on("job:started", forward("jobs.started", "job.started"));
+    executor.on("job:succeeded", forward("jobs.succeeded", "job.succeeded"));
+    executor.on("job:failed", (e) => {
+      forward("jobs.failed", "job.failed")(e);
+      if (e.next === "dead") forward("jobs.dead", "job.dead")(e);
+    });
+    executor.on("job:cancelled", forward("jobs.cancelled", "job.cancelled"));
+    executor.on("job:interrupted", forward("jobs.interrupted", "job.interrupted"));
+    executor.on("job:retried", forward("jobs.retried", "job.retried"));
   }
 
   /**
@@ -526,6 +599,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       health: { loopLagMs: lag.lastMs, loopLagMax10sMs: lag.max10sMs },
       warnings,
       leases: this.leaseSnapshot(),
+      router: this.#router.snapshot(),
       shutdown: this.#progress === null ? null : structuredClone(this.#progress),
     };
   }

@@ -7,6 +7,7 @@
 import type { JobState } from "./job.ts";
 import type { Priority } from "./priority.ts";
 import type { LeaseSnapshot } from "./schedule.ts";
+import type { RouterSnapshot } from "./router_snapshot.ts";
 
 /** Latency percentiles in milliseconds; `null` before anything was measured. */
 export interface LatencySummary {
@@ -191,5 +192,7 @@ export interface RuntimeSnapshot {
   warnings: Warning[];
   /** Territory leases held now. */
   leases: LeaseSnapshot[];
+  /** The message router. */
+  router: RouterSnapshot;
   shutdown: ShutdownProgress | null;
 }

@@ -16,6 +16,7 @@ import { JobDetail } from "./JobDetail.tsx";
 import type { DashboardModel, FocusPanel } from "./model.ts";
 import { QueuePanel } from "./QueuePanel.tsx";
 import { RecentJobsPanel } from "./RecentJobsPanel.tsx";
+import { RouterPanel, routerSummary } from "./RouterPanel.tsx";
 import { ShutdownPanel } from "./ShutdownPanel.tsx";
 import { ThroughputPanel } from "./ThroughputPanel.tsx";
 import { WarningsPanel } from "./WarningsPanel.tsx";
@@ -117,14 +118,29 @@ export function Dashboard(props: DashboardProps) {
   }
   const workerCount = snapshot?.executor.workers.length ?? 0;
   const rest = Math.max(4, body - topHeight);
-  const warningRows = warnings.length === 0 ? 0 : Math.min(warnings.length, wide ? 4 : 2);
-  const warningHeight = warningRows === 0
+  const router = snapshot?.router ?? null;
+  const leases = snapshot?.leases ?? [];
+  const mailboxes = router === null ? 0 : router.endpoints.length + router.subscriptions.length;
+  // The smallest the workers (one row, "more") and recent jobs (one row) can be.
+  const minimum = (3 + 1 + (workerCount > 1 ? 1 : 0)) + (3 + 1);
+  // Warnings get a panel when there is room, else one line; so do the router and leases.
+  let warningRows = warnings.length === 0 ? 0 : Math.min(warnings.length, wide ? 4 : 2);
+  let warningHeight = warningRows === 0
     ? 0
     : warningRows + 3 + (warnings.length > warningRows ? 1 : 0);
-  // Workers get up to half of what is left; recent jobs the rest (at least one row).
-  const workerRows = Math.max(1, Math.min(workerCount, Math.floor((rest - warningHeight) / 2) - 4));
+  const roomy = rest - warningHeight - minimum >= 10;
+  const routerRows = roomy ? Math.max(1, Math.min(4, Math.max(mailboxes, leases.length))) : 0;
+  const routerHeight = router === null ? 0 : roomy ? routerRows + 4 : 1;
+  const warningLine = warningHeight > 0 && rest - warningHeight - routerHeight < minimum;
+  if (warningLine) {
+    warningRows = 0;
+    warningHeight = 1;
+  }
+  const left = rest - warningHeight - routerHeight;
+  // Workers first (leaving recent jobs at least five rows), recent jobs the rest.
+  const workerRows = Math.max(1, Math.min(workerCount, left - 3 - 8));
   const workerHeight = workerRows + 3 + (workerCount > workerRows ? 1 : 0);
-  const jobRows = Math.max(1, rest - warningHeight - workerHeight - 3);
+  const jobRows = Math.max(1, left - workerHeight - 3);
   return (
     <Box flexDirection="column" width={width} height={height}>
       {header}
@@ -152,7 +168,26 @@ export function Dashboard(props: DashboardProps) {
           rows={jobRows}
         />
       </Box>
-      {warningHeight > 0
+      {router !== null && roomy
+        ? (
+          <Box height={routerHeight}>
+            <RouterPanel router={router} leases={leases} rows={routerRows} width={width} />
+          </Box>
+        )
+        : null}
+      {router !== null && !roomy
+        ? <Text dimColor wrap="truncate">{routerSummary(router, leases)}</Text>
+        : null}
+      {warningLine
+        ? (
+          <Text color="yellow" wrap="truncate">
+            {`⚠ ${warnings[0]?.message ?? ""}${
+              warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ""
+            }`}
+          </Text>
+        )
+        : null}
+      {!warningLine && warningHeight > 0
         ? (
           <Box height={warningHeight}>
             <WarningsPanel warnings={warnings} rows={warningRows} />

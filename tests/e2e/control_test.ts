@@ -343,7 +343,7 @@ Deno.test("Ctrl-C on liminal start", async (t) => {
         "1 intake-closed finished",
         "2 drain finished",
         "3 cancel finished",
-        "4 router-closed skipped",
+        "4 router-closed finished",
         "5 control-closed finished",
         "6 store-closed finished",
       ]);

@@ -83,7 +83,7 @@ Deno.test({
         "1:intake-closed:finished",
         "2:drain:finished",
         "3:cancel:finished",
-        "4:router-closed:skipped",
+        "4:router-closed:finished",
         "5:control-closed:skipped",
         "6:store-closed:finished",
       ],

@@ -2,6 +2,7 @@
  * Snapshots and a fake RuntimeView for the dashboard's component tests.
  */
 import type { JobSnapshot } from "../../src/shared/job.ts";
+import { UnifiedMessageRouter } from "../../src/router/mod.ts";
 import { PRIORITIES, type Priority } from "../../src/shared/priority.ts";
 import type {
   ExecutorSnapshot,
@@ -96,6 +97,7 @@ export function snapshot(extra: SnapshotOverrides = {}): RuntimeSnapshot {
     health: { loopLagMs: 0.4, loopLagMax10sMs: 3 },
     warnings: [],
     leases: [],
+    router: new UnifiedMessageRouter().snapshot(),
     shutdown: null,
     ...rest,
   };

@@ -286,9 +286,11 @@ Deno.test("Dashboard: readable at 80×24 when busy, with warnings; the shutdown 
   assert.ok(small.length <= 24, `at most 24 lines, got ${small.length}`);
   assert.ok(small.every((l) => l.length <= 80), "no line wider than 80");
   const text = small.join("\n");
-  for (const title of ["Queue", "Throughput", "Workers", "Recent jobs", "Warnings"]) {
+  for (const title of ["Queue", "Throughput", "Workers", "Recent jobs"]) {
     assert.match(text, new RegExp(title));
   }
+  assert.match(text, /⚠ 40 attempts failed in the last 10s/, "the warning, on one line");
+  assert.match(text, /router: 0 mailbox\(es\)/, "the router, on one line");
   assert.match(text, /more \(↑↓ to scroll\)/, "workers collapse at 80×24");
   assert.match(text, /\? help · tab panel/);
   const large = lines(frame(<Dashboard {...props} width={100} height={40} />));
