@@ -24,7 +24,7 @@ import {
 import { writeErr } from "./_output.ts";
 import { LocalView } from "../runtime/local_view.ts";
 import { formatReport } from "../runtime/runtime.ts";
-import { dashboardPossible, runDashboard } from "../tui/mod.ts";
+import { dashboardPossible } from "../tui/terminal.ts";
 import { parseDurationOption, parseWorkers } from "./_parse.ts";
 
 const log = getLogger(["liminal", "cli"]);
@@ -112,6 +112,8 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       if (tui) {
         const view = new LocalView(runtime);
         try {
+          // Loaded only now: a runtime without a terminal never pays for Ink and React.
+          const { runDashboard } = await import("../tui/mod.ts");
           await runDashboard(view);
         } finally {
           view.close();

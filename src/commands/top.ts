@@ -9,7 +9,7 @@ import { ControlClient } from "../control/client.ts";
 import { RemoteView } from "../control/remote_view.ts";
 import { resolveSocketPath } from "../control/socket.ts";
 import { LiminalError } from "../shared/errors.ts";
-import { dashboardPossible, runDashboard } from "../tui/mod.ts";
+import { dashboardPossible } from "../tui/terminal.ts";
 import { SOCKET_HELP } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
 
@@ -33,6 +33,8 @@ export function topCommand(ctx: CliContext) {
         await client.status({ timeoutMs: 5_000 }); // unreachable: exit 3 before taking the screen
         const view = new RemoteView(client);
         try {
+          // Loaded only now: a runtime without a terminal never pays for Ink and React.
+          const { runDashboard } = await import("../tui/mod.ts");
           await runDashboard(view);
         } finally {
           view.close();

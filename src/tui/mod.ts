@@ -13,21 +13,11 @@ import { App, type DashboardExit } from "./App.tsx";
 export { App, type DashboardExit } from "./App.tsx";
 export { Dashboard, type DashboardProps } from "./Dashboard.tsx";
 export type { DashboardModel } from "./model.ts";
+export { dashboardPossible } from "./terminal.ts";
 
 const ENTER_ALT = "\x1b[?1049h\x1b[H";
 const LEAVE_ALT = "\x1b[?1049l";
 const SHOW_CURSOR = "\x1b[?25h";
-
-/** Whether a dashboard can run here: a terminal on stdin and stdout, no `CI`. */
-export function dashboardPossible(): boolean {
-  const ci = Deno.env.get("CI");
-  if (ci !== undefined && ci !== "" && ci !== "0" && ci !== "false") return false;
-  try {
-    return Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Shows the dashboard until it exits: for a local runtime, once it has stopped; for a remote
