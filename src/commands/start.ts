@@ -24,7 +24,7 @@ import {
 import { writeErr } from "./_output.ts";
 import { LocalView } from "../runtime/local_view.ts";
 import { formatReport } from "../runtime/runtime.ts";
-import { dashboardPossible } from "../tui/terminal.ts";
+import { dashboardPossible, loadDashboard } from "../tui/terminal.ts";
 import { parseDurationOption, parseWorkers } from "./_parse.ts";
 
 const log = getLogger(["liminal", "cli"]);
@@ -113,7 +113,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         const view = new LocalView(runtime);
         try {
           // Loaded only now: a runtime without a terminal never pays for Ink and React.
-          const { runDashboard } = await import("../tui/mod.ts");
+          const { runDashboard } = await loadDashboard();
           await runDashboard(view);
         } finally {
           view.close();

@@ -9,7 +9,7 @@ import { ControlClient } from "../control/client.ts";
 import { RemoteView } from "../control/remote_view.ts";
 import { resolveSocketPath } from "../control/socket.ts";
 import { LiminalError } from "../shared/errors.ts";
-import { dashboardPossible } from "../tui/terminal.ts";
+import { dashboardPossible, loadDashboard } from "../tui/terminal.ts";
 import { SOCKET_HELP } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
 
@@ -34,7 +34,7 @@ export function topCommand(ctx: CliContext) {
         const view = new RemoteView(client);
         try {
           // Loaded only now: a runtime without a terminal never pays for Ink and React.
-          const { runDashboard } = await import("../tui/mod.ts");
+          const { runDashboard } = await loadDashboard();
           await runDashboard(view);
         } finally {
           view.close();

@@ -15,3 +15,21 @@ export function dashboardPossible(): boolean {
     return false;
   }
 }
+
+/**
+ * Loads the dashboard with React's production build. React picks its build from `NODE_ENV`
+ * when first loaded, and its development build records a `performance.measure` entry for
+ * every render that nothing ever clears: a dashboard left open for an hour grew by hundreds
+ * of megabytes. `NODE_ENV` is set only for the import and then restored, so that the
+ * processes jobs start never inherit it. An explicit `NODE_ENV` is respected.
+ */
+export async function loadDashboard(): Promise<typeof import("./mod.ts")> {
+  const before = Deno.env.get("NODE_ENV");
+  if (before !== undefined) return await import("./mod.ts");
+  Deno.env.set("NODE_ENV", "production");
+  try {
+    return await import("./mod.ts");
+  } finally {
+    Deno.env.delete("NODE_ENV");
+  }
+}

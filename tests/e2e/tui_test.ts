@@ -23,7 +23,7 @@ if (!HAS_TMUX) {
 
 class Tmux implements AsyncDisposable {
   readonly socket: string;
-  constructor(dir: string) {
+  constructor(readonly dir: string) {
     this.socket = `${dir}/tmux.sock`;
   }
   async run(...args: string[]): Promise<string> {
@@ -66,8 +66,10 @@ class Tmux implements AsyncDisposable {
     }
     throw new Error(`timed out waiting for ${what}; the screen:\n${screen}`);
   }
+  /** Kills the server (and the pane's processes with it), then removes the directory. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.run("kill-server").catch(() => {});
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
 
@@ -114,61 +116,57 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "liminal-tui-" });
     await using tmux = new Tmux(dir);
     const cli = (args: string[]) => runLiminal(args, { cwd: dir });
-    try {
-      const exitFile = `${dir}/exit.txt`;
-      await tmux.start(
-        dir,
-        liminalCommand(["start", "--jobs", FIXTURES, "--grace", "3s", "--workers", "2"], exitFile),
-      );
-      let screen = await tmux.waitFor(
-        (s) => s.includes("Recent jobs") && s.includes("running"),
-        "the dashboard",
-      );
-      assert.match(screen, /liminal \d+\.\d+\.\d+ running · pid \d+/);
-      assert.match(screen, /Workers\s+0\/2 busy/);
-      assert.equal((await tmux.flags()).alternate, true, "the dashboard uses the alternate screen");
+    const exitFile = `${dir}/exit.txt`;
+    await tmux.start(
+      dir,
+      liminalCommand(["start", "--jobs", FIXTURES, "--grace", "3s", "--workers", "2"], exitFile),
+    );
+    let screen = await tmux.waitFor(
+      (s) => s.includes("Recent jobs") && s.includes("running"),
+      "the dashboard",
+    );
+    assert.match(screen, /liminal \d+\.\d+\.\d+ running · pid \d+/);
+    assert.match(screen, /Workers\s+0\/2 busy/);
+    assert.equal((await tmux.flags()).alternate, true, "the dashboard uses the alternate screen");
 
-      assert.equal(
-        (await cli(["enqueue", "steps", "--payload", '{"ms": 6000}', "--count", "2"])).code,
-        0,
-      );
-      assert.equal(
-        (await cli([
-          "enqueue",
-          "sleep",
-          "--payload",
-          '{"ms": 100}',
-          "--count",
-          "5",
-          "--priority",
-          "info",
-        ])).code,
-        0,
-      );
-      screen = await tmux.waitFor((s) => /Workers\s+2\/2 busy/.test(s), "the workers to be busy");
-      assert.match(screen, /w1\s+busy\s+steps/);
-      assert.match(screen, /w2\s+busy\s+steps/);
-      screen = await tmux.waitFor(
-        (s) => /info\s+5\b/.test(s),
-        "the info depth to show the waiting jobs",
-      );
+    assert.equal(
+      (await cli(["enqueue", "steps", "--payload", '{"ms": 6000}', "--count", "2"])).code,
+      0,
+    );
+    assert.equal(
+      (await cli([
+        "enqueue",
+        "sleep",
+        "--payload",
+        '{"ms": 100}',
+        "--count",
+        "5",
+        "--priority",
+        "info",
+      ])).code,
+      0,
+    );
+    screen = await tmux.waitFor((s) => /Workers\s+2\/2 busy/.test(s), "the workers to be busy");
+    assert.match(screen, /w1\s+busy\s+steps/);
+    assert.match(screen, /w2\s+busy\s+steps/);
+    screen = await tmux.waitFor(
+      (s) => /info\s+5\b/.test(s),
+      "the info depth to show the waiting jobs",
+    );
 
-      await tmux.keys("C-c");
-      screen = await tmux.waitFor(
-        (s) => s.includes("Shutdown") && s.includes("drain"),
-        "the shutdown view",
-      );
-      assert.match(screen, /✓ 1 intake-closed\s+finished/);
-      assert.match(screen, /2 job\(s\) still running/);
-      assert.equal(await exitCode(exitFile), 0);
-      screen = await tmux.screen();
-      assert.match(screen, /shutdown: \d+ finished, 2 interrupted and requeued, 7 queued kept/);
-      const flags = await tmux.flags();
-      assert.equal(flags.alternate, false, "the alternate screen is left");
-      assert.equal(flags.cursor, true, "the cursor is shown again");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await tmux.keys("C-c");
+    screen = await tmux.waitFor(
+      (s) => s.includes("Shutdown") && s.includes("drain"),
+      "the shutdown view",
+    );
+    assert.match(screen, /✓ 1 intake-closed\s+finished/);
+    assert.match(screen, /2 job\(s\) still running/);
+    assert.equal(await exitCode(exitFile), 0);
+    screen = await tmux.screen();
+    assert.match(screen, /shutdown: \d+ finished, 2 interrupted and requeued, 7 queued kept/);
+    const flags = await tmux.flags();
+    assert.equal(flags.alternate, false, "the alternate screen is left");
+    assert.equal(flags.cursor, true, "the cursor is shown again");
   },
 });
 
@@ -179,29 +177,25 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "liminal-tui-" });
     await using tmux = new Tmux(dir);
-    try {
-      const exitFile = `${dir}/exit.txt`;
-      await tmux.start(
-        dir,
-        liminalCommand(
-          ["start", "--jobs", FIXTURES, "--grace", "30s", "--store", ":memory:"],
-          exitFile,
-        ),
-      );
-      await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard");
-      assert.equal((await runLiminal(["enqueue", "stubborn"], { cwd: dir })).code, 0);
-      await tmux.waitFor((s) => /w\d\s+busy\s+stubborn/.test(s), "the job running");
-      await tmux.keys("C-c");
-      await tmux.waitFor((s) => s.includes("Shutdown"), "the shutdown view");
-      await tmux.keys("C-c");
-      assert.equal(await exitCode(exitFile), 130);
-      const flags = await tmux.flags();
-      assert.equal(flags.alternate, false);
-      assert.equal(flags.cursor, true);
-      assert.match(await tmux.screen(), /shutdown \(forced\)/);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const exitFile = `${dir}/exit.txt`;
+    await tmux.start(
+      dir,
+      liminalCommand(
+        ["start", "--jobs", FIXTURES, "--grace", "30s", "--store", ":memory:"],
+        exitFile,
+      ),
+    );
+    await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard");
+    assert.equal((await runLiminal(["enqueue", "stubborn"], { cwd: dir })).code, 0);
+    await tmux.waitFor((s) => /w\d\s+busy\s+stubborn/.test(s), "the job running");
+    await tmux.keys("C-c");
+    await tmux.waitFor((s) => s.includes("Shutdown"), "the shutdown view");
+    await tmux.keys("C-c");
+    assert.equal(await exitCode(exitFile), 130);
+    const flags = await tmux.flags();
+    assert.equal(flags.alternate, false);
+    assert.equal(flags.cursor, true);
+    assert.match(await tmux.screen(), /shutdown \(forced\)/);
   },
 });
 
@@ -211,38 +205,34 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "liminal-top-" });
     await using tmux = new Tmux(dir);
-    try {
-      await using runtime = spawnLiminal(["start", "--no-tui", "--jobs", FIXTURES], { cwd: dir });
-      await runtime.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime");
-      const exitFile = `${dir}/exit.txt`;
-      await tmux.start(dir, liminalCommand(["top"], exitFile));
-      await tmux.waitFor(
-        (s) => s.includes("attached") || s.includes("Recent jobs"),
-        "the dashboard",
-      );
-      assert.equal(
-        (await runLiminal(["enqueue", "steps", "--payload", '{"ms": 3000}'], { cwd: dir })).code,
-        0,
-      );
-      await tmux.waitFor((s) => /w\d\s+busy\s+steps/.test(s), "the job on the dashboard");
-      await tmux.keys("q");
-      assert.equal(await exitCode(exitFile), 0);
-      assert.equal((await tmux.flags()).cursor, true);
-      const status = await runLiminal(["status", "--json"], { cwd: dir });
-      assert.equal(status.code, 0, "the runtime still runs");
-      assert.equal(JSON.parse(status.stdout).state, "running");
-      // Ctrl-C detaches too.
-      await Deno.remove(exitFile);
-      await tmux.run("kill-session", "-t", "t");
-      await tmux.start(dir, liminalCommand(["top"], exitFile));
-      await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard again");
-      await tmux.keys("C-c");
-      assert.equal(await exitCode(exitFile), 0);
-      assert.equal((await runLiminal(["status"], { cwd: dir })).code, 0);
-      runtime.kill("SIGTERM");
-      await runtime.done();
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await using runtime = spawnLiminal(["start", "--no-tui", "--jobs", FIXTURES], { cwd: dir });
+    await runtime.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime");
+    const exitFile = `${dir}/exit.txt`;
+    await tmux.start(dir, liminalCommand(["top"], exitFile));
+    await tmux.waitFor(
+      (s) => s.includes("attached") || s.includes("Recent jobs"),
+      "the dashboard",
+    );
+    assert.equal(
+      (await runLiminal(["enqueue", "steps", "--payload", '{"ms": 3000}'], { cwd: dir })).code,
+      0,
+    );
+    await tmux.waitFor((s) => /w\d\s+busy\s+steps/.test(s), "the job on the dashboard");
+    await tmux.keys("q");
+    assert.equal(await exitCode(exitFile), 0);
+    assert.equal((await tmux.flags()).cursor, true);
+    const status = await runLiminal(["status", "--json"], { cwd: dir });
+    assert.equal(status.code, 0, "the runtime still runs");
+    assert.equal(JSON.parse(status.stdout).state, "running");
+    // Ctrl-C detaches too.
+    await Deno.remove(exitFile);
+    await tmux.run("kill-session", "-t", "t");
+    await tmux.start(dir, liminalCommand(["top"], exitFile));
+    await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard again");
+    await tmux.keys("C-c");
+    assert.equal(await exitCode(exitFile), 0);
+    assert.equal((await runLiminal(["status"], { cwd: dir })).code, 0);
+    runtime.kill("SIGTERM");
+    await runtime.done();
   },
 });
