@@ -10,11 +10,14 @@
  *   missed while the runtime was down runs once at the next start;
  * - every hour: liminal's own history pruned and expired leases swept;
  * - `cleanup-uploads`: a job kind of this module that removes old files under
- *   `data/uploads`, holding `files/uploads/*`, run every 15 minutes.
+ *   `data/uploads`, holding `files/uploads/*`, run every 15 minutes;
+ * - `ops-alerts`: a router endpoint that hears every job that died (topic `jobs.dead`) and
+ *   writes one line to stderr; `liminal router send ops-alerts note --payload '"hi"'` reaches
+ *   it too.
  *
  * @module
  */
-import { defineJob, defineSchedule, PermanentJobError } from "liminal";
+import { defineEndpoint, defineJob, defineSchedule, PermanentJobError } from "liminal";
 
 const DATABASE = Deno.env.get("APP_DB") ?? "data/app.db";
 const UPLOADS = Deno.env.get("APP_UPLOADS") ?? "data/uploads";
@@ -125,4 +128,18 @@ export const leaseSweep = defineSchedule({
   name: "lease-sweep",
   every: "1h",
   job: { kind: "lease-sweep", payload: {} },
+});
+
+/** One line on stderr for every job that died, and for any message sent here directly. */
+export const alerts = defineEndpoint({
+  name: "ops-alerts",
+  topics: ["jobs.dead"],
+  handler(message) {
+    const p = message.payload as { id?: string; kind?: string; error?: { message?: string } };
+    const what = message.type === "job.dead"
+      ? `job ${p.kind} ${p.id} died: ${p.error?.message}`
+      : `${message.type} from ${message.from}: ${JSON.stringify(message.payload)}`;
+    console.error(`ops-alerts: ${what}`);
+    message.ack();
+  },
 });

@@ -6,9 +6,9 @@
  *                          └──(a part failed to start: started parts are stopped)──► stopped
  * ```
  *
- * Construction starts nothing. `start()` builds the parts in order (store → executor →
- * signals; the router, leases, scheduler and control server join as they exist), each
- * registering its teardown for the shutdown phases it takes part in. `shutdown()` runs the
+ * Construction starts nothing. `start()` starts the parts in order (store → leases → router
+ * → executor → scheduler → retention → control server → signals), each registering its
+ * teardown for the shutdown phases it takes part in. `shutdown()` runs the
  * ordered sequence of `shutdown.ts` once, however often it is called.
  *
  * @module
