@@ -5,7 +5,14 @@
  * @module
  */
 import { MemoryStore, SqliteStore } from "../../src/store/mod.ts";
+import { PostgresStore } from "../../src/store/postgres/mod.ts";
 import type { JobStore } from "../../src/store/types.ts";
+import {
+  adaptToFakeTime,
+  freshDatabase,
+  POSTGRES_INSTALLED,
+  REAL_STORE_TIMERS,
+} from "./postgres.ts";
 
 /** A store under test: a name and a factory of fresh, unopened stores. */
 export interface StoreCase {
@@ -16,6 +23,29 @@ export interface StoreCase {
 }
 
 let dir: string | null = null;
+
+/**
+ * The `postgres` case: a real server (tests/_support/postgres.ts, one per test file), a
+ * fresh database per store. Its heartbeat and batching timers run on real time, and the
+ * suite's fake clock waits for the store's round trips (see `adaptToFakeTime`). Left out,
+ * with a printed note, only when no PostgreSQL binaries are installed.
+ */
+const POSTGRES_CASE: StoreCase = {
+  name: "postgres",
+  async make() {
+    const db = await freshDatabase("executor");
+    if (db === null) throw new Error("no PostgreSQL server");
+    return adaptToFakeTime(
+      new PostgresStore({ url: db.url, maxConnections: 4, timers: REAL_STORE_TIMERS }),
+    );
+  },
+};
+
+if (!POSTGRES_INSTALLED) {
+  console.warn(
+    "stores: no PostgreSQL binaries (/usr/lib/postgresql/*/bin, pg_config); the postgres case is left out",
+  );
+}
 
 /** Every store implementation. */
 export const STORE_CASES: StoreCase[] = [
@@ -31,4 +61,5 @@ export const STORE_CASES: StoreCase[] = [
       dir = null;
     },
   },
+  ...(POSTGRES_INSTALLED ? [POSTGRES_CASE] : []),
 ];
