@@ -557,6 +557,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         unique_key: job.uniqueKey,
         leases: job.leases.length === 0 ? null : job.leases,
       }));
+      const input = JSON.stringify(rows);
       const inserted = await tx`
         INSERT INTO jobs (id, kind, payload, priority, state, created_at, run_at, ready_at, seq,
           timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms, unique_key, leases, updated_at)
@@ -567,9 +568,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
           CASE WHEN x.run_at <= ${ms(now)}::bigint THEN nextval('job_seq') ELSE 0 END,
           x.timeout_ms, x.max_attempts, x.backoff_base_ms, x.backoff_max_ms, x.unique_key, x.leases,
           ${ms(now)}::bigint
-        FROM jsonb_to_recordset(${
-        JSON.stringify(rows)
-      }::text::jsonb) AS x(i int, id text, kind text,
+        FROM jsonb_to_recordset(${input}::text::jsonb) AS x(i int, id text, kind text,
           payload text, priority smallint, created_at bigint, run_at bigint, timeout_ms bigint,
           max_attempts int, backoff_base_ms bigint, backoff_max_ms bigint, unique_key text, leases jsonb)
         ORDER BY x.i
@@ -608,12 +607,11 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       );
       const holders = new Map<string, Row>();
       if (keys.length > 0) {
+        const keyList = JSON.stringify(keys);
         for (
           const row of await tx`
           SELECT id, state, unique_key FROM jobs
-          WHERE unique_key IN (SELECT jsonb_array_elements_text(${
-            JSON.stringify(keys)
-          }::text::jsonb))
+          WHERE unique_key IN (SELECT jsonb_array_elements_text(${keyList}::text::jsonb))
             AND state IN ('scheduled', 'queued', 'running')`
         ) holders.set(String(row.unique_key), row);
       }
@@ -1427,6 +1425,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     at: number,
     message: string | null,
   ): Promise<Row[]> {
+    const when = ms(at);
     return await tx`
       WITH gone AS MATERIALIZED (
         SELECT j.id, j.node_id, j.attempt_count FROM jobs j
@@ -1439,16 +1438,14 @@ export class PostgresStore implements JobStore, AsyncDisposable {
             'the runtime running it is gone (node ' || coalesce(g.node_id, 'unknown') || ')')) AS error
         FROM gone g
       ), closed AS (
-        UPDATE job_attempts a SET ended_at = ${
-      ms(at)
-    }::bigint, outcome = 'interrupted', error = n.error
+        UPDATE job_attempts a SET ended_at = ${when}::bigint, outcome = 'interrupted', error = n.error
         FROM numbered n
         WHERE a.job_id = n.id AND a.attempt = n.attempt_count AND a.ended_at IS NULL
       ), freed AS (
         DELETE FROM leases l USING numbered n WHERE l.job_id = n.id RETURNING l.resource
       ), moved AS (
         UPDATE jobs j SET state = 'queued', interruptions = j.interruptions + 1,
-          ready_at = ${ms(at)}::bigint, seq = n.new_seq, updated_at = ${ms(at)}::bigint,
+          ready_at = ${when}::bigint, seq = n.new_seq, updated_at = ${when}::bigint,
           last_error = n.error, cancel_requested_at = NULL
         FROM numbered n WHERE j.id = n.id
         RETURNING j.id, j.kind
@@ -1504,14 +1501,13 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     const confirmed = [...orphans].filter((id) => this.#suspects.has(id));
     this.#suspects = orphans;
     if (confirmed.length === 0) return;
+    const ids = JSON.stringify(confirmed);
     const requeued = await this.#sequenced(() =>
       this.#write("requeue lost claims", async (tx) => {
         await this.#lockSeq(tx);
         const rows = await this.#requeueRunning(
           tx,
-          tx`j.node_id = ${this.nodeId} AND j.id IN (SELECT jsonb_array_elements_text(${
-            JSON.stringify(confirmed)
-          }::text::jsonb))`,
+          tx`j.node_id = ${this.nodeId} AND j.id IN (SELECT jsonb_array_elements_text(${ids}::text::jsonb))`,
           Date.now(),
           "its claim's reply was lost; no worker ran it",
         );
@@ -1635,6 +1631,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       at: ms(line.at),
       message: line.message,
     }));
+    const logged = JSON.stringify([...new Set(logs.map((l) => l.id))]);
     this.#progress = new Map();
     this.#logs = [];
     this.#sideFlush = (async () => {
@@ -1666,9 +1663,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
             await tx`
               DELETE FROM job_logs l USING (
                 SELECT job_id, max(line) AS top FROM job_logs
-                WHERE job_id IN (SELECT jsonb_array_elements_text(${
-              JSON.stringify([...new Set(logs.map((l) => l.id))])
-            }::text::jsonb))
+                WHERE job_id IN (SELECT jsonb_array_elements_text(${logged}::text::jsonb))
                 GROUP BY job_id) t
               WHERE l.job_id = t.job_id AND l.line <= t.top - ${MAX_LOG_LINES}`;
           }
