@@ -26,19 +26,37 @@ export function parseDurability(value: string): Durability {
   );
 }
 
-/** Builds (without opening) the store a user named. */
-export function createStore(location: string, durability: Durability): JobStore {
+/** What a store may be told besides where it is. */
+export interface StoreChoice {
+  durability: Durability;
+  /** This runtime's id among those sharing a Postgres store. */
+  nodeId?: string;
+}
+
+/** Whether `location` names a PostgreSQL database rather than a file. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/**
+ * Builds (without opening) the store a user named: `:memory:`, a `postgres://` URL (several
+ * runtimes share it), or a SQLite file. The Postgres client is loaded only when asked for.
+ */
+export async function createStore(location: string, choice: StoreChoice): Promise<JobStore> {
   if (location === ":memory:") return new MemoryStore();
-  if (/^postgres(ql)?:\/\//.test(location)) {
+  if (isPostgresUrl(location)) {
+    const { PostgresStore } = await import("../store/postgres/mod.ts");
+    return new PostgresStore({
+      url: location,
+      ...(choice.nodeId === undefined ? {} : { nodeId: choice.nodeId }),
+    });
+  }
+  if (choice.nodeId !== undefined) {
     throw new LiminalError(
       "INVALID_ARGUMENT",
-      `--store ${
-        location.replace(/:[^:@/]*@/, ":***@")
-      }: the postgres store is not available in this build`,
-      {
-        hint: "use a SQLite file path (the default .liminal/liminal.db) or :memory:",
-      },
+      "--node-id names this runtime among those sharing a Postgres store; this store is not shared",
+      { hint: "use --store postgres://user@host/database, or leave --node-id out" },
     );
   }
-  return new SqliteStore({ path: location, durability });
+  return new SqliteStore({ path: location, durability: choice.durability });
 }

@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
-import { createStore, parseDurability, resolveStoreOption } from "./_store.ts";
+import { createStore, isPostgresUrl, parseDurability, resolveStoreOption } from "./_store.ts";
 import { VERSION } from "../shared/version.ts";
 import { resolveSocketPath } from "../control/socket.ts";
 import { SOCKET_HELP } from "./_client.ts";
@@ -38,7 +38,11 @@ export function startCommand(ctx: CliContext) {
     .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
     .option(
       "--store <store>",
-      "where jobs live: a SQLite file or :memory: (env LIMINAL_STORE, default .liminal/liminal.db)",
+      "where jobs live: a SQLite file, :memory:, or postgres://user@host/db shared by several runtimes (env LIMINAL_STORE, default .liminal/liminal.db)",
+    )
+    .option(
+      "--node-id <id>",
+      "this runtime's name among those sharing a Postgres store (env LIMINAL_NODE_ID, default <host>-<pid>-<random>)",
     )
     .option(
       "--durability <level>",
@@ -63,6 +67,7 @@ Examples:
   $ liminal start --log-format json 2> liminal.log
   $ liminal start --store /var/lib/liminal/jobs.db --durability full
   $ liminal start --store :memory:              # nothing kept across restarts
+  $ liminal start --store postgres://liminal@db.internal/ops   # one queue for several machines
 
 Ctrl-C (or SIGTERM) starts the ordered shutdown: intake closes, running jobs get the grace
 period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
@@ -75,7 +80,13 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const durability = parseDurability(options.durability);
       const retain = parseDurationOption(options.retain, "--retain")!;
       const retainCount = parseRetainCount(options.retainCount);
-      const store = createStore(resolveStoreOption(options.store), durability);
+      const location = resolveStoreOption(options.store);
+      const nodeId = options.nodeId ??
+        (isPostgresUrl(location) ? Deno.env.get("LIMINAL_NODE_ID") || undefined : undefined);
+      const store = await createStore(location, {
+        durability,
+        ...(nodeId === undefined ? {} : { nodeId }),
+      });
       const tui = options.tui && dashboardPossible();
       // The dashboard owns the terminal: log records are kept, not printed, while it runs.
       const held = tui ? configureHeldLogging(level) : (configureLogging(format, level), null);

@@ -42,6 +42,7 @@ import type {
   NextState,
   ReadyEntry,
   Settlement,
+  StoreChange,
 } from "../store/types.ts";
 import type { ExecutorEventMap } from "./events.ts";
 import {
@@ -113,6 +114,32 @@ interface LevelWindow {
   complete: boolean;
   lastSeq: number;
   refilling: boolean;
+  /** A job was offered while a refill was reading: the window cannot be complete yet. */
+  dirty: boolean;
+  /**
+   * With a shared store: reload this level from the start at the next refill, replacing what
+   * is in memory (claims came back empty: others took jobs, or a row was busy).
+   */
+  resync: boolean;
+  /** When the last resync read the store (epoch ms). */
+  resyncedAt: number;
+}
+
+/** With a shared store, a level is reloaded from the store at most this often. */
+const RESYNC_MIN_MS = 200;
+/** With a shared store, every level is reloaded at least this often (missed notifications). */
+const RESYNC_EVERY_MS = 5_000;
+/** A kind whose cluster-wide limit was reached is tried again after this, at the latest. */
+const BUSY_RETRY_MS = 1_000;
+/** After a lease write failed, jobs needing leases wait this long before trying again. */
+const LEASE_RETRY_MS = 250;
+
+/** A job taken from the ready queue for a worker, on its way to being claimed. */
+interface ClaimSlot {
+  entry: QueuedEntry;
+  worker: WorkerSlot;
+  /** Resolves once its leases are written (`false`: another runtime took one), or `null`. */
+  leases: Promise<boolean> | null;
 }
 
 interface PendingSettlement {
@@ -188,10 +215,27 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #idleWaiters: (() => void)[] = [];
   #settledWaiters: (() => void)[] = [];
   #lateSettlements = 0;
+  /** Whether the store is shared with other runtimes (it reports their changes). */
+  readonly #shared: boolean;
+  #offChange: (() => void) | null = null;
+  #resyncTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ids between `take` and the end of their claim. */
+  readonly #claimingIds = new Set<string>();
+  /** Kinds at their cluster-wide limit, until (epoch ms). */
+  readonly #busyKinds = new Map<string, number>();
+  #claimRetryMs = 0;
+  /** Attempt ends written to the store so far. */
+  #endsWritten = 0;
+  /** Jobs needing leases wait until then after a lease write failed (epoch ms). */
+  #leaseRetryAt = 0;
+  #claimBackoffUntil = 0;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #wakeTimerAt = Number.POSITIVE_INFINITY;
 
   constructor(options: ExecutorOptions) {
     this.#options = resolveExecutorOptions(options);
     this.#store = this.#options.store;
+    this.#shared = typeof this.#store.onChange === "function";
     this.#leases = this.#options.leases;
     this.#leases?.onFree(() => this.#scheduleDispatch());
     this.#kinds = new JobKindRegistry(options.kinds ?? []);
@@ -201,7 +245,14 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       (_, i) => new WorkerSlot(`${this.#options.workerPrefix}${i + 1}`),
     );
     this.#idle = [...this.#workers].reverse();
-    this.#windows = PRIORITIES.map(() => ({ complete: false, lastSeq: 0, refilling: false }));
+    this.#windows = PRIORITIES.map(() => ({
+      complete: false,
+      lastSeq: 0,
+      refilling: false,
+      dirty: false,
+      resync: false,
+      resyncedAt: 0,
+    }));
     this.#rate = new RateCounter(this.#options.clock());
     this.#failureRate = new RateCounter(this.#options.clock());
   }
@@ -276,9 +327,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       );
     }
     this.#state = "starting";
+    if (this.#shared) {
+      this.#offChange = this.#store.onChange!((change) => this.#onStoreChange(change));
+    }
     await Promise.all(PRIORITIES.map((_, level) => this.#refill(level)));
     this.#state = "running";
     await this.#promoteDue();
+    if (this.#shared) this.#armResync();
     this.#scheduleDispatch();
   }
 
@@ -352,6 +407,12 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     await this.#flush();
     if (this.#flushRetryTimer !== undefined) clearTimeout(this.#flushRetryTimer);
     this.#flushRetryTimer = undefined;
+    this.#offChange?.();
+    this.#offChange = null;
+    if (this.#resyncTimer !== undefined) clearTimeout(this.#resyncTimer);
+    if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
+    this.#resyncTimer = this.#wakeTimer = undefined;
+    this.#wakeTimerAt = Number.POSITIVE_INFINITY;
     if (this.#sliceTimer !== undefined) clearTimeout(this.#sliceTimer);
     if (this.#yieldTimer !== undefined) clearTimeout(this.#yieldTimer);
     this.#sliceTimer = this.#yieldTimer = undefined;
@@ -918,6 +979,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       this.#ready.push(queued);
     } else {
       window.complete = false;
+      if (window.refilling) window.dirty = true;
     }
   }
 
@@ -927,28 +989,46 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   async #refill(level: number): Promise<void> {
     const window = this.#windows[level]!;
-    if (window.refilling || window.complete) return;
-    const room = this.#options.window === Number.POSITIVE_INFINITY
+    if (window.refilling || (window.complete && !window.resync)) return;
+    const resync = window.resync;
+    const room = resync
+      ? this.#options.window
+      : this.#options.window === Number.POSITIVE_INFINITY
       ? 10_000
       : this.#options.window - this.#laneLoad(level);
     if (room <= 0) return;
     window.refilling = true;
+    window.dirty = false;
+    window.resync = false;
+    // Offers made during the read must not count on what is in memory now.
+    if (resync) window.complete = false;
     try {
-      const entries = await this.#store.loadReady(level, window.lastSeq, room);
+      const entries = await this.#store.loadReady(level, resync ? 0 : window.lastSeq, room);
       const now = this.#options.clock();
       const mono = performance.now();
+      if (resync) {
+        // The store's view replaces ours: entries others claimed meanwhile go, entries whose
+        // claim came back empty while their row was busy come back.
+        this.#ready.clearLevel(level);
+        window.lastSeq = 0;
+        window.resyncedAt = now;
+      }
       for (const entry of entries) {
         if (entry.seq <= window.lastSeq) continue;
         window.lastSeq = entry.seq;
+        if (resync && (this.#claimingIds.has(entry.id) || this.#running.has(entry.id))) continue;
         const queued = entry as QueuedEntry;
         queued.readyMono = mono - Math.max(0, now - entry.readyAt);
         this.#ready.push(queued);
       }
-      window.complete = entries.length < room;
+      // A job offered while the store was being read may not be in what was read.
+      window.complete = entries.length < room && !window.dirty;
     } catch (error) {
+      if (resync) window.resync = true;
       this.#events.emit("store:error", { operation: "loadReady", error });
     } finally {
       window.refilling = false;
+      window.dirty = false;
     }
     if (!window.complete && this.#options.window === Number.POSITIVE_INFINITY) {
       return this.#refill(level);
@@ -960,11 +1040,12 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const low = this.#options.window === Number.POSITIVE_INFINITY
       ? 0
       : Math.floor(this.#options.window / 2);
+    const now = this.#options.clock();
     for (let level = 0; level < this.#windows.length; level++) {
       const window = this.#windows[level]!;
-      if (!window.complete && !window.refilling && this.#laneLoad(level) <= low) {
-        void this.#refill(level);
-      }
+      if (window.refilling) continue;
+      if (window.resync && now - window.resyncedAt >= RESYNC_MIN_MS) void this.#refill(level);
+      else if (!window.complete && this.#laneLoad(level) <= low) void this.#refill(level);
     }
   }
 
@@ -1004,6 +1085,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #canRun = (kind: string): boolean => {
     const handler = this.#kinds.get(kind);
     if (handler === undefined) return false;
+    if (this.#busyKinds.size > 0) {
+      const until = this.#busyKinds.get(kind);
+      if (until !== undefined) {
+        if (until > this.#options.clock()) return false;
+        this.#busyKinds.delete(kind);
+      }
+    }
     const limit = handler.defaults.concurrency;
     return limit === null || (this.#runningByKind.get(kind) ?? 0) < limit;
   };
@@ -1012,6 +1100,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #blockKey = (entry: QueuedEntry): string | null => {
     if (!this.#canRun(entry.kind)) return `kind:${entry.kind}`;
     if (entry.leases.length > 0 && this.#leases !== null) {
+      if (this.#leaseRetryAt > this.#options.clock()) return `lease:${entry.leases[0]}`;
       const resource = this.#leases.blockedBy(entry.leases, leaseRequest(entry));
       if (resource !== null) return `lease:${resource}`;
     }
@@ -1021,6 +1110,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #isOpen = (key: string, head: QueuedEntry): boolean => {
     if (key.startsWith("kind:")) return this.#canRun(key.slice(5));
     if (key.startsWith("lease:")) {
+      if (this.#leaseRetryAt > this.#options.clock()) return false;
       return this.#leases === null ||
         this.#leases.blockedBy([key.slice(6)], leaseRequest(head)) === null;
     }
@@ -1037,56 +1127,177 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       return;
     }
     const now = this.#options.clock();
-    const batch: { entry: QueuedEntry; worker: WorkerSlot }[] = [];
+    if (now < this.#claimBackoffUntil) return; // the store failed: the wake timer comes back
+    const batch: ClaimSlot[] = [];
     while (idle.length > 0) {
       const entry = this.#ready.take(now, this.#blockKey, this.#isOpen);
       if (entry === undefined) break;
-      if (
-        entry.leases.length > 0 && this.#leases !== null &&
-        !this.#leases.takeForJob(entry.leases, leaseRequest(entry))
-      ) {
-        // Cannot happen after #blockKey said free, unless a lease changed in between.
-        this.#ready.push(entry);
-        break;
+      let leases: Promise<boolean> | null = null;
+      if (entry.leases.length > 0 && this.#leases !== null) {
+        const taken = this.#leases.takeForJob(entry.leases, leaseRequest(entry));
+        if (taken === false) {
+          // Cannot happen after #blockKey said free, unless a lease changed in between.
+          this.#ready.push(entry);
+          break;
+        }
+        leases = taken;
       }
       const worker = idle.pop()!;
       worker.reserved = true;
       this.#runningByKind.set(entry.kind, (this.#runningByKind.get(entry.kind) ?? 0) + 1);
-      batch.push({ entry, worker });
+      this.#claimingIds.add(entry.id);
+      batch.push({ entry, worker, leases });
     }
     this.#refillLowWindows();
     if (batch.length > 0) void this.#claim(batch, now);
     else this.#notifyIdle();
   };
 
-  async #claim(batch: { entry: QueuedEntry; worker: WorkerSlot }[], at: number): Promise<void> {
+  /** A slot given back without starting its job: the worker, the kind's count, the leases. */
+  #unreserve({ entry, worker, leases }: ClaimSlot): void {
+    this.#claimingIds.delete(entry.id);
+    this.#releaseKind(entry.kind);
+    this.#freeWorker(worker);
+    if (leases !== null) {
+      void this.#leases?.releaseJob(entry.id).catch((error: unknown) =>
+        this.#events.emit("store:error", { operation: "release leases", error })
+      );
+    }
+  }
+
+  async #claim(batch: ClaimSlot[], at: number): Promise<void> {
     this.#claiming += batch.length;
-    let records: (ClaimedJob | null)[];
+    if (batch.some((slot) => slot.leases !== null)) {
+      // A job starts only once its leases are written: with a shared store another runtime
+      // may have taken one meanwhile, and the job then waits in line again.
+      const granted = await Promise.all(batch.map((slot) => slot.leases ?? true));
+      const kept: ClaimSlot[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const slot = batch[i]!;
+        if (granted[i]) {
+          kept.push(slot);
+          continue;
+        }
+        this.#claiming--;
+        this.#unreserve(slot);
+        this.#ready.push(slot.entry);
+        // The lease manager has read the leases again; should the write have failed for
+        // another reason (the store), jobs needing leases wait a little before trying again.
+        this.#leaseRetryAt = this.#options.clock() + LEASE_RETRY_MS;
+        this.#wakeAt(this.#leaseRetryAt);
+      }
+      batch = kept;
+      if (batch.length === 0) {
+        this.#scheduleDispatch();
+        return;
+      }
+    }
+    let records: (ClaimedJob | null | "busy" | "failed")[];
+    const endsWritten = this.#endsWritten;
     try {
       records = await this.#store.claim(
-        batch.map(({ entry, worker }) => ({ id: entry.id, worker: worker.id, at })),
+        batch.map(({ entry, worker }) => ({
+          id: entry.id,
+          worker: worker.id,
+          at,
+          kind: entry.kind,
+          limit: this.#kinds.get(entry.kind)?.defaults.concurrency ?? null,
+        })),
       );
+      this.#claimRetryMs = 0;
     } catch (error) {
       this.#events.emit("store:error", { operation: "claim", error });
-      records = batch.map(() => null);
-      // The jobs are still queued in the store: load them again.
-      for (const { entry } of batch) this.#windows[entry.level]!.complete = false;
+      // The jobs are still queued in the store: they wait in memory again, and claims pause
+      // for a while (doubling up to 5 s) so a store that is down is not hammered.
+      records = batch.map(() => "failed");
+      this.#claimRetryMs = Math.min(5_000, Math.max(100, this.#claimRetryMs * 2));
+      this.#claimBackoffUntil = this.#options.clock() + this.#claimRetryMs;
+      this.#wakeAt(this.#claimBackoffUntil);
     }
     this.#claiming -= batch.length;
     const mono = performance.now();
     for (let i = 0; i < batch.length; i++) {
-      const { entry, worker } = batch[i]!;
+      const slot = batch[i]!;
+      const { entry, worker } = slot;
       const record = records[i] ?? null;
       if (record === null) {
-        this.#releaseKind(entry.kind);
-        this.#freeWorker(worker);
-        if (entry.leases.length > 0) void this.#leases?.releaseJob(entry.id);
+        // Gone (cancelled, or claimed by another runtime), or its row was busy for a moment:
+        // with a shared store the level is read again from the store to know which.
+        this.#unreserve(slot);
+        if (this.#shared) this.#windows[entry.level]!.resync = true;
         continue;
       }
+      if (record === "busy" || record === "failed") {
+        this.#unreserve(slot);
+        this.#ready.push(entry);
+        if (record === "busy" && this.#endsWritten === endsWritten) {
+          // Its kind runs its limit across the runtimes: wait for one to finish. (When an end
+          // of this runtime was written meanwhile, the count may have been older: try now.)
+          const until = this.#options.clock() + BUSY_RETRY_MS;
+          this.#busyKinds.set(entry.kind, until);
+          this.#wakeAt(until);
+        }
+        continue;
+      }
+      this.#claimingIds.delete(entry.id);
       this.#wait.record(mono - entry.readyMono);
       this.#start(worker, record, at, mono, mono - entry.readyMono);
     }
     this.#scheduleDispatch();
+  }
+
+  /** Dispatches again at `at` (epoch ms), for claims that wait on time. */
+  #wakeAt(at: number): void {
+    if (this.#state === "closed" || at >= this.#wakeTimerAt) return;
+    if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
+    this.#wakeTimerAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#wakeTimerAt = Number.POSITIVE_INFINITY;
+      this.#scheduleDispatch();
+    }, Math.max(0, at - this.#options.clock()));
+  }
+
+  /** A change another runtime made to a shared store. */
+  #onStoreChange(change: StoreChange): void {
+    if (this.#state === "closed" || this.#state === "created") return;
+    switch (change.kind) {
+      case "ready":
+        if (this.#state !== "running") return;
+        for (const window of this.#windows) {
+          window.complete = false;
+          if (window.refilling) window.dirty = true;
+        }
+        this.#refillLowWindows();
+        this.#scheduleDispatch();
+        return;
+      case "scheduled":
+        if (this.#state === "running") this.#armDue(change.runAt);
+        return;
+      case "cancel": {
+        const run = this.#running.get(change.id);
+        if (run !== undefined && run.abortReason === null) {
+          this.#abort(run, "cancelled", this.#options.clock(), this.#killAfter(run));
+        }
+        return;
+      }
+      case "finished":
+        if (this.#busyKinds.delete(change.jobKind)) this.#scheduleDispatch();
+        return;
+      case "leases":
+        return; // the runtime's lease manager reloads them
+    }
+  }
+
+  /** With a shared store: every level is read again now and then (a missed notification). */
+  #armResync(): void {
+    this.#resyncTimer = setTimeout(() => {
+      this.#resyncTimer = undefined;
+      if (this.#state !== "running") return;
+      for (const window of this.#windows) window.resync = true;
+      this.#refillLowWindows();
+      this.#armResync();
+    }, RESYNC_EVERY_MS);
   }
 
   #start(worker: WorkerSlot, record: ClaimedJob, at: number, mono: number, waitMs: number): void {
@@ -1415,6 +1626,12 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     if (retryAt !== null) settlement.runAt = retryAt;
     const events = this.#events;
     const after = () => {
+      // Its kind may have been refused a claim for its cluster-wide limit while this job's
+      // end was not yet written: there is room now.
+      this.#endsWritten++;
+      if (this.#busyKinds.size > 0 && this.#busyKinds.delete(record.kind)) {
+        this.#scheduleDispatch();
+      }
       switch (outcome) {
         case "succeeded":
           if (events.has("job:succeeded")) {

@@ -243,6 +243,21 @@ export class ReadyQueue {
     }
   }
 
+  /** Removes every entry of one priority level, parked ones included; returns how many. */
+  clearLevel(level: number): number {
+    let removed = this.#lanes[level]!.size;
+    this.#lanes[level]!.clear();
+    for (const [key, lanes] of [...this.#parked]) {
+      const size = lanes[level]!.size;
+      if (size === 0) continue;
+      lanes[level]!.clear();
+      removed += size;
+      this.#parkedSize -= size;
+      this.#dropEmptyParked(key);
+    }
+    return removed;
+  }
+
   /** Removes every entry. */
   clear(): void {
     for (const lane of this.#lanes) lane.clear();

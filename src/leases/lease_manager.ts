@@ -27,6 +27,13 @@ import { newId } from "../shared/ids.ts";
 import { type Priority, priorityLevel } from "../shared/priority.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import type { JobStore, LeaseRecord } from "../store/types.ts";
+import { getLogger } from "@logtape/logtape";
+import { overlaps } from "../shared/resource.ts";
+
+const log = getLogger(["liminal", "leases"]);
+
+/** With a shared store, leases are read again at least this often. */
+const SYNC_EVERY_MS = 5_000;
 
 /** Options of a {@link LeaseManager}. */
 export interface LeaseManagerOptions {
@@ -61,6 +68,8 @@ export interface LeaseEventMap {
   "lease:expired": { lease: LeaseRecord };
   /** `lease` was taken from its holder by `by`. */
   "lease:preempted": { lease: LeaseRecord; by: LeaseRecord };
+  /** Leases read again from a shared store changed: `freed` of them are gone. */
+  "lease:synced": { changed: number; freed: number };
 }
 
 interface Waiter {
@@ -74,13 +83,7 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-/** Whether two resource names overlap (see the module doc). */
-export function overlaps(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (a.endsWith("/*") && b.startsWith(a.slice(0, -1))) return true;
-  if (b.endsWith("/*") && a.startsWith(b.slice(0, -1))) return true;
-  return false;
-}
+export { overlaps };
 
 /** What blocks a request: nothing, a lease that can be preempted, or one that cannot. */
 type Verdict =
@@ -102,6 +105,12 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #started = false;
+  /** Tokens of grants being written: a reload keeps them until the write is known. */
+  readonly #writing = new Set<string>();
+  #reloading: Promise<void> | null = null;
+  #reloadAgain = false;
+  #syncTimer: ReturnType<typeof setTimeout> | undefined;
+  #offChange: (() => void) | null = null;
 
   constructor(options: LeaseManagerOptions) {
     this.#store = options.store;
@@ -137,6 +146,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
       this.#events.on("lease:released", listener),
       this.#events.on("lease:expired", listener),
       this.#events.on("lease:preempted", listener),
+      this.#events.on("lease:synced", listener),
     ];
     return () => offs.forEach((off) => off());
   }
@@ -150,11 +160,92 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
       else this.#held.set(lease.resource, lease);
     }
     this.#armExpiry();
+    if (typeof this.#store.onChange === "function") {
+      // Shared with other runtimes: hear their lease changes, and read them again now and
+      // then in case a notification was missed.
+      this.#offChange = this.#store.onChange((change) => {
+        if (change.kind === "leases" || change.kind === "ready") void this.reload().catch(() => {});
+      });
+      this.#armSync();
+    }
+  }
+
+  #armSync(): void {
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      if (!this.#started) return;
+      void this.reload().catch((error) =>
+        log.warn("leases could not be read again: {error}", { error: errorMessage(error) })
+      ).finally(() => {
+        if (this.#started) this.#armSync();
+      });
+    }, SYNC_EVERY_MS);
+  }
+
+  /**
+   * Reads the leases from the store again. With a store shared by several runtimes, leases
+   * they took, renewed or gave back become known here: a job of this runtime whose lease
+   * another runtime took over hears `lease:preempted`, and waiters are served when one frees.
+   */
+  reload(): Promise<void> {
+    if (this.#reloading !== null) {
+      this.#reloadAgain = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      try {
+        do {
+          this.#reloadAgain = false;
+          await this.#reloadOnce();
+        } while (this.#reloadAgain && this.#started);
+      } finally {
+        this.#reloading = null;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  async #reloadOnce(): Promise<void> {
+    const stored = await this.#store.listLeases();
+    const now = this.#clock();
+    const next = new Map<string, LeaseRecord>();
+    for (const lease of stored) if (lease.expiresAt > now) next.set(lease.resource, lease);
+    for (const lease of this.#held.values()) {
+      if (this.#writing.has(lease.token) && !next.has(lease.resource)) {
+        next.set(lease.resource, lease);
+      }
+    }
+    let changed = 0;
+    let freed = 0;
+    const preempted: { lease: LeaseRecord; by: LeaseRecord }[] = [];
+    for (const [resource, old] of this.#held) {
+      const current = next.get(resource);
+      if (current?.token === old.token) {
+        if (current.expiresAt !== old.expiresAt) changed++;
+        continue;
+      }
+      changed++;
+      const by = current ?? [...next.values()].find((l) => overlaps(l.resource, resource));
+      if (by !== undefined && by.holder !== old.holder) preempted.push({ lease: old, by });
+      else if (by === undefined) freed++;
+    }
+    for (const resource of next.keys()) if (!this.#held.has(resource)) changed++;
+    if (changed === 0) return;
+    this.#held.clear();
+    for (const [resource, lease] of next) this.#held.set(resource, lease);
+    for (const event of preempted) this.#events.emit("lease:preempted", event);
+    this.#events.emit("lease:synced", { changed, freed });
+    this.#armExpiry();
+    await this.#serveWaiters();
   }
 
   /** Stops expiring leases and refuses every waiter. Held leases stay persisted. */
   stop(): void {
     this.#started = false;
+    this.#offChange?.();
+    this.#offChange = null;
+    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
@@ -269,7 +360,13 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     if (current === undefined || current.holder !== holder) {
       throw notHeld(resource, holder, current);
     }
-    const renewed: LeaseRecord = { ...current, expiresAt: this.#clock() + ttlMs };
+    // A new token: a runtime sharing the store that still has the old expiry in mind can
+    // then never delete the renewed lease as expired.
+    const renewed: LeaseRecord = {
+      ...current,
+      token: newId(this.#clock()),
+      expiresAt: this.#clock() + ttlMs,
+    };
     if (!(await this.#store.swapLease(renewed, current.token, this.#clock()))) {
       throw notHeld(resource, holder, undefined);
     }
@@ -298,6 +395,8 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   /** Removes the leases whose time is up; resolves with them. */
   async sweep(): Promise<LeaseRecord[]> {
+    // With a shared store, expiries are read again first: another runtime may have renewed.
+    if (typeof this.#store.onChange === "function") await this.reload().catch(() => {});
     const now = this.#clock();
     const expired = [...this.#held.values()].filter((l) => l.expiresAt <= now);
     for (const lease of expired) await this.#drop(lease, "lease:expired");
@@ -321,29 +420,41 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   }
 
   /**
-   * For the executor, synchronously: takes every resource for a job (preempting where the
-   * rules allow) and persists it in the background. Returns `false`, taking nothing, when one
-   * is held.
+   * For the executor: takes every resource for a job now (preempting where the rules allow),
+   * as far as this runtime knows, and writes them. `false`, taking nothing, when one is held;
+   * else a promise of whether every write succeeded. When one failed (a runtime sharing the
+   * store took the resource meanwhile), what was taken is given back and the leases are
+   * read again, so the job waits in line for the real holder.
    */
-  takeForJob(resources: readonly string[], request: LeaseRequest): boolean {
+  takeForJob(resources: readonly string[], request: LeaseRequest): false | Promise<boolean> {
     if (this.blockedBy(resources, request) !== null) return false;
     const now = this.#clock();
     const ttlMs = this.resolveTtl(request.ttl);
-    for (const resource of resources) {
+    const grants = resources.map((resource) => {
       const verdict = this.#verdict(resource, request, now);
-      void this.#grant(
+      return this.#grant(
         resource,
         request,
         ttlMs,
         now,
         verdict.kind === "preempt" ? verdict.victims : [],
-      ).catch((error) =>
-        console.error(
-          `lease ${resource} for ${request.holder} was not persisted: ${errorMessage(error)}`,
-        )
-      );
-    }
-    return true;
+      ).then(() => true, (error: unknown) => {
+        if (!(error instanceof LiminalError && error.code === "LEASE_HELD")) {
+          log.warn("lease {resource} for {holder} was not written: {error}", {
+            resource,
+            holder: request.holder,
+            error: errorMessage(error),
+          });
+        }
+        return false;
+      });
+    });
+    return Promise.all(grants).then(async (written) => {
+      if (written.every(Boolean)) return true;
+      if (request.jobId) await this.releaseJob(request.jobId).catch(() => {});
+      await this.reload().catch(() => {});
+      return false;
+    });
   }
 
   /** The leases held now, with their waiters. */
@@ -438,8 +549,18 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     }
     const expected = victims.find((v) => v.resource === resource)?.token ??
       (previous !== undefined && previous.holder === request.holder ? previous.token : null);
-    if (!(await this.#store.swapLease(lease, expected, now))) {
-      this.#held.delete(resource);
+    this.#writing.add(lease.token);
+    let written: boolean;
+    try {
+      written = await this.#store.swapLease(lease, expected, now);
+    } catch (error) {
+      if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
+      throw error;
+    } finally {
+      this.#writing.delete(lease.token);
+    }
+    if (!written) {
+      if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
       throw new LiminalError("LEASE_HELD", `${resource} was taken by another runtime meanwhile`);
     }
     return lease;

@@ -76,7 +76,18 @@ export interface ClaimRequest {
   /** The worker that will run it. */
   worker: string;
   at: number;
+  /** The job's kind (stores shared by several runtimes enforce `limit` per kind). */
+  kind?: string;
+  /**
+   * Jobs of this kind allowed to run at once across every runtime sharing the store, or
+   * `null`/absent for no limit. A store only this process uses may ignore it (the executor
+   * counts its own).
+   */
+  limit?: number | null;
 }
+
+/** A claim refused because its kind already runs `limit` jobs across the runtimes. */
+export type ClaimBusy = "busy";
 
 /** Where a job goes when an attempt ends. */
 export type NextState = "succeeded" | "scheduled" | "queued" | "failed" | "dead" | "cancelled";
@@ -202,9 +213,10 @@ export interface JobStore {
   loadReady(level: number, afterSeq: number, limit: number): Promise<ReadyEntry[]>;
   /**
    * Moves queued jobs to `running` and opens an attempt on each. The result is aligned with
-   * `requests`: `null` where the job was no longer queued (cancelled, claimed elsewhere).
+   * `requests`: `null` where the job was no longer queued (cancelled, claimed elsewhere),
+   * `"busy"` where its kind's cluster-wide `limit` is reached (the job stays queued).
    */
-  claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null)[]>;
+  claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null | ClaimBusy)[]>;
   /** Ends attempts and moves their jobs on. Returns the entries of jobs that went back to `queued`. */
   settle(settlements: readonly Settlement[]): Promise<ReadyEntry[]>;
   /** Records a running job's progress (may be written in a short batch). */
@@ -258,4 +270,51 @@ export interface JobStore {
   swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean>;
   /** Removes a lease if it still has `token`; `false` otherwise. */
   deleteLease(resource: string, token: string): Promise<boolean>;
+
+  // ── Stores shared by several runtimes (Postgres) ─────────────────────────────────────
+
+  /**
+   * Calls `listener` for changes other runtimes made that this one should act on. Absent
+   * in stores only this process uses. Returns the unsubscribe function.
+   */
+  onChange?(listener: (change: StoreChange) => void): () => void;
+  /** The runtimes sharing the store, this one included. */
+  nodes?(): Promise<NodeInfo[]>;
+  /** This runtime's id among the nodes sharing the store. */
+  readonly nodeId?: string;
+  /** Tells the other runtimes this one is shutting down (shown in their node lists). */
+  markStopping?(): Promise<void>;
+}
+
+/** A change another runtime made, as {@link JobStore.onChange} reports it. */
+export type StoreChange =
+  /** Jobs became queued (inserted, requeued, promoted, retried, recovered): refill. */
+  | { kind: "ready" }
+  /** A job was scheduled for `runAt` (epoch ms): promote it then. */
+  | { kind: "scheduled"; runAt: number }
+  /** A job running on this runtime was cancelled elsewhere: abort it. */
+  | { kind: "cancel"; id: string }
+  /** Territory leases changed: reload them. */
+  | { kind: "leases" }
+  /** A job of a kind with a concurrency limit finished somewhere: retry the parked ones. */
+  | { kind: "finished"; jobKind: string };
+
+/** A runtime sharing the store, as {@link JobStore.nodes} lists it. */
+export interface NodeInfo {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  /** Epoch ms. */
+  startedAt: number;
+  /** Epoch ms. */
+  heartbeatAt: number;
+  /** Whether its heartbeat is within the node timeout. */
+  alive: boolean;
+  /** Whether it announced its shutdown. */
+  stopping: boolean;
+  /** Jobs running on it now. */
+  running: number;
+  /** Whether it is this store's own node. */
+  self: boolean;
 }

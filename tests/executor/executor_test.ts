@@ -327,7 +327,13 @@ for (const storeCase of STORE_CASES) {
       const cancelledQueued = await h.executor.cancel(queued.id);
       assert.equal(cancelledQueued.state, "cancelled");
       const cancelling = await h.executor.cancel(running.id);
-      assert.equal(cancelling.state, "running");
+      // The answer is read after the signal aborts: a store that reads on another connection
+      // (postgres) may already see the end the handler reported at once.
+      assert.ok(
+        cancelling.state === "running" ||
+          (storeCase.name === "postgres" && cancelling.state === "cancelled"),
+        cancelling.state,
+      );
       await settle(h.clock);
       const record = await h.executor.get(running.id);
       assert.equal(record?.state, "cancelled");

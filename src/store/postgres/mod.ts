@@ -5,11 +5,10 @@
  */
 export {
   ADVISORY_LOCK_CLASS,
-  type NodeInfo,
   PostgresStore,
   type PostgresStoreOptions,
-  type StoreChange,
   type StoreTimers,
 } from "./postgres_store.ts";
+export type { NodeInfo, StoreChange } from "../types.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations/mod.ts";
 export { parseConnectionUrl, redactUrl } from "./_url.ts";

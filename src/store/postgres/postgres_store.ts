@@ -68,6 +68,7 @@ import {
 import { PRIORITIES, type Priority, priorityAt, priorityLevel } from "../../shared/priority.ts";
 import { VERSION } from "../../shared/version.ts";
 import type {
+  ClaimBusy,
   ClaimedJob,
   ClaimRequest,
   InsertResult,
@@ -76,15 +77,18 @@ import type {
   JobStore,
   LeaseRecord,
   NewJob,
+  NodeInfo,
   PruneOptions,
   ReadyEntry,
   ScheduleRecord,
   ScheduleRun,
   Settlement,
+  StoreChange,
   StoreInfo,
 } from "../types.ts";
 import { type ErrorContext, isUniqueViolation, openError, writeError } from "./_errors.ts";
 import { describeTarget, parseConnectionUrl } from "./_url.ts";
+import { overlaps } from "../../shared/resource.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/mod.ts";
 
 const log = getLogger(["liminal", "store"]);
@@ -140,39 +144,6 @@ export interface PostgresStoreOptions {
    */
   timers?: StoreTimers;
 }
-
-/** A runtime sharing the database, as {@link PostgresStore.nodes} lists it. */
-export interface NodeInfo {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  /** Epoch ms (database time). */
-  startedAt: number;
-  /** Epoch ms (database time). */
-  heartbeatAt: number;
-  /** Whether its heartbeat is within the node timeout. */
-  alive: boolean;
-  /** Whether it announced its shutdown. */
-  stopping: boolean;
-  /** Jobs running on it now. */
-  running: number;
-  /** Whether it is this store's own node. */
-  self: boolean;
-}
-
-/** A change another node made that this node may act on ({@link PostgresStore.onChange}). */
-export type StoreChange =
-  /** Jobs became queued (inserted, requeued, promoted, retried, recovered): refill. */
-  | { kind: "ready" }
-  /** A job was scheduled for `runAt` (epoch ms): promote it then. */
-  | { kind: "scheduled"; runAt: number }
-  /** A job running on this node was cancelled: abort it. */
-  | { kind: "cancel"; id: string }
-  /** Territory leases changed (taken, released, freed by a recovery): reload them. */
-  | { kind: "leases" }
-  /** A job of `jobKind` stopped running on another node: per-kind limits may have room. */
-  | { kind: "finished"; jobKind: string };
 
 type Sql = postgres.Sql<Record<string, never>>;
 type Tx = postgres.TransactionSql<Record<string, never>>;
@@ -234,6 +205,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
   readonly #cancelChannel: string;
   readonly #seqLockKey: number;
   readonly #migrateLockKey: number;
+  readonly #leaseLockKey: number;
   #sql: Sql | null = null;
   #opening: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
@@ -327,6 +299,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     this.#cancelChannel = `${schema}_cancel`;
     this.#seqLockKey = hash32(`seq:${schema}`);
     this.#migrateLockKey = hash32(`migrate:${schema}`);
+    this.#leaseLockKey = hash32(`leases:${schema}`);
     this.nodeId = nodeId;
     this.windowHint = window;
     this.info = { kind: "postgres", location: this.#target.redacted, durable: true };
@@ -657,24 +630,18 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     }));
   }
 
-  claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null)[]> {
+  claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null | ClaimBusy)[]> {
     return this.#ordered(this.#claim(requests));
   }
 
-  async #claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null)[]> {
-    const claimed: (ClaimedJob | null)[] = new Array(requests.length).fill(null);
+  async #claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null | ClaimBusy)[]> {
+    const claimed: (ClaimedJob | null | ClaimBusy)[] = new Array(requests.length).fill(null);
     if (requests.length === 0) return claimed;
     const seen = new Set<string>();
-    const rows = requests.filter((r) => !seen.has(r.id) && seen.add(r.id)).map((r) => ({
-      id: r.id,
-      worker: r.worker,
-      at: ms(r.at),
-    }));
-    this.#claimsInFlight++;
-    let result: Row[];
-    try {
-      result = await this.#exec("claim", (sql) =>
-        sql`
+    const unique = requests.filter((r) => !seen.has(r.id) && seen.add(r.id));
+    const toRow = (r: ClaimRequest) => ({ id: r.id, worker: r.worker, at: ms(r.at) });
+    const statement = (q: Sql | Tx, rows: { id: string; worker: string; at: number }[]) =>
+      q`
         WITH req AS MATERIALIZED (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
             AS r(id text, worker text, at bigint)
@@ -696,9 +663,54 @@ export class PostgresStore implements JobStore, AsyncDisposable {
           INSERT INTO job_attempts (job_id, attempt, worker, node_id, started_at)
           SELECT id, attempt_count, worker, ${this.nodeId}, at FROM claimed
         )
-        SELECT * FROM claimed`);
+        SELECT * FROM claimed`;
+    const limited = unique.filter((r) =>
+      r.kind !== undefined && typeof r.limit === "number" && Number.isFinite(r.limit)
+    );
+    const busy = new Set<string>();
+    this.#claimsInFlight++;
+    let result: Row[];
+    try {
+      if (limited.length === 0) {
+        result = await this.#exec("claim", (sql) => statement(sql, unique.map(toRow)));
+      } else {
+        // Kinds with a concurrency limit: their running jobs are counted across every node
+        // under a per-kind advisory lock held to the commit, so two nodes never both take
+        // the last slot.
+        result = await this.#write("claim", async (tx) => {
+          const kinds = [...new Set(limited.map((r) => r.kind!))].sort();
+          for (const kind of kinds) {
+            await tx`SELECT pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}::int, ${
+              hash32(`kind:${this.#schema}:${kind}`)
+            }::int)`;
+          }
+          const counts = await tx`
+            SELECT kind, count(*)::int AS n FROM jobs
+            WHERE state = 'running' AND kind IN ${tx(kinds)} GROUP BY kind`;
+          const room = new Map<string, number>();
+          for (const r of limited) room.set(r.kind!, r.limit!);
+          for (const row of counts) {
+            const kind = String(row.kind);
+            room.set(kind, (room.get(kind) ?? 0) - Number(row.n));
+          }
+          const allowed = unique.filter((r) => {
+            if (!limited.includes(r)) return true;
+            const left = room.get(r.kind!) ?? 0;
+            if (left <= 0) {
+              busy.add(r.id);
+              return false;
+            }
+            room.set(r.kind!, left - 1);
+            return true;
+          });
+          return allowed.length === 0 ? [] : await statement(tx, allowed.map(toRow));
+        });
+      }
     } finally {
       this.#claimsInFlight--;
+    }
+    for (let i = 0; i < requests.length; i++) {
+      if (busy.has(requests[i]!.id)) claimed[i] = "busy";
     }
     const byId = new Map<string, Row>();
     for (const row of result) byId.set(String(row.id), row);
@@ -1212,18 +1224,29 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     expectedToken: string | null,
     now: number,
   ): Promise<boolean> {
-    const rows = await this.#exec("lease", (sql) =>
-      sql`
-      INSERT INTO leases (resource, holder, token, priority, job_id, acquired_at, expires_at)
-      VALUES (${lease.resource}, ${lease.holder}, ${lease.token}, ${priorityLevel(lease.priority)},
-        ${lease.jobId}, ${ms(lease.acquiredAt)}::bigint, ${ms(lease.expiresAt)}::bigint)
-      ON CONFLICT (resource) DO UPDATE SET holder = excluded.holder, token = excluded.token,
-        priority = excluded.priority, job_id = excluded.job_id,
-        acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-      WHERE leases.expires_at <= ${ms(now)}::bigint
-        OR leases.token IS NOT DISTINCT FROM ${expectedToken}::text
-      RETURNING resource, ${this.#leasesChanged(sql)} AS notified`);
-    return rows.length > 0;
+    // Under one cluster-wide lock: a live lease of someone else on an overlapping resource
+    // (`files/*` against `files/a`) refuses the write, as the lease manager would here.
+    return await this.#write("lease", async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}::int, ${this.#leaseLockKey}::int)`;
+      const others = await tx`
+        SELECT resource FROM leases
+        WHERE expires_at > ${ms(now)}::bigint AND resource <> ${lease.resource}
+          AND holder <> ${lease.holder}`;
+      if (others.some((row) => overlaps(String(row.resource), lease.resource))) return false;
+      const rows = await tx`
+        INSERT INTO leases (resource, holder, token, priority, job_id, acquired_at, expires_at)
+        VALUES (${lease.resource}, ${lease.holder}, ${lease.token}, ${
+        priorityLevel(lease.priority)
+      },
+          ${lease.jobId}, ${ms(lease.acquiredAt)}::bigint, ${ms(lease.expiresAt)}::bigint)
+        ON CONFLICT (resource) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+          priority = excluded.priority, job_id = excluded.job_id,
+          acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+        WHERE leases.expires_at <= ${ms(now)}::bigint
+          OR leases.token IS NOT DISTINCT FROM ${expectedToken}::text
+        RETURNING resource, ${this.#leasesChanged(tx)} AS notified`;
+      return rows.length > 0;
+    });
   }
 
   deleteLease(resource: string, token: string): Promise<boolean> {
