@@ -7,7 +7,7 @@
 import { formatDuration, formatRelative } from "../shared/duration.ts";
 import type { JobSnapshot } from "../shared/job.ts";
 import { PRIORITIES } from "../shared/priority.ts";
-import type { RuntimeSnapshot } from "../shared/snapshot.ts";
+import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
 import { formatTable, paint, paintState } from "./_output.ts";
 
 /** Total run time of a job's attempts. */
@@ -126,6 +126,18 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
       s.store.durable ? "" : ", not durable"
     }`,
   );
+  if (s.cluster !== null) {
+    const alive = s.cluster.nodes.filter((n) => n.alive).length;
+    out.push(
+      `${
+        b("cluster")
+      }  node ${s.cluster.nodeId} of ${s.cluster.nodes.length} sharing the store, ${alive} alive${
+        s.cluster.error === null
+          ? ""
+          : paint(` (node list stale: ${s.cluster.error})`, "yellow", color)
+      }`,
+    );
+  }
   if (s.socket !== null) out.push(`${b("socket")}   ${s.socket}`);
   out.push(`${b("intake")}   ${ex.intake}   ${b("kinds")} ${s.kinds.join(", ")}`);
   const t = ex.totals;
@@ -187,6 +199,10 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
       { header: "FAILED", value: (w) => String(w.failed), align: "right" },
     ], color).trimEnd(),
   );
+  if (s.cluster !== null && s.cluster.nodes.length > 0) {
+    out.push("");
+    out.push(formatNodes(s.cluster.nodes, color).trimEnd());
+  }
   if (s.warnings.length > 0) {
     out.push("");
     out.push(b("warnings"));
@@ -195,4 +211,34 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
     }
   }
   return out.join("\n") + "\n";
+}
+
+/** A node's health in one word: `alive`, `stopping` or `dead`. */
+export function nodeHealth(node: NodeInfo): "alive" | "stopping" | "dead" {
+  if (!node.alive) return "dead";
+  return node.stopping ? "stopping" : "alive";
+}
+
+/** A table of nodes. */
+export function formatNodes(nodes: readonly NodeInfo[], color: boolean, now = Date.now()): string {
+  return formatTable(nodes, [
+    { header: "NODE", value: (n) => (n.self ? `${n.id} (this)` : n.id) },
+    {
+      header: "HEALTH",
+      value: (n) => {
+        const health = nodeHealth(n);
+        return paint(
+          health,
+          health === "alive" ? "green" : health === "dead" ? "red" : "yellow",
+          color,
+        );
+      },
+    },
+    { header: "HOST", value: (n) => n.host },
+    { header: "PID", value: (n) => String(n.pid), align: "right" },
+    { header: "RUNNING", value: (n) => String(n.running), align: "right" },
+    { header: "HEARTBEAT", value: (n) => formatRelative(n.heartbeatAt, now) },
+    { header: "STARTED", value: (n) => formatRelative(n.startedAt, now) },
+    { header: "VERSION", value: (n) => n.version },
+  ], color);
 }

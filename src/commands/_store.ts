@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Duration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { type Durability, MemoryStore, SqliteStore } from "../store/mod.ts";
 import type { JobStore } from "../store/types.ts";
@@ -31,6 +32,10 @@ export interface StoreChoice {
   durability: Durability;
   /** This runtime's id among those sharing a Postgres store. */
   nodeId?: string;
+  /** Postgres: how often this runtime beats its heartbeat. */
+  heartbeat?: Duration;
+  /** Postgres: silence after which a runtime is dead. */
+  nodeTimeout?: Duration;
 }
 
 /** Whether `location` names a PostgreSQL database rather than a file. */
@@ -49,6 +54,8 @@ export async function createStore(location: string, choice: StoreChoice): Promis
     return new PostgresStore({
       url: location,
       ...(choice.nodeId === undefined ? {} : { nodeId: choice.nodeId }),
+      ...(choice.heartbeat === undefined ? {} : { heartbeatInterval: choice.heartbeat }),
+      ...(choice.nodeTimeout === undefined ? {} : { nodeTimeout: choice.nodeTimeout }),
     });
   }
   if (choice.nodeId !== undefined) {

@@ -13,6 +13,7 @@ import { addCompletions, isCompletionRequest, kindsForCompletion } from "./compl
 import { enqueueCommand } from "./enqueue.ts";
 import { jobsCommand } from "./jobs.ts";
 import { leasesCommand } from "./leases.ts";
+import { nodesCommand } from "./nodes.ts";
 import { routerCommand } from "./router.ts";
 import { schedulesCommand } from "./schedules.ts";
 import { runCommand } from "./run.ts";
@@ -54,6 +55,7 @@ Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict
     routerCommand(ctx),
     schedulesCommand(ctx),
     leasesCommand(ctx),
+    nodesCommand(ctx),
     shutdownCommand(ctx),
     topCommand(ctx),
   ];

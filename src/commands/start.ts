@@ -41,6 +41,16 @@ export function startCommand(ctx: CliContext) {
       "where jobs live: a SQLite file, :memory:, or postgres://user@host/db shared by several runtimes (env LIMINAL_STORE, default .liminal/liminal.db)",
     )
     .option(
+      "--heartbeat <duration>",
+      "with a postgres store: how often this runtime tells the others it is alive",
+      "5s",
+    )
+    .option(
+      "--node-timeout <duration>",
+      "with a postgres store: silence after which a runtime is dead and its jobs are run elsewhere",
+      "30s",
+    )
+    .option(
       "--node-id <id>",
       "this runtime's name among those sharing a Postgres store (env LIMINAL_NODE_ID, default <host>-<pid>-<random>)",
     )
@@ -86,6 +96,8 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const store = await createStore(location, {
         durability,
         ...(nodeId === undefined ? {} : { nodeId }),
+        heartbeat: parseDurationOption(options.heartbeat, "--heartbeat")!,
+        nodeTimeout: parseDurationOption(options.nodeTimeout, "--node-timeout")!,
       });
       const tui = options.tui && dashboardPossible();
       // The dashboard owns the terminal: log records are kept, not printed, while it runs.

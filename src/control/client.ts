@@ -12,7 +12,7 @@ import type { Duration } from "../shared/duration.ts";
 import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot, JobState } from "../shared/job.ts";
 import type { JsonValue } from "../shared/json.ts";
-import type { RuntimeSnapshot } from "../shared/snapshot.ts";
+import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
 import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
 import type { DeadLetterView, RouterSnapshot } from "../shared/router_snapshot.ts";
 import type { Priority } from "../shared/priority.ts";
@@ -196,6 +196,11 @@ export class ControlClient implements Disposable {
     A extends "trigger" ? { jobId: string | null; skipped: string | null } : ScheduleSnapshot
   > {
     return this.#call("POST", `/v1/schedules/${encodeURIComponent(name)}/${action}`, {}, options);
+  }
+
+  /** The runtimes sharing the store; `shared: false` when the store is this runtime's alone. */
+  nodes(options?: CallOptions): Promise<{ shared: boolean; self: string; nodes: NodeInfo[] }> {
+    return this.#call("GET", "/v1/nodes", undefined, options);
   }
 
   async leases(options?: CallOptions): Promise<LeaseSnapshot[]> {

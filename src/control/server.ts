@@ -49,6 +49,8 @@ export interface ControlTarget extends EventSource<RuntimeEventMap> {
   readonly router: UnifiedMessageRouter;
   /** Leases held, with operators and queued jobs waiting for them. */
   leaseSnapshot(): import("../shared/schedule.ts").LeaseSnapshot[];
+  /** The runtimes sharing the store (this one alone with a store only it uses). */
+  nodes(): Promise<import("../shared/snapshot.ts").NodeInfo[]>;
   snapshot(): Promise<RuntimeSnapshot>;
   shutdown(options?: { grace?: number; force?: boolean }): Promise<ShutdownReport>;
   prune(options?: { olderThanMs?: number; keep?: number }): Promise<number>;
@@ -394,6 +396,16 @@ export class ControlServer {
       "/v1/schedules/:name/trigger",
       async (_r, { name }) => json(await target.scheduler.trigger(name!)),
     );
+
+    // The runtimes sharing the store.
+    this.#route("GET", "/v1/nodes", async () => {
+      const nodes = await target.nodes();
+      return json({
+        shared: typeof target.store.nodes === "function",
+        self: target.store.nodeId ?? "local",
+        nodes,
+      });
+    });
 
     // Territory leases.
     this.#route(

@@ -207,6 +207,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #flushRetryMs = 0;
   #flushRetryTimer: ReturnType<typeof setTimeout> | undefined;
   #storeFailing: string | null = null;
+  /** Why the last claim failed, until one succeeds. */
+  #claimFailing: string | null = null;
   #watchdogTimer: ReturnType<typeof setTimeout> | undefined;
   #watchdogAt = Number.POSITIVE_INFINITY;
   #dueTimer: ReturnType<typeof setTimeout> | undefined;
@@ -666,10 +668,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         });
       }
     }
-    if (this.#storeFailing !== null) {
+    const failing = this.#storeFailing ?? this.#claimFailing;
+    if (failing !== null) {
       warnings.push({
         code: "STORE_WRITE_FAILING",
-        message: `the store is failing: ${this.#storeFailing}`,
+        message: `the store is failing: ${failing}`,
       });
     }
     return {
@@ -1205,7 +1208,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         })),
       );
       this.#claimRetryMs = 0;
+      this.#claimFailing = null;
     } catch (error) {
+      this.#claimFailing = errorMessage(error);
       this.#events.emit("store:error", { operation: "claim", error });
       // The jobs are still queued in the store: they wait in memory again, and claims pause
       // for a while (doubling up to 5 s) so a store that is down is not hammered.
@@ -1283,6 +1288,14 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       }
       case "finished":
         if (this.#busyKinds.delete(change.jobKind)) this.#scheduleDispatch();
+        return;
+      case "ended":
+        for (const id of change.ids) {
+          if (!this.#waiters.has(id)) continue;
+          void this.#store.get(id).then((record) => {
+            if (record !== null && FINAL_STATES.has(record.state)) this.#resolveWaiters(record);
+          }, (error) => this.#events.emit("store:error", { operation: "get", error }));
+        }
         return;
       case "leases":
         return; // the runtime's lease manager reloads them

@@ -107,6 +107,11 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   #started = false;
   /** Tokens of grants being written: a reload keeps them until the write is known. */
   readonly #writing = new Set<string>();
+  /** Tokens of the leases this runtime took for jobs and holds. */
+  readonly #mine = new Set<string>();
+  /** Leases this runtime wrote or deleted lately (by token), with the order of the write. */
+  readonly #recent = new Map<string, { seq: number; dropped: boolean }>();
+  #localSeq = 0;
   #reloading: Promise<void> | null = null;
   #reloadAgain = false;
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
@@ -155,8 +160,13 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   async start(): Promise<void> {
     this.#started = true;
     const now = this.#clock();
+    const shared = typeof this.#store.onChange === "function";
     for (const lease of await this.#store.listLeases()) {
-      if (lease.expiresAt <= now) await this.#store.deleteLease(lease.resource, lease.token);
+      // A job's lease in a store only this runtime uses belongs to a run that ended with the
+      // last runtime (its job was queued again): the job takes it again when it runs. In a
+      // shared store the job may run on another runtime: the store's recovery frees those.
+      const stale = lease.expiresAt <= now || (!shared && lease.jobId !== null);
+      if (stale) await this.#store.deleteLease(lease.resource, lease.token);
       else this.#held.set(lease.resource, lease);
     }
     this.#armExpiry();
@@ -206,14 +216,25 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   }
 
   async #reloadOnce(): Promise<void> {
+    // Writes of this runtime that end while the store is read may be missing from (or still
+    // in) what is read: the local view wins for those.
+    const startSeq = this.#localSeq;
     const stored = await this.#store.listLeases();
     const now = this.#clock();
     const next = new Map<string, LeaseRecord>();
-    for (const lease of stored) if (lease.expiresAt > now) next.set(lease.resource, lease);
+    for (const lease of stored) {
+      if (lease.expiresAt <= now || this.#recent.get(lease.token)?.dropped) continue;
+      next.set(lease.resource, lease);
+    }
     for (const lease of this.#held.values()) {
-      if (this.#writing.has(lease.token) && !next.has(lease.resource)) {
-        next.set(lease.resource, lease);
-      }
+      const recent = this.#recent.get(lease.token);
+      const fresh = this.#writing.has(lease.token) || (recent !== undefined && !recent.dropped);
+      // Written (or being written) after the read began: newer than what was read.
+      if (fresh) next.set(lease.resource, lease);
+    }
+    // What was written before this read began is in it: forget those.
+    for (const [token, recent] of this.#recent) {
+      if (recent.seq <= startSeq) this.#recent.delete(token);
     }
     let changed = 0;
     let freed = 0;
@@ -226,13 +247,23 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
       }
       changed++;
       const by = current ?? [...next.values()].find((l) => overlaps(l.resource, resource));
-      if (by !== undefined && by.holder !== old.holder) preempted.push({ lease: old, by });
-      else if (by === undefined) freed++;
+      // Taken over only by a higher priority; at the same level the holder gave it back and
+      // another took it since.
+      if (by !== undefined && priorityLevel(by.priority) > priorityLevel(old.priority)) {
+        preempted.push({ lease: old, by });
+      } else if (by === undefined) freed++;
     }
     for (const resource of next.keys()) if (!this.#held.has(resource)) changed++;
     if (changed === 0) return;
     this.#held.clear();
     for (const [resource, lease] of next) this.#held.set(resource, lease);
+    const live = new Set([...next.values()].map((l) => l.token));
+    for (const token of this.#mine) if (!live.has(token)) this.#mine.delete(token);
+    log.debug("leases read again: {changed} changed, {freed} freed: {leases}", {
+      changed,
+      freed,
+      leases: [...next.values()].map((l) => `${l.resource}=${l.holder} ${l.token}`).join(", "),
+    });
     for (const event of preempted) this.#events.emit("lease:preempted", event);
     this.#events.emit("lease:synced", { changed, freed });
     this.#armExpiry();
@@ -370,6 +401,9 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     if (!(await this.#store.swapLease(renewed, current.token, this.#clock()))) {
       throw notHeld(resource, holder, undefined);
     }
+    this.#noteLocal(current.token, true);
+    this.#noteLocal(renewed.token, false);
+    if (this.#mine.delete(current.token)) this.#mine.add(renewed.token);
     this.#held.set(resource, renewed);
     this.#events.emit("lease:renewed", { lease: renewed });
     this.#armExpiry();
@@ -388,8 +422,21 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   /** Releases every lease a job holds (however it ended). */
   async releaseJob(jobId: string): Promise<void> {
+    if (this.#held.size > 0) {
+      log.debug("releasing the leases of job {jobId}: {leases}", {
+        jobId,
+        leases: [...this.#held.values()].filter((l) =>
+          l.jobId === jobId
+        ).map((l) => `${l.resource} ${l.token}${this.#mine.has(l.token) ? "" : " (not ours)"}`)
+          .join(", ") || "none",
+      });
+    }
+    // Only what this runtime took: with a shared store another runtime's lease for the same
+    // job (a run there) may be known here too, and is not ours to give back.
     for (const lease of [...this.#held.values()]) {
-      if (lease.jobId === jobId) await this.#drop(lease, "lease:released");
+      if (lease.jobId === jobId && this.#mine.has(lease.token)) {
+        await this.#drop(lease, "lease:released");
+      }
     }
   }
 
@@ -494,8 +541,11 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   }
 
   #verdict(resource: string, request: LeaseRequest, now: number): Verdict {
+    // A lease of the same job blocks too: another run of it (on another runtime sharing the
+    // store) holds it, and taking it over would let both run.
     const blockers = [...this.#held.values()].filter((l) =>
-      l.expiresAt > now && overlaps(l.resource, resource) && l.holder !== request.holder
+      l.expiresAt > now && overlaps(l.resource, resource) &&
+      (l.holder !== request.holder || (l.jobId !== null && l.jobId === (request.jobId ?? null)))
     );
     if (blockers.length === 0) return { kind: "free" };
     for (const holder of blockers) {
@@ -550,28 +600,53 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     const expected = victims.find((v) => v.resource === resource)?.token ??
       (previous !== undefined && previous.holder === request.holder ? previous.token : null);
     this.#writing.add(lease.token);
+    this.#mine.add(lease.token);
     let written: boolean;
     try {
       written = await this.#store.swapLease(lease, expected, now);
     } catch (error) {
       if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
+      this.#mine.delete(lease.token);
       throw error;
     } finally {
       this.#writing.delete(lease.token);
     }
     if (!written) {
       if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
+      this.#mine.delete(lease.token);
       throw new LiminalError("LEASE_HELD", `${resource} was taken by another runtime meanwhile`);
     }
+    this.#noteLocal(lease.token, false);
+    log.debug("lease {resource} taken by {holder} ({token})", {
+      resource,
+      holder: lease.holder,
+      token: lease.token,
+    });
     return lease;
   }
 
   async #drop(lease: LeaseRecord, event: "lease:released" | "lease:expired"): Promise<void> {
     if (this.#held.get(lease.resource)?.token !== lease.token) return;
     this.#held.delete(lease.resource);
+    this.#mine.delete(lease.token);
     this.#events.emit(event, { lease });
-    await this.#store.deleteLease(lease.resource, lease.token);
+    this.#noteLocal(lease.token, true);
+    const deleted = await this.#store.deleteLease(lease.resource, lease.token);
+    this.#noteLocal(lease.token, true);
+    log.debug("lease {resource} of {holder} ({token}) {event}{missing}", {
+      resource: lease.resource,
+      holder: lease.holder,
+      token: lease.token,
+      event: event.slice(6),
+      missing: deleted ? "" : " (it was no longer in the store)",
+    });
     await this.#serveWaiters();
+  }
+
+  /** Remembers a write of this runtime, for a reload that reads while it happens. */
+  #noteLocal(token: string, dropped: boolean): void {
+    if (typeof this.#store.onChange !== "function") return; // nobody else writes: no reloads
+    this.#recent.set(token, { seq: ++this.#localSeq, dropped });
   }
 
   async #serveWaiters(): Promise<void> {

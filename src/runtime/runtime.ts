@@ -27,6 +27,7 @@ import { formatDuration } from "../shared/duration.ts";
 import { Emitter, type EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 import type {
+  ClusterSnapshot,
   RuntimeSnapshot,
   RuntimeState,
   ShutdownProgress,
@@ -35,7 +36,7 @@ import type {
 } from "../shared/snapshot.ts";
 import { VERSION } from "../shared/version.ts";
 import { MemoryStore } from "../store/memory/memory_store.ts";
-import type { JobStore } from "../store/types.ts";
+import type { JobStore, NodeInfo } from "../store/types.ts";
 import type { RuntimeEventMap } from "./events.ts";
 import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from "./options.ts";
 import { LoopMonitor } from "./loop_monitor.ts";
@@ -103,6 +104,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #shutdown: Promise<ShutdownReport> | null = null;
   #force = new AbortController();
   #progress: ShutdownProgress | null = null;
+  #cluster: ClusterSnapshot | null = null;
+  #clusterReading: Promise<void> | null = null;
   readonly #loop = new LoopMonitor();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
@@ -284,6 +287,15 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#plan.add("store-closed", "store", async () => {
       await store.close();
     });
+    if (typeof store.markStopping === "function") {
+      // The other runtimes sharing the store see this one stopping at once.
+      this.#plan.add("intake-closed", "store", async () => {
+        await store.markStopping!().catch((error) =>
+          log.warn("could not tell the other runtimes: {error}", { error: errorMessage(error) })
+        );
+      });
+    }
+    if (typeof store.nodes === "function") await this.#readCluster();
     const recovered = await store.recoverInterrupted(Date.now());
     if (recovered > 0) {
       log.warn("{count} job(s) left running by a runtime that stopped were queued again", {
@@ -570,6 +582,60 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return leases;
   }
 
+  /**
+   * The runtimes sharing this one's store (Postgres), read now; with a store only this
+   * runtime uses, this runtime alone.
+   */
+  async nodes(): Promise<NodeInfo[]> {
+    const store = this.#store;
+    if (typeof store.nodes === "function") {
+      await this.#readCluster(true);
+      if (this.#cluster?.error) {
+        throw new LiminalError(
+          "STORE_UNAVAILABLE",
+          `could not list the nodes: ${this.#cluster.error}`,
+        );
+      }
+      return this.#cluster!.nodes;
+    }
+    const now = Date.now();
+    return [{
+      id: "local",
+      host: Deno.hostname(),
+      pid: Deno.pid,
+      version: VERSION,
+      startedAt: this.#startedAt ?? now,
+      heartbeatAt: now,
+      alive: this.#state === "running" || this.#state === "starting",
+      stopping: this.#state === "stopping",
+      running: this.#executor.runningCount,
+      self: true,
+    }];
+  }
+
+  /** Reads the node list into the snapshot's cache (at most one read at a time). */
+  #readCluster(wait = true): Promise<void> {
+    const store = this.#store;
+    if (typeof store.nodes !== "function") return Promise.resolve();
+    this.#clusterReading ??= (async () => {
+      const readAt = Date.now();
+      try {
+        const nodes = await store.nodes!();
+        this.#cluster = { nodeId: store.nodeId ?? "", nodes, readAt, error: null };
+      } catch (error) {
+        this.#cluster = {
+          nodeId: store.nodeId ?? "",
+          nodes: this.#cluster?.nodes ?? [],
+          readAt: this.#cluster?.readAt ?? readAt,
+          error: errorMessage(error),
+        };
+      } finally {
+        this.#clusterReading = null;
+      }
+    })();
+    return wait ? this.#clusterReading : Promise.resolve();
+  }
+
   /** The runtime now, as one JSON object. */
   async snapshot(): Promise<RuntimeSnapshot> {
     const executor = this.executor;
@@ -600,14 +666,38 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       warnings,
       leases: this.leaseSnapshot(),
       router: this.#router.snapshot(),
+      cluster: await this.#clusterView(now),
       shutdown: this.#progress === null ? null : structuredClone(this.#progress),
     };
+  }
+
+  /**
+   * The node list, read again when older than 2 s; a slow database delays the snapshot by
+   * half a second at most (the older list is shown meanwhile).
+   */
+  async #clusterView(now: number): Promise<ClusterSnapshot | null> {
+    if (typeof this.#store.nodes !== "function") return null;
+    const storeOpen = this.#state === "running" || this.#state === "stopping";
+    if (storeOpen && (this.#cluster === null || now - this.#cluster.readAt >= CLUSTER_TTL_MS)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#readCluster(true),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, CLUSTER_READ_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.#cluster === null ? null : structuredClone(this.#cluster);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
 }
+
+/** How long the snapshot's node list is kept before it is read again. */
+const CLUSTER_TTL_MS = 2_000;
+/** How long a snapshot waits for the node list. */
+const CLUSTER_READ_WAIT_MS = 500;
 
 function finishedCount(executor: MaintenanceExecutor): number {
   return executor.attemptsEnded;

@@ -26,6 +26,9 @@ import { checkScheduleName, nextDue, type ScheduleDefinition } from "./schedule.
 
 const log = getLogger(["liminal", "scheduler"]);
 
+/** With a shared store, schedules are read again at least this often. */
+const SHARED_REFRESH_MS = 5_000;
+
 /** What the scheduler needs of the executor. */
 export interface ScheduleTarget {
   enqueue(spec: JobSpec): Promise<EnqueueResult>;
@@ -65,12 +68,15 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
   readonly #clock: () => number;
   readonly #events = new Emitter<SchedulerEventMap>();
   #schedules = new Map<string, ScheduleRecord>();
+  /** Whether the store is shared with other runtimes (they may change schedules too). */
+  readonly #shared: boolean;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #firing: Promise<void> | null = null;
 
   constructor(options: SchedulerOptions) {
     this.#store = options.store;
+    this.#shared = typeof options.store.onChange === "function";
     this.#target = options.target;
     this.#definitions = options.definitions ?? [];
     this.#clock = options.clock ?? Date.now;
@@ -152,6 +158,13 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
       }
     }
     this.#arm();
+  }
+
+  /** Reads every schedule again from the store (shared by other runtimes). */
+  async #refresh(): Promise<void> {
+    const stored = await this.#store.listSchedules();
+    if (!this.#running) return;
+    this.#schedules = new Map(stored.map((r) => [r.name, r]));
   }
 
   /** Stops firing (shutdown phase 1); waits for a run under way. */
@@ -284,6 +297,9 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     for (const r of this.#schedules.values()) {
       if (!r.paused && r.nextDueAt !== null) next = Math.min(next, r.nextDueAt);
     }
+    // With a store shared by several runtimes, schedules added, paused or removed through
+    // another runtime are read again at least this often.
+    if (this.#shared) next = Math.min(next, this.#clock() + SHARED_REFRESH_MS);
     if (next === Number.POSITIVE_INFINITY) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -295,6 +311,13 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
   }
 
   async #fireDue(): Promise<void> {
+    if (this.#shared) {
+      try {
+        await this.#refresh();
+      } catch (error) {
+        log.warn("schedules could not be read again: {error}", { error: errorMessage(error) });
+      }
+    }
     const now = this.#clock();
     for (const record of [...this.#schedules.values()]) {
       if (!this.#running) return;

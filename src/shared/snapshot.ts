@@ -176,6 +176,38 @@ export interface ShutdownProgress {
 }
 
 /** The runtime at one moment. */
+/** A runtime sharing a store with others (a node of the cluster). */
+export interface NodeInfo {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  /** Epoch ms. */
+  startedAt: number;
+  /** Epoch ms. */
+  heartbeatAt: number;
+  /** Whether its heartbeat is within the node timeout. */
+  alive: boolean;
+  /** Whether it announced its shutdown. */
+  stopping: boolean;
+  /** Jobs running on it now. */
+  running: number;
+  /** Whether it is this store's own node. */
+  self: boolean;
+}
+
+/** The runtimes sharing this runtime's store (Postgres), as this runtime last read them. */
+export interface ClusterSnapshot {
+  /** This runtime's node id. */
+  nodeId: string;
+  /** Every node, this one included, alive or not (a dead one until it is forgotten). */
+  nodes: NodeInfo[];
+  /** When the list was read (epoch ms). */
+  readAt: number;
+  /** Why the last read failed, if it did (the list is then the last one read). */
+  error: string | null;
+}
+
 export interface RuntimeSnapshot {
   state: RuntimeState;
   pid: number;
@@ -194,5 +226,7 @@ export interface RuntimeSnapshot {
   leases: LeaseSnapshot[];
   /** The message router. */
   router: RouterSnapshot;
+  /** With a store shared by several runtimes: the cluster; else `null`. */
+  cluster: ClusterSnapshot | null;
   shutdown: ShutdownProgress | null;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { NodeInfo } from "../shared/snapshot.ts";
 import type {
   AttemptError,
   AttemptOutcome,
@@ -297,24 +298,8 @@ export type StoreChange =
   /** Territory leases changed: reload them. */
   | { kind: "leases" }
   /** A job of a kind with a concurrency limit finished somewhere: retry the parked ones. */
-  | { kind: "finished"; jobKind: string };
+  | { kind: "finished"; jobKind: string }
+  /** Jobs reached a final state on another runtime: resolve whoever waits for them here. */
+  | { kind: "ended"; ids: string[] };
 
-/** A runtime sharing the store, as {@link JobStore.nodes} lists it. */
-export interface NodeInfo {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  /** Epoch ms. */
-  startedAt: number;
-  /** Epoch ms. */
-  heartbeatAt: number;
-  /** Whether its heartbeat is within the node timeout. */
-  alive: boolean;
-  /** Whether it announced its shutdown. */
-  stopping: boolean;
-  /** Jobs running on it now. */
-  running: number;
-  /** Whether it is this store's own node. */
-  self: boolean;
-}
+export type { NodeInfo };

@@ -31,7 +31,8 @@
  *   nodes' clocks. Jobs record the node that runs them (`jobs.node_id`, and
  *   `job_attempts.node_id`: an attempt's worker reads `<node>/<worker>`).
  * - Wake-ups: `NOTIFY` on `<schema>_jobs` when jobs become queued (insert, requeue, promote,
- *   retry, recovery) or scheduled, when a job stops running (`finished`, with its kind) and
+ *   retry, recovery) or scheduled, when a job stops running (`finished`, with its kind), when
+ *   jobs reach a final state (`ended`, with their ids, for waiters on other nodes) and
  *   when leases change; on `<schema>_cancel` when a job running on some node is cancelled.
  *   Each is sent in the transaction of its change (delivered at commit). One `LISTEN`
  *   connection turns them into {@link StoreChange}s for
@@ -157,6 +158,8 @@ const STATE_INDEX: Readonly<Record<JobState, number>> = Object.fromEntries(
 const SIDE_WRITE_DELAY_MS = 100;
 /** How long `counts()` keeps its result. */
 const COUNTS_TTL_MS = 1_000;
+/** Job ids per `ended` notification (a NOTIFY payload holds at most 8,000 bytes). */
+const ENDED_IDS_PER_NOTIFY = 150;
 /** Rows recovered per statement by the liveness sweep. */
 const SWEEP_BATCH = 1_000;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -786,11 +789,16 @@ export class PostgresStore implements JobStore, AsyncDisposable {
             updated_at = t.ended_at
           FROM target t
           WHERE j.id = t.id AND j.state = 'running' AND j.attempt_count = t.attempt
-          RETURNING j.id, j.kind, j.priority, j.seq, j.leases, t.next, t.ended_at
+          RETURNING j.id, j.kind, j.priority, j.seq, j.leases, t.next, t.ended_at, t.final
         )
         SELECT m.*, (SELECT count(pg_notify(${this.#jobsChannel}, json_build_object('node',
             ${this.nodeId}::text, 'kind', 'finished', 'jobKind', k.kind)::text))
-          FROM (SELECT DISTINCT kind FROM moved) k) AS notified
+          FROM (SELECT DISTINCT kind FROM moved) k) AS notified,
+          (SELECT count(pg_notify(${this.#jobsChannel}, json_build_object('node',
+            ${this.nodeId}::text, 'kind', 'ended', 'ids', e.ids)::text))
+          FROM (SELECT json_agg(f.id) AS ids FROM (
+            SELECT id, (row_number() OVER ()) / ${ENDED_IDS_PER_NOTIFY} AS chunk
+            FROM moved WHERE final) f GROUP BY f.chunk) e) AS ended
         FROM moved m`;
     const scheduled = settlements.filter((s) => s.next === "scheduled");
     if (!requeues && scheduled.length === 0) {
@@ -913,6 +921,9 @@ export class PostgresStore implements JobStore, AsyncDisposable {
             updated_at = ${ms(at)}::bigint,
             last_error = '{"code":"JOB_CANCELLED","message":"cancelled before it ran"}'::jsonb
           WHERE id = ${id}`;
+        await tx`SELECT pg_notify(${this.#jobsChannel}, ${
+          JSON.stringify({ node: this.nodeId, kind: "ended", ids: [id] })
+        })`;
       } else if (state === "running") {
         await tx`UPDATE jobs SET cancel_requested_at = ${ms(at)}::bigint WHERE id = ${id}`;
         await tx`SELECT pg_notify(${this.#cancelChannel}, ${
@@ -1570,6 +1581,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       id?: unknown;
       by?: unknown;
       jobKind?: unknown;
+      ids?: unknown;
     };
     try {
       message = JSON.parse(payload);
@@ -1593,6 +1605,9 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         kind: "finished",
         jobKind: message.jobKind,
       });
+    } else if (message.kind === "ended" && Array.isArray(message.ids)) {
+      const ids = message.ids.filter((id): id is string => typeof id === "string");
+      if (ids.length > 0) this.#emit({ kind: "ended", ids });
     } else if (message.kind === "leases") {
       this.#emitCoalesced("leases", { kind: "leases" });
     } else {

@@ -1,0 +1,47 @@
+/**
+ * `liminal nodes`: the runtimes sharing the running runtime's store (a Postgres store shared
+ * by several machines), with their health and the jobs they run.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { SOCKET_HELP, withClient } from "./_client.ts";
+import type { CliContext } from "./_context.ts";
+import { colorEnabled, printJson, writeOut } from "./_output.ts";
+import { formatNodes } from "./_render.ts";
+
+/** The `nodes` subcommand. */
+export function nodesCommand(_ctx: CliContext) {
+  const nodes = new Command("nodes")
+    .description("the runtimes sharing this runtime's store (postgres), with their health")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ liminal nodes
+  $ liminal nodes --json
+
+With a store only one runtime uses (SQLite, :memory:), the list is that runtime alone.`,
+    );
+  nodes.command("list", { isDefault: true })
+    .description("every node: health, host, pid, jobs running, last heartbeat")
+    .option("--json", "print { nodes: [...] }")
+    .option("--socket <path>", SOCKET_HELP)
+    .action(async (options) => {
+      await withClient(options.socket, async (client) => {
+        const answer = await client.nodes();
+        if (options.json) {
+          printJson(answer);
+          return;
+        }
+        const color = colorEnabled();
+        let text = formatNodes(answer.nodes, color);
+        const alive = answer.nodes.filter((n) => n.alive).length;
+        text += answer.shared
+          ? `${answer.nodes.length} node(s), ${alive} alive, sharing one queue\n`
+          : "this runtime's store is its own: no other node shares it\n";
+        writeOut(text);
+      });
+    });
+  return nodes;
+}
