@@ -129,7 +129,11 @@ export function Dashboard(props: DashboardProps) {
     ? 0
     : warningRows + 3 + (warnings.length > warningRows ? 1 : 0);
   const roomy = rest - warningHeight - minimum >= 10;
-  const routerRows = roomy ? Math.max(1, Math.min(4, Math.max(mailboxes, leases.length))) : 0;
+  const cluster = snapshot?.cluster ?? null;
+  const nodeRows = cluster === null ? 0 : cluster.nodes.length + (cluster.error === null ? 0 : 1);
+  const routerRows = roomy
+    ? Math.max(1, Math.min(4, Math.max(mailboxes, leases.length, nodeRows)))
+    : 0;
   const routerHeight = router === null ? 0 : roomy ? routerRows + 4 : 1;
   const warningLine = warningHeight > 0 && rest - warningHeight - routerHeight < minimum;
   if (warningLine) {
@@ -171,12 +175,18 @@ export function Dashboard(props: DashboardProps) {
       {router !== null && roomy
         ? (
           <Box height={routerHeight}>
-            <RouterPanel router={router} leases={leases} rows={routerRows} width={width} />
+            <RouterPanel
+              router={router}
+              leases={leases}
+              cluster={cluster}
+              rows={routerRows}
+              width={width}
+            />
           </Box>
         )
         : null}
       {router !== null && !roomy
-        ? <Text dimColor wrap="truncate">{routerSummary(router, leases)}</Text>
+        ? <Text dimColor wrap="truncate">{routerSummary(router, leases, cluster)}</Text>
         : null}
       {warningLine
         ? (

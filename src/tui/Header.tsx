@@ -45,7 +45,9 @@ export function Header({ snapshot, mode, location, updatedAt, error, now, width 
   const where = [
     `pid ${snapshot.pid}`,
     `up ${formatDuration(snapshot.uptimeMs)}`,
-    `${snapshot.store.kind} ${snapshot.store.location}`,
+    snapshot.cluster === null
+      ? `${snapshot.store.kind} ${snapshot.store.location}`
+      : `${snapshot.store.kind} · node ${snapshot.cluster.nodeId} of ${snapshot.cluster.nodes.length}`,
     snapshot.socket ?? "no socket",
     mode === "remote" ? "attached" : "in process",
   ].join(" · ");

@@ -98,6 +98,7 @@ export function snapshot(extra: SnapshotOverrides = {}): RuntimeSnapshot {
     warnings: [],
     leases: [],
     router: new UnifiedMessageRouter().snapshot(),
+    cluster: null,
     shutdown: null,
     ...rest,
   };

@@ -324,3 +324,53 @@ Deno.test("Dashboard: readable at 80×24 when busy, with warnings; the shutdown 
   assert.match(stopping, /Shutdown/);
   assert.doesNotMatch(stopping, /Recent jobs/);
 });
+
+Deno.test("Dashboard: with a shared store, the header names the node and a Nodes panel shows each node's health", () => {
+  const cluster = {
+    nodeId: "a",
+    readAt: NOW,
+    error: null,
+    nodes: [
+      { id: "a", alive: true, stopping: false, running: 3, self: true },
+      { id: "b", alive: true, stopping: true, running: 1, self: false },
+      { id: "c", alive: false, stopping: false, running: 0, self: false },
+    ].map((n) => ({
+      ...n,
+      host: "vm",
+      pid: 1,
+      version: "0.1.0",
+      startedAt: NOW - 60_000,
+      heartbeatAt: NOW - 1_000,
+    })),
+  };
+  const model: DashboardModel = {
+    mode: "local",
+    location: ".liminal/liminal.sock",
+    snapshot: snapshot({
+      store: { kind: "postgres", location: "postgres://liminal@db/ops", durable: true },
+      cluster,
+    }),
+    updatedAt: NOW,
+    error: null,
+    depthHistory: emptyHistory,
+    recent: [],
+    ended: false,
+  };
+  const props = {
+    model,
+    now: NOW,
+    focus: "jobs" as const,
+    selectedWorker: 0,
+    selectedJob: 0,
+    overlay: { kind: "none" as const },
+    message: null,
+  };
+  const large = frame(<Dashboard {...props} width={120} height={40} />);
+  assert.match(large, /postgres · node a of 3/);
+  assert.match(large, /Nodes\s+2\/3 alive/);
+  assert.match(large, /a\*\s+alive\s+3 running/);
+  assert.match(large, /b\s+stopping\s+1 running/);
+  assert.match(large, /c\s+dead/);
+  const small = frame(<Dashboard {...props} width={80} height={24} />);
+  assert.match(small, /nodes: 2\/3 alive/, "one line on a small terminal");
+});
