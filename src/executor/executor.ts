@@ -18,7 +18,7 @@ import { Emitter, type EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 import { newId } from "../shared/ids.ts";
 import type { AttemptError, AttemptOutcome, JobRecord, JobState } from "../shared/job.ts";
-import { FINAL_STATES } from "../shared/job.ts";
+import { FINAL_STATES, JOB_STATES } from "../shared/job.ts";
 import { type JsonValue, serializePayload } from "../shared/json.ts";
 import {
   parsePriority,
@@ -37,6 +37,7 @@ import type {
 } from "../shared/snapshot.ts";
 import type {
   ClaimedJob,
+  JobCounts,
   JobStore,
   NewJob,
   NextState,
@@ -209,6 +210,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #storeFailing: string | null = null;
   /** Why the last claim failed, until one succeeds. */
   #claimFailing: string | null = null;
+  /** The last counts the store gave, for a snapshot while it does not answer. */
+  #lastCounts: JobCounts | null = null;
   #watchdogTimer: ReturnType<typeof setTimeout> | undefined;
   #watchdogAt = Number.POSITIVE_INFINITY;
   #dueTimer: ReturnType<typeof setTimeout> | undefined;
@@ -582,7 +585,17 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   /** The executor now: workers, queue depth, throughput, latencies, totals, warnings. */
   async snapshot(): Promise<ExecutorSnapshot> {
-    const counts = await this.#store.counts();
+    // A store that does not answer (a database that is down) still leaves a snapshot: the
+    // last counts read, and a warning that says why they are old.
+    let counts: JobCounts;
+    let countsFailed: string | null = null;
+    try {
+      counts = await this.#store.counts();
+      this.#lastCounts = counts;
+    } catch (error) {
+      countsFailed = errorMessage(error);
+      counts = this.#lastCounts ?? emptyCounts();
+    }
     const now = this.#options.clock();
     const oldest = this.#ready.oldestReadyAt();
     const byPriority = {} as Record<Priority, PriorityDepth>;
@@ -668,7 +681,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         });
       }
     }
-    const failing = this.#storeFailing ?? this.#claimFailing;
+    const failing = this.#storeFailing ?? this.#claimFailing ?? countsFailed;
     if (failing !== null) {
       warnings.push({
         code: "STORE_WRITE_FAILING",
@@ -1963,4 +1976,14 @@ function parsePayloadText(text: string): JsonValue {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Counts of an empty store. */
+function emptyCounts(): JobCounts {
+  const zero = () => Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
+  return {
+    byState: Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>,
+    queuedByPriority: zero(),
+    scheduledByPriority: zero(),
+  };
 }

@@ -70,6 +70,8 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
   #schedules = new Map<string, ScheduleRecord>();
   /** Whether the store is shared with other runtimes (they may change schedules too). */
   readonly #shared: boolean;
+  /** Schedules whose kind this runtime lacks (warned about once). */
+  readonly #unhandled = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #firing: Promise<void> | null = null;
@@ -142,6 +144,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     // Runs missed while the runtime was down.
     for (const record of [...this.#schedules.values()]) {
       if (record.paused || record.nextDueAt === null || record.nextDueAt > now) continue;
+      if (!this.#handles(record)) continue;
       if (record.missed === "run-once") {
         log.info("schedule {name}: running a run missed while down (due {late} ago)", {
           name: record.name,
@@ -158,6 +161,31 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
       }
     }
     this.#arm();
+  }
+
+  /**
+   * Whether this runtime has the kind a schedule enqueues. A schedule of a kind it lacks is
+   * left to the runtimes sharing the store that have it (said once in the log).
+   */
+  #handles(record: ScheduleRecord): boolean {
+    try {
+      this.#target.requireKind(record.job.kind);
+      this.#unhandled.delete(record.name);
+      return true;
+    } catch {
+      if (!this.#unhandled.has(record.name)) {
+        this.#unhandled.add(record.name);
+        log.warn(
+          "schedule {name}: this runtime has no job kind {kind}; it fires where the kind is loaded ({how})",
+          {
+            name: record.name,
+            kind: record.job.kind,
+            how: this.#shared ? "another runtime sharing the store" : "start with --jobs",
+          },
+        );
+      }
+      return false;
+    }
   }
 
   /** Reads every schedule again from the store (shared by other runtimes). */
@@ -322,6 +350,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     for (const record of [...this.#schedules.values()]) {
       if (!this.#running) return;
       if (record.paused || record.nextDueAt === null || record.nextDueAt > now) continue;
+      if (!this.#handles(record)) continue;
       try {
         await this.#fire(record, record.nextDueAt);
       } catch (error) {
