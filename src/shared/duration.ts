@@ -67,22 +67,27 @@ export function formatDuration(ms: number): string {
   const abs = Math.abs(ms);
   if (abs < 1) return `${sign}${abs.toFixed(abs < 0.1 ? 3 : 2).replace(/\.?0+$/, "") || "0"}ms`;
   if (abs < 1_000) return `${sign}${Math.round(abs)}ms`;
-  if (abs < 60_000) {
+  // Each unit is rounded before it is split, so that 59.7 s reads "1m", never "60s", and
+  // 14 min 59.6 s reads "15m", never "14m 60s".
+  if (abs < 59_500) {
     const seconds = abs / 1_000;
     return `${sign}${seconds < 10 ? seconds.toFixed(1).replace(/\.0$/, "") : Math.round(seconds)}s`;
   }
-  if (abs < 3_600_000) {
-    const m = Math.floor(abs / 60_000);
-    const s = Math.round((abs % 60_000) / 1_000);
+  const totalSeconds = Math.round(abs / 1_000);
+  if (totalSeconds < 3_600) {
+    const m = Math.floor(totalSeconds / 60);
+    const s = totalSeconds % 60;
     return `${sign}${m}m${s ? ` ${s}s` : ""}`;
   }
-  if (abs < 86_400_000) {
-    const h = Math.floor(abs / 3_600_000);
-    const m = Math.round((abs % 3_600_000) / 60_000);
+  const totalMinutes = Math.round(abs / 60_000);
+  if (totalMinutes < 1_440) {
+    const h = Math.floor(totalMinutes / 60);
+    const m = totalMinutes % 60;
     return `${sign}${h}h${m ? ` ${m}m` : ""}`;
   }
-  const d = Math.floor(abs / 86_400_000);
-  const h = Math.round((abs % 86_400_000) / 3_600_000);
+  const totalHours = Math.round(abs / 3_600_000);
+  const d = Math.floor(totalHours / 24);
+  const h = totalHours % 24;
   return `${sign}${d}d${h ? ` ${h}h` : ""}`;
 }
 

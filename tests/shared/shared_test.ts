@@ -35,6 +35,15 @@ Deno.test("formatDuration reads well", () => {
   assert.equal(formatDuration(0.25), "0.25ms");
 });
 
+Deno.test("formatDuration rounds before it splits: never 60s or 60m", () => {
+  assert.equal(formatDuration(59_700), "1m");
+  assert.equal(formatDuration(899_600), "15m", "14 min 59.6 s");
+  assert.equal(formatDuration(3_599_700), "1h", "59 min 59.7 s");
+  assert.equal(formatDuration(86_399_000), "1d", "23 h 59 min 59 s");
+  assert.equal(formatDuration(-59_700), "-1m");
+  assert.equal(formatDuration(119_400), "1m 59s");
+});
+
 Deno.test("parsePriority accepts the five levels and lists them on error", () => {
   assert.equal(parsePriority("critical"), "critical");
   assert.equal(priorityLevel("info"), 0);
