@@ -50,11 +50,15 @@ export interface LeaseGate {
   /** The resource that keeps `request` from taking every resource now, or `null`. */
   blockedBy(resources: readonly string[], request: LeaseGateRequest): string | null;
   /**
-   * Takes every resource for a job: `false` (taking nothing) when one is held now; else a
-   * promise of whether they were all written (`false`: another runtime sharing the store
-   * took one meanwhile, and what was taken is given back). The job starts only on `true`.
+   * Takes every resource for a job: `false` (taking nothing) when one is held now; `true`
+   * when taken (a store only this runtime uses); else a promise of whether they were all
+   * written (`false`: another runtime sharing the store took one meanwhile, and what was
+   * taken is given back). The job starts only on `true`.
    */
-  takeForJob(resources: readonly string[], request: LeaseGateRequest): false | Promise<boolean>;
+  takeForJob(
+    resources: readonly string[],
+    request: LeaseGateRequest,
+  ): boolean | Promise<boolean>;
   /** Gives back every lease a job holds. */
   releaseJob(jobId: string): Promise<void>;
   /** Calls `listener` when a lease is released, expires or changes hands. */

@@ -34,6 +34,21 @@ const log = getLogger(["liminal", "leases"]);
 
 /** With a shared store, leases are read again at least this often. */
 const SYNC_EVERY_MS = 5_000;
+/** A job lease this old whose job is not running is left over, and freed. */
+const STALE_JOB_LEASE_MS = 60_000;
+
+/** Who took a lease when only its absence is known: another runtime sharing the store. */
+function elsewhere(lease: LeaseRecord, now: number): LeaseRecord {
+  return {
+    resource: lease.resource,
+    holder: "another runtime",
+    token: "",
+    priority: lease.priority,
+    jobId: null,
+    acquiredAt: now,
+    expiresAt: now,
+  };
+}
 
 /** Options of a {@link LeaseManager}. */
 export interface LeaseManagerOptions {
@@ -109,6 +124,12 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   readonly #writing = new Set<string>();
   /** Tokens of the leases this runtime took for jobs and holds. */
   readonly #mine = new Set<string>();
+  /** Tokens whose delete is on its way: a read that still sees them does not bring them back. */
+  readonly #dropping = new Set<string>();
+  /** Leases given up whose delete failed, by token: deleted again later. */
+  readonly #orphans = new Map<string, LeaseRecord>();
+  /** Whether other runtimes write the same store. */
+  readonly #shared: boolean;
   /** Leases this runtime wrote or deleted lately (by token), with the order of the write. */
   readonly #recent = new Map<string, { seq: number; dropped: boolean }>();
   #localSeq = 0;
@@ -119,6 +140,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   constructor(options: LeaseManagerOptions) {
     this.#store = options.store;
+    this.#shared = typeof options.store.onChange === "function";
     this.#clock = options.clock ?? Date.now;
     this.#defaultTtlMs = parseDuration(options.defaultTtl ?? "15m", "default lease TTL");
     this.#maxTtlMs = parseDuration(options.maxTtl ?? "1h", "maximum lease TTL");
@@ -174,7 +196,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
       // Shared with other runtimes: hear their lease changes, and read them again now and
       // then in case a notification was missed.
       this.#offChange = this.#store.onChange((change) => {
-        if (change.kind === "leases" || change.kind === "ready") void this.reload().catch(() => {});
+        if (change.kind === "leases") void this.reload().catch(() => {});
       });
       this.#armSync();
     }
@@ -216,6 +238,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   }
 
   async #reloadOnce(): Promise<void> {
+    await this.#retryOrphans();
     // Writes of this runtime that end while the store is read may be missing from (or still
     // in) what is read: the local view wins for those.
     const startSeq = this.#localSeq;
@@ -223,7 +246,8 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     const now = this.#clock();
     const next = new Map<string, LeaseRecord>();
     for (const lease of stored) {
-      if (lease.expiresAt <= now || this.#recent.get(lease.token)?.dropped) continue;
+      if (lease.expiresAt <= now) continue;
+      if (this.#dropping.has(lease.token) || this.#recent.get(lease.token)?.dropped) continue;
       next.set(lease.resource, lease);
     }
     for (const lease of this.#held.values()) {
@@ -238,7 +262,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     }
     let changed = 0;
     let freed = 0;
-    const preempted: { lease: LeaseRecord; by: LeaseRecord }[] = [];
+    const lost: { lease: LeaseRecord; by: LeaseRecord }[] = [];
     for (const [resource, old] of this.#held) {
       const current = next.get(resource);
       if (current?.token === old.token) {
@@ -247,27 +271,46 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
       }
       changed++;
       const by = current ?? [...next.values()].find((l) => overlaps(l.resource, resource));
-      // Taken over only by a higher priority; at the same level the holder gave it back and
-      // another took it since.
-      if (by !== undefined && priorityLevel(by.priority) > priorityLevel(old.priority)) {
-        preempted.push({ lease: old, by });
+      if (this.#mine.has(old.token)) {
+        // A lease this runtime took for a job is gone, and not because it gave it back: it
+        // was preempted through another runtime (or freed by a sweep): the job must stop.
+        lost.push({ lease: old, by: by ?? elsewhere(old, now) });
       } else if (by === undefined) freed++;
     }
     for (const resource of next.keys()) if (!this.#held.has(resource)) changed++;
+    if (this.#shared) await this.#dropStaleJobLeases(next, now);
     if (changed === 0) return;
     this.#held.clear();
     for (const [resource, lease] of next) this.#held.set(resource, lease);
     const live = new Set([...next.values()].map((l) => l.token));
     for (const token of this.#mine) if (!live.has(token)) this.#mine.delete(token);
-    log.debug("leases read again: {changed} changed, {freed} freed: {leases}", {
-      changed,
-      freed,
-      leases: [...next.values()].map((l) => `${l.resource}=${l.holder} ${l.token}`).join(", "),
-    });
-    for (const event of preempted) this.#events.emit("lease:preempted", event);
+    for (const event of lost) this.#events.emit("lease:preempted", event);
     this.#events.emit("lease:synced", { changed, freed });
     this.#armExpiry();
     await this.#serveWaiters();
+  }
+
+  /**
+   * With a shared store: deletes job leases older than a minute whose job is not running
+   * anywhere (a runtime that died between taking a lease and claiming its job, or a write
+   * whose answer was lost). Such a lease would hold its resource, and its own job, until
+   * its TTL.
+   */
+  async #dropStaleJobLeases(leases: Map<string, LeaseRecord>, now: number): Promise<void> {
+    for (const lease of [...leases.values()]) {
+      if (lease.jobId === null || this.#mine.has(lease.token)) continue;
+      if (this.#writing.has(lease.token) || now - lease.acquiredAt < STALE_JOB_LEASE_MS) continue;
+      const job = await this.#store.get(lease.jobId).catch(() => undefined);
+      if (job === undefined || job?.state === "running") continue;
+      if (await this.#store.deleteLease(lease.resource, lease.token).catch(() => false)) {
+        log.warn("lease {resource} of {holder} was left behind (its job is {state}): freed", {
+          resource: lease.resource,
+          holder: lease.holder,
+          state: job?.state ?? "gone",
+        });
+        leases.delete(lease.resource);
+      }
+    }
   }
 
   /** Stops expiring leases and refuses every waiter. Held leases stay persisted. */
@@ -422,15 +465,6 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   /** Releases every lease a job holds (however it ended). */
   async releaseJob(jobId: string): Promise<void> {
-    if (this.#held.size > 0) {
-      log.debug("releasing the leases of job {jobId}: {leases}", {
-        jobId,
-        leases: [...this.#held.values()].filter((l) =>
-          l.jobId === jobId
-        ).map((l) => `${l.resource} ${l.token}${this.#mine.has(l.token) ? "" : " (not ours)"}`)
-          .join(", ") || "none",
-      });
-    }
     // Only what this runtime took: with a shared store another runtime's lease for the same
     // job (a run there) may be known here too, and is not ours to give back.
     for (const lease of [...this.#held.values()]) {
@@ -442,6 +476,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   /** Removes the leases whose time is up; resolves with them. */
   async sweep(): Promise<LeaseRecord[]> {
+    await this.#retryOrphans();
     // With a shared store, expiries are read again first: another runtime may have renewed.
     if (typeof this.#store.onChange === "function") await this.reload().catch(() => {});
     const now = this.#clock();
@@ -473,10 +508,33 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
    * store took the resource meanwhile), what was taken is given back and the leases are
    * read again, so the job waits in line for the real holder.
    */
-  takeForJob(resources: readonly string[], request: LeaseRequest): false | Promise<boolean> {
+  takeForJob(
+    resources: readonly string[],
+    request: LeaseRequest,
+  ): boolean | Promise<boolean> {
     if (this.blockedBy(resources, request) !== null) return false;
     const now = this.#clock();
     const ttlMs = this.resolveTtl(request.ttl);
+    if (!this.#shared) {
+      // Nobody else writes this store: what is decided here holds; the writes follow.
+      for (const resource of resources) {
+        const verdict = this.#verdict(resource, request, now);
+        void this.#grant(
+          resource,
+          request,
+          ttlMs,
+          now,
+          verdict.kind === "preempt" ? verdict.victims : [],
+        ).catch((error) =>
+          log.error("lease {resource} for {holder} was not written: {error}", {
+            resource,
+            holder: request.holder,
+            error: errorMessage(error),
+          })
+        );
+      }
+      return true;
+    }
     const grants = resources.map((resource) => {
       const verdict = this.#verdict(resource, request, now);
       return this.#grant(
@@ -592,18 +650,19 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     }
     this.#events.emit("lease:acquired", { lease });
     this.#armExpiry();
-    for (const victim of victims) {
-      if (victim.resource !== resource) {
-        await this.#store.deleteLease(victim.resource, victim.token);
-      }
-    }
     const expected = victims.find((v) => v.resource === resource)?.token ??
       (previous !== undefined && previous.holder === request.holder ? previous.token : null);
+    // Leases preempted on other resources are removed in the same transaction.
+    const others = victims.filter((v) => v.resource !== resource).map((v) => ({
+      resource: v.resource,
+      token: v.token,
+    }));
+    for (const victim of victims) this.#mine.delete(victim.token);
     this.#writing.add(lease.token);
     this.#mine.add(lease.token);
     let written: boolean;
     try {
-      written = await this.#store.swapLease(lease, expected, now);
+      written = await this.#store.swapLease(lease, expected, now, others);
     } catch (error) {
       if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
       this.#mine.delete(lease.token);
@@ -630,17 +689,41 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     this.#held.delete(lease.resource);
     this.#mine.delete(lease.token);
     this.#events.emit(event, { lease });
-    this.#noteLocal(lease.token, true);
-    const deleted = await this.#store.deleteLease(lease.resource, lease.token);
-    this.#noteLocal(lease.token, true);
-    log.debug("lease {resource} of {holder} ({token}) {event}{missing}", {
-      resource: lease.resource,
-      holder: lease.holder,
-      token: lease.token,
-      event: event.slice(6),
-      missing: deleted ? "" : " (it was no longer in the store)",
-    });
+    await this.#delete(lease);
     await this.#serveWaiters();
+  }
+
+  /**
+   * Deletes a lease this runtime gave up. A delete that fails is tried again (at the next
+   * read or sweep): a row left behind would block the resource until its TTL.
+   */
+  async #delete(lease: LeaseRecord): Promise<void> {
+    this.#dropping.add(lease.token);
+    this.#noteLocal(lease.token, true);
+    try {
+      const deleted = await this.#store.deleteLease(lease.resource, lease.token);
+      this.#orphans.delete(lease.token);
+      log.debug("lease {resource} of {holder} ({token}) given back{missing}", {
+        resource: lease.resource,
+        holder: lease.holder,
+        token: lease.token,
+        missing: deleted ? "" : " (it was no longer in the store)",
+      });
+    } catch (error) {
+      this.#orphans.set(lease.token, lease);
+      log.warn("lease {resource} could not be given back, trying again: {error}", {
+        resource: lease.resource,
+        error: errorMessage(error),
+      });
+    } finally {
+      this.#noteLocal(lease.token, true);
+      this.#dropping.delete(lease.token);
+    }
+  }
+
+  /** Tries the deletes that failed again. */
+  async #retryOrphans(): Promise<void> {
+    for (const lease of [...this.#orphans.values()]) await this.#delete(lease);
   }
 
   /** Remembers a write of this runtime, for a reload that reads while it happens. */

@@ -265,10 +265,17 @@ export interface JobStore {
   /** Every lease (expired ones too, until deleted). */
   listLeases(): Promise<LeaseRecord[]>;
   /**
-   * Writes `lease` if its resource is free, expired at `now`, or held with `expectedToken`.
-   * Returns whether it was written.
+   * Writes `lease` if its resource is free, expired at `now`, or held with `expectedToken`,
+   * first removing `victims` (leases it preempts on other resources, each if it still has
+   * its token), all in one transaction. Returns whether it was written (nothing changes
+   * otherwise).
    */
-  swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean>;
+  swapLease(
+    lease: LeaseRecord,
+    expectedToken: string | null,
+    now: number,
+    victims?: readonly LeaseVictim[],
+  ): Promise<boolean>;
   /** Removes a lease if it still has `token`; `false` otherwise. */
   deleteLease(resource: string, token: string): Promise<boolean>;
 
@@ -285,6 +292,12 @@ export interface JobStore {
   readonly nodeId?: string;
   /** Tells the other runtimes this one is shutting down (shown in their node lists). */
   markStopping?(): Promise<void>;
+}
+
+/** A lease removed because another preempts it: its resource and token. */
+export interface LeaseVictim {
+  resource: string;
+  token: string;
 }
 
 /** A change another runtime made, as {@link JobStore.onChange} reports it. */

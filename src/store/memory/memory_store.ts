@@ -27,6 +27,7 @@ import type {
   JobFilter,
   JobStore,
   LeaseRecord,
+  LeaseVictim,
   NewJob,
   PruneOptions,
   ReadyEntry,
@@ -443,10 +444,20 @@ export class MemoryStore implements JobStore {
     return [...this.#leases.values()].map((l) => ({ ...l }));
   }
 
-  async swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean> {
+  async swapLease(
+    lease: LeaseRecord,
+    expectedToken: string | null,
+    now: number,
+    victims: readonly LeaseVictim[] = [],
+  ): Promise<boolean> {
     const current = this.#leases.get(lease.resource);
     const free = current === undefined || current.expiresAt <= now;
     if (!free && current.token !== expectedToken) return false;
+    for (const victim of victims) {
+      if (this.#leases.get(victim.resource)?.token === victim.token) {
+        this.#leases.delete(victim.resource);
+      }
+    }
     this.#leases.set(lease.resource, { ...lease });
     return true;
   }

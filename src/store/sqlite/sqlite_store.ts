@@ -41,6 +41,7 @@ import type {
   JobFilter,
   JobStore,
   LeaseRecord,
+  LeaseVictim,
   NewJob,
   PruneOptions,
   ReadyEntry,
@@ -695,9 +696,26 @@ export class SqliteStore implements JobStore {
     }));
   }
 
-  async swapLease(lease: LeaseRecord, expectedToken: string | null, now: number): Promise<boolean> {
+  async swapLease(
+    lease: LeaseRecord,
+    expectedToken: string | null,
+    now: number,
+    victims: readonly LeaseVictim[] = [],
+  ): Promise<boolean> {
     let changed = 0;
     this.#transaction("lease", () => {
+      const db = this.#database();
+      const current = db.prepare(`SELECT token, expires_at FROM leases WHERE resource = ?`)
+        .get(lease.resource) as { token: string; expires_at: number } | undefined;
+      if (current !== undefined && current.expires_at > now && current.token !== expectedToken) {
+        return;
+      }
+      for (const victim of victims) {
+        db.prepare(`DELETE FROM leases WHERE resource = ? AND token = ?`).run(
+          victim.resource,
+          victim.token,
+        );
+      }
       changed = Number(
         this.#database().prepare(
           `INSERT INTO leases (resource, holder, token, priority, job_id, acquired_at, expires_at)
