@@ -70,6 +70,8 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
   #schedules = new Map<string, ScheduleRecord>();
   /** Whether the store is shared with other runtimes (they may change schedules too). */
   readonly #shared: boolean;
+  /** Changes made here, per schedule (a refresh keeps what changed while it read). */
+  readonly #versions = new Map<string, number>();
   /** Schedules whose kind this runtime lacks (warned about once). */
   readonly #unhandled = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -167,32 +169,60 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
    * Whether this runtime has the kind a schedule enqueues. A schedule of a kind it lacks is
    * left to the runtimes sharing the store that have it (said once in the log).
    */
-  #handles(record: ScheduleRecord): boolean {
+  #hasKind(kind: string): boolean {
     try {
-      this.#target.requireKind(record.job.kind);
-      this.#unhandled.delete(record.name);
+      this.#target.requireKind(kind);
       return true;
     } catch {
-      if (!this.#unhandled.has(record.name)) {
-        this.#unhandled.add(record.name);
-        log.warn(
-          "schedule {name}: this runtime has no job kind {kind}; it fires where the kind is loaded ({how})",
-          {
-            name: record.name,
-            kind: record.job.kind,
-            how: this.#shared ? "another runtime sharing the store" : "start with --jobs",
-          },
-        );
-      }
       return false;
     }
   }
 
-  /** Reads every schedule again from the store (shared by other runtimes). */
+  #handles(record: ScheduleRecord): boolean {
+    if (this.#hasKind(record.job.kind)) {
+      this.#unhandled.delete(record.name);
+      return true;
+    }
+    if (!this.#unhandled.has(record.name)) {
+      this.#unhandled.add(record.name);
+      log.warn(
+        "schedule {name}: this runtime has no job kind {kind}; it fires where the kind is loaded ({how})",
+        {
+          name: record.name,
+          kind: record.job.kind,
+          how: this.#shared ? "another runtime sharing the store" : "start with --jobs",
+        },
+      );
+    }
+    return false;
+  }
+
+  /**
+   * Reads every schedule again from the store (shared by other runtimes). A schedule this
+   * runtime changed while the store was read keeps its local state (it is the newer).
+   */
   async #refresh(): Promise<void> {
+    const before = new Map(this.#versions);
     const stored = await this.#store.listSchedules();
     if (!this.#running) return;
-    this.#schedules = new Map(stored.map((r) => [r.name, r]));
+    const changedHere = (name: string) =>
+      (this.#versions.get(name) ?? 0) !== (before.get(name) ?? 0);
+    const next = new Map<string, ScheduleRecord>();
+    for (const record of stored) {
+      if (!changedHere(record.name)) next.set(record.name, record);
+    }
+    for (const [name, record] of this.#schedules) {
+      if (changedHere(name)) next.set(name, record);
+    }
+    for (const name of this.#versions.keys()) {
+      if (changedHere(name) && !this.#schedules.has(name)) next.delete(name); // removed here
+    }
+    this.#schedules = next;
+  }
+
+  /** Notes a change made by this runtime to a schedule. */
+  #touch(name: string): void {
+    this.#versions.set(name, (this.#versions.get(name) ?? 0) + 1);
   }
 
   /** Stops firing (shutdown phase 1); waits for a run under way. */
@@ -262,6 +292,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     }
     await this.#store.deleteSchedule(name);
     this.#schedules.delete(name);
+    this.#touch(name);
     this.#events.emit("schedule:changed", { name, change: "removed" });
     this.#arm();
   }
@@ -315,6 +346,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
   async #save(record: ScheduleRecord): Promise<void> {
     await this.#store.putSchedule(record);
     this.#schedules.set(record.name, record);
+    this.#touch(record.name);
   }
 
   #arm(): void {
@@ -323,7 +355,11 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     if (!this.#running) return;
     let next = Number.POSITIVE_INFINITY;
     for (const r of this.#schedules.values()) {
-      if (!r.paused && r.nextDueAt !== null) next = Math.min(next, r.nextDueAt);
+      if (r.paused || r.nextDueAt === null) continue;
+      // With a shared store, one of a kind not loaded here is left to runtimes that have it
+      // (read again every few seconds below); here it would only wake this timer in a loop.
+      if (this.#shared && !this.#hasKind(r.job.kind)) continue;
+      next = Math.min(next, r.nextDueAt);
     }
     // With a store shared by several runtimes, schedules added, paused or removed through
     // another runtime are read again at least this often.
@@ -350,7 +386,18 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     for (const record of [...this.#schedules.values()]) {
       if (!this.#running) return;
       if (record.paused || record.nextDueAt === null || record.nextDueAt > now) continue;
-      if (!this.#handles(record)) continue;
+      if (!this.#handles(record)) {
+        if (this.#shared) continue;
+        // Nobody else can run it: the run is recorded as skipped and the schedule moves on.
+        await this.#save({
+          ...record,
+          nextDueAt: nextDue(record.timing, now, record.createdAt),
+          lastDueAt: record.nextDueAt,
+          lastSkipped: `no job kind "${record.job.kind}" is loaded (start with --jobs)`,
+          updatedAt: now,
+        });
+        continue;
+      }
       try {
         await this.#fire(record, record.nextDueAt);
       } catch (error) {
@@ -404,7 +451,10 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     if (!claimed) {
       // Another runtime fired this due time: take its view of the schedule.
       const fresh = (await this.#store.listSchedules()).find((r) => r.name === record.name);
-      if (fresh) this.#schedules.set(fresh.name, fresh);
+      if (fresh) {
+        this.#schedules.set(fresh.name, fresh);
+        this.#touch(fresh.name);
+      }
       return { jobId: null, skipped: "fired by another runtime" };
     }
     let jobId: string | null = null;
@@ -438,6 +488,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
       updatedAt: now,
     };
     this.#schedules.set(record.name, updated);
+    this.#touch(record.name);
     log.info(
       skipped === null
         ? "schedule {name}: enqueued {jobId}"
