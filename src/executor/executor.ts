@@ -124,6 +124,11 @@ interface LevelWindow {
   resync: boolean;
   /** When the last resync read the store (epoch ms). */
   resyncedAt: number;
+  /**
+   * With a shared store: lastSeq moved past jobs of other runtimes that may not be loaded
+   * (an offer of this runtime's own job); read again from here. `Infinity`: no gap.
+   */
+  gapFrom: number;
 }
 
 /** With a shared store, a level is reloaded from the store at most this often. */
@@ -139,8 +144,11 @@ const LEASE_RETRY_MS = 250;
 interface ClaimSlot {
   entry: QueuedEntry;
   worker: WorkerSlot;
-  /** Resolves once its leases are written (`false`: another runtime took one), or `null`. */
-  leases: Promise<boolean> | null;
+  /**
+   * Its leases: `true` taken, a promise that resolves once they are written (`false`:
+   * another runtime took one), or `null` when it needs none.
+   */
+  leases: Promise<boolean> | boolean | null;
 }
 
 interface PendingSettlement {
@@ -173,6 +181,12 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   readonly #running = new Map<string, Run>();
   readonly #runningByKind = new Map<string, number>();
   readonly #cancelOnStart = new Set<string>();
+  /** Jobs whose lease was taken over while their claim was in flight, and why. */
+  readonly #preemptOnStart = new Map<string, string>();
+  /** Queued jobs of kinds this runtime has no handler for, by id (kept out of the window). */
+  readonly #foreign = new Map<string, QueuedEntry>();
+  /** With a shared store: the ids waiting in memory and their level (reads repeat entries). */
+  readonly #queuedIds: Map<string, number> | null;
   readonly #preemptedBy = new Map<string, string>();
   readonly #waiters = new Map<string, ((record: JobRecord) => void)[]>();
   readonly #wait = new LatencyHistogram();
@@ -226,11 +240,15 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #resyncTimer: ReturnType<typeof setTimeout> | undefined;
   /** Ids between `take` and the end of their claim. */
   readonly #claimingIds = new Set<string>();
+  /** Claims under way (they never reject). */
+  readonly #claimTasks = new Set<Promise<void>>();
   /** Kinds at their cluster-wide limit, until (epoch ms). */
   readonly #busyKinds = new Map<string, number>();
   #claimRetryMs = 0;
   /** Attempt ends written to the store so far. */
   #endsWritten = 0;
+  /** `finished` notifications heard from other runtimes so far. */
+  #finishedHeard = 0;
   /** Jobs needing leases wait until then after a lease write failed (epoch ms). */
   #leaseRetryAt = 0;
   #claimBackoffUntil = 0;
@@ -241,6 +259,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#options = resolveExecutorOptions(options);
     this.#store = this.#options.store;
     this.#shared = typeof this.#store.onChange === "function";
+    this.#queuedIds = this.#shared ? new Map() : null;
     this.#leases = this.#options.leases;
     this.#leases?.onFree(() => this.#scheduleDispatch());
     this.#kinds = new JobKindRegistry(options.kinds ?? []);
@@ -257,6 +276,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       dirty: false,
       resync: false,
       resyncedAt: 0,
+      gapFrom: Number.POSITIVE_INFINITY,
     }));
     this.#rate = new RateCounter(this.#options.clock());
     this.#failureRate = new RateCounter(this.#options.clock());
@@ -388,6 +408,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    */
   async interrupt(hardMs: number): Promise<number> {
     this.closeIntake();
+    // Claims on their way land first: their jobs start and are stopped with the others.
+    if (this.#claimTasks.size > 0) await Promise.all([...this.#claimTasks]);
     const before = this.#totals.interrupted;
     const now = this.#options.clock();
     for (const run of this.#running.values()) this.#abort(run, "shutdown", now, hardMs);
@@ -401,7 +423,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   /** Stops every timer and writes what is pending. The executor cannot start again. */
   async stop(): Promise<void> {
     if (this.#state === "closed") return;
-    if (this.#running.size > 0) await this.interrupt(0);
+    if (this.#running.size > 0 || this.#claimTasks.size > 0) await this.interrupt(0);
     this.closeIntake();
     this.#state = "closed";
     this.#clearDueTimer();
@@ -424,6 +446,10 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#sliceStart = 0;
     this.#dispatchQueued = false;
     this.#ready.clear();
+    this.#foreign.clear();
+    this.#queuedIds?.clear();
+    this.#cancelOnStart.clear();
+    this.#preemptOnStart.clear();
     for (const kind of this.#kinds) {
       try {
         await kind.dispose?.();
@@ -504,11 +530,16 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       return record;
     }
     const record = await this.#store.cancel(id, this.#options.clock());
+    this.#foreign.delete(id);
     if (record.state === "running") {
       const run = this.#running.get(id);
       if (run !== undefined) {
         this.#abort(run, "cancelled", this.#options.clock(), this.#killAfter(run));
-      } else this.#cancelOnStart.add(id);
+      } else if (this.#claimingIds.has(id)) {
+        // Claimed here a moment ago: aborted as soon as it starts.
+        this.#cancelOnStart.add(id);
+      }
+      // Else it runs on another runtime sharing the store: the store tells that one.
       return record;
     }
     this.#totals.cancelled++;
@@ -523,7 +554,12 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    */
   preempt(id: string, why: string): boolean {
     const run = this.#running.get(id);
-    if (run === undefined) return false;
+    if (run === undefined) {
+      if (!this.#claimingIds.has(id)) return false;
+      // Its claim is in flight: it is stopped as soon as it starts.
+      this.#preemptOnStart.set(id, why);
+      return true;
+    }
     this.#preemptedBy.set(id, why);
     this.#abort(run, "preempted", this.#options.clock(), this.#killAfter(run));
     this.#preemptedBy.delete(id);
@@ -671,15 +707,17 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
           }`,
       });
     }
-    for (const [key, count] of this.#ready.parkedKeys()) {
-      const kind = key.slice(5);
-      if (key.startsWith("kind:") && !this.#kinds.has(kind)) {
-        warnings.push({
-          code: "UNKNOWN_KIND_QUEUED",
-          message:
-            `${count} queued job(s) of kind "${kind}" wait for a handler: start with --jobs to load it`,
-        });
-      }
+    const foreign = new Map<string, number>();
+    for (const entry of this.#foreign.values()) {
+      foreign.set(entry.kind, (foreign.get(entry.kind) ?? 0) + 1);
+    }
+    for (const [kind, count] of foreign) {
+      warnings.push({
+        code: "UNKNOWN_KIND_QUEUED",
+        message: this.#shared
+          ? `${count} queued job(s) of kind "${kind}" wait for a runtime that loads it (this one does not)`
+          : `${count} queued job(s) of kind "${kind}" wait for a handler: start with --jobs to load it`,
+      });
     }
     const failing = this.#storeFailing ?? this.#claimFailing ?? countsFailed;
     if (failing !== null) {
@@ -989,65 +1027,112 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const window = this.#windows[entry.level]!;
     if (entry.seq <= window.lastSeq) return; // already loaded by a refill
     if (window.complete && this.#laneLoad(entry.level) < this.#options.window) {
+      if (this.#shared && window.gapFrom === Number.POSITIVE_INFINITY) {
+        // Jobs of other runtimes between lastSeq and this seq are committed (seq values are
+        // handed out in commit order) but maybe not yet announced: read them.
+        window.gapFrom = window.lastSeq;
+        queueMicrotask(() => void this.#refill(entry.level));
+      }
       window.lastSeq = entry.seq;
       const queued = entry as QueuedEntry;
       queued.readyMono = mono;
-      this.#ready.push(queued);
+      this.#queue(queued);
     } else {
       window.complete = false;
       if (window.refilling) window.dirty = true;
     }
   }
 
+  /**
+   * Puts a loaded entry in line; one of a kind this runtime has no handler for is set aside
+   * (it cannot run here, and must not fill the window ahead of jobs that can).
+   */
+  #queue(entry: QueuedEntry): void {
+    const ids = this.#queuedIds;
+    if (ids !== null) {
+      // With a shared store an entry may be read again while it waits, is claimed or runs.
+      if (ids.has(entry.id) || this.#claimingIds.has(entry.id) || this.#running.has(entry.id)) {
+        return;
+      }
+      ids.set(entry.id, entry.level);
+    }
+    if (this.#kinds.has(entry.kind)) this.#ready.push(entry);
+    else this.#foreign.set(entry.id, entry);
+  }
+
   #laneLoad(level: number): number {
     return this.#ready.sizeAt(level);
   }
 
-  async #refill(level: number): Promise<void> {
+  /** Reads queued jobs of a level into memory; `resyncNow`: a resync asked for may run. */
+  async #refill(level: number, resyncNow = true): Promise<void> {
     const window = this.#windows[level]!;
-    if (window.refilling || (window.complete && !window.resync)) return;
-    const resync = window.resync;
-    const room = resync
-      ? this.#options.window
-      : this.#options.window === Number.POSITIVE_INFINITY
+    const resync = resyncNow && window.resync;
+    const gap = !resync && window.gapFrom !== Number.POSITIVE_INFINITY;
+    if (window.refilling || (window.complete && !resync && !gap)) return;
+    const infinite = this.#options.window === Number.POSITIVE_INFINITY;
+    const room = resync || gap
+      ? (infinite ? 10_000 : this.#options.window)
+      : infinite
       ? 10_000
       : this.#options.window - this.#laneLoad(level);
     if (room <= 0) return;
     window.refilling = true;
     window.dirty = false;
-    window.resync = false;
+    if (resync) window.resync = false;
+    const from = resync ? 0 : gap ? window.gapFrom : window.lastSeq;
+    window.gapFrom = Number.POSITIVE_INFINITY;
     // Offers made during the read must not count on what is in memory now.
     if (resync) window.complete = false;
     try {
-      const entries = await this.#store.loadReady(level, resync ? 0 : window.lastSeq, room);
+      const entries = await this.#store.loadReady(level, from, room);
       const now = this.#options.clock();
       const mono = performance.now();
       if (resync) {
         // The store's view replaces ours: entries others claimed meanwhile go, entries whose
         // claim came back empty while their row was busy come back.
         this.#ready.clearLevel(level);
+        for (const [id, foreign] of this.#foreign) {
+          if (foreign.level === level) this.#foreign.delete(id);
+        }
+        if (this.#queuedIds !== null) {
+          for (const [id, at] of this.#queuedIds) if (at === level) this.#queuedIds.delete(id);
+        }
         window.lastSeq = 0;
         window.resyncedAt = now;
       }
+      let full = false;
       for (const entry of entries) {
-        if (entry.seq <= window.lastSeq) continue;
-        window.lastSeq = entry.seq;
-        if (resync && (this.#claimingIds.has(entry.id) || this.#running.has(entry.id))) continue;
         const queued = entry as QueuedEntry;
         queued.readyMono = mono - Math.max(0, now - entry.readyAt);
-        this.#ready.push(queued);
+        if (gap) {
+          // Between lastSeq values already taken: most are in memory (deduplicated).
+          if (!full && this.#laneLoad(level) >= this.#options.window) {
+            // No room for the rest: read from here again later.
+            full = true;
+            window.lastSeq = Math.min(window.lastSeq, entry.seq - 1);
+            window.complete = false;
+          }
+          if (!full) this.#queue(queued);
+          continue;
+        }
+        if (entry.seq <= window.lastSeq) continue;
+        window.lastSeq = entry.seq;
+        this.#queue(queued);
       }
       // A job offered while the store was being read may not be in what was read.
-      window.complete = entries.length < room && !window.dirty;
+      if (!gap) window.complete = entries.length < room && !window.dirty;
+      else if (window.dirty) window.complete = false;
     } catch (error) {
       if (resync) window.resync = true;
       this.#events.emit("store:error", { operation: "loadReady", error });
+      return; // tried again at the next dispatch, not in a loop
     } finally {
       window.refilling = false;
       window.dirty = false;
     }
-    if (!window.complete && this.#options.window === Number.POSITIVE_INFINITY) {
-      return this.#refill(level);
+    if (!window.complete && infinite && this.#state !== "closed") {
+      return this.#refill(level, false);
     }
     this.#scheduleDispatch();
   }
@@ -1060,8 +1145,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     for (let level = 0; level < this.#windows.length; level++) {
       const window = this.#windows[level]!;
       if (window.refilling) continue;
-      if (window.resync && now - window.resyncedAt >= RESYNC_MIN_MS) void this.#refill(level);
-      else if (!window.complete && this.#laneLoad(level) <= low) void this.#refill(level);
+      if (window.resync && now - window.resyncedAt >= RESYNC_MIN_MS) {
+        void this.#refill(level, true);
+        continue;
+      }
+      // A resync held back by the throttle does not hold back new jobs meanwhile.
+      if (window.resync) this.#wakeAt(window.resyncedAt + RESYNC_MIN_MS);
+      if (!window.complete && this.#laneLoad(level) <= low) void this.#refill(level, false);
     }
   }
 
@@ -1074,7 +1164,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * control socket are served even while a million no-op jobs drain.
    */
   #scheduleDispatch(): void {
-    if (this.#dispatchQueued) return;
+    if (this.#dispatchQueued || this.#state === "closed") return;
     this.#dispatchQueued = true;
     const now = performance.now();
     if (this.#sliceStart === 0) {
@@ -1148,12 +1238,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     while (idle.length > 0) {
       const entry = this.#ready.take(now, this.#blockKey, this.#isOpen);
       if (entry === undefined) break;
-      let leases: Promise<boolean> | null = null;
+      this.#queuedIds?.delete(entry.id);
+      let leases: Promise<boolean> | boolean | null = null;
       if (entry.leases.length > 0 && this.#leases !== null) {
         const taken = this.#leases.takeForJob(entry.leases, leaseRequest(entry));
         if (taken === false) {
           // Cannot happen after #blockKey said free, unless a lease changed in between.
-          this.#ready.push(entry);
+          this.#queue(entry);
           break;
         }
         leases = taken;
@@ -1165,7 +1256,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       batch.push({ entry, worker, leases });
     }
     this.#refillLowWindows();
-    if (batch.length > 0) void this.#claim(batch, now);
+    if (batch.length > 0) this.#track(this.#claim(batch, now));
     else this.#notifyIdle();
   };
 
@@ -1183,33 +1274,21 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   async #claim(batch: ClaimSlot[], at: number): Promise<void> {
     this.#claiming += batch.length;
-    if (batch.some((slot) => slot.leases !== null)) {
-      // A job starts only once its leases are written: with a shared store another runtime
-      // may have taken one meanwhile, and the job then waits in line again.
-      const granted = await Promise.all(batch.map((slot) => slot.leases ?? true));
-      const kept: ClaimSlot[] = [];
-      for (let i = 0; i < batch.length; i++) {
-        const slot = batch[i]!;
-        if (granted[i]) {
-          kept.push(slot);
-          continue;
-        }
-        this.#claiming--;
-        this.#unreserve(slot);
-        this.#ready.push(slot.entry);
-        // The lease manager has read the leases again; should the write have failed for
-        // another reason (the store), jobs needing leases wait a little before trying again.
-        this.#leaseRetryAt = this.#options.clock() + LEASE_RETRY_MS;
-        this.#wakeAt(this.#leaseRetryAt);
-      }
-      batch = kept;
-      if (batch.length === 0) {
-        this.#scheduleDispatch();
-        return;
-      }
+    if (batch.some((slot) => slot.leases instanceof Promise)) {
+      // A job whose leases are still being written (a shared store: another runtime may
+      // have taken one meanwhile) is claimed once they are; the others go on at once.
+      const pending = batch.filter((slot) => slot.leases instanceof Promise);
+      batch = batch.filter((slot) => !(slot.leases instanceof Promise));
+      this.#track(this.#claimAfterLeases(pending, at));
+      if (batch.length === 0) return;
     }
+    await this.#claimNow(batch, at);
+  }
+
+  /** Claims jobs taken for workers (counted in `#claiming`) and starts those it got. */
+  async #claimNow(batch: ClaimSlot[], at: number): Promise<void> {
     let records: (ClaimedJob | null | "busy" | "failed")[];
-    const endsWritten = this.#endsWritten;
+    const endsWritten = this.#endsWritten + this.#finishedHeard;
     try {
       records = await this.#store.claim(
         batch.map(({ entry, worker }) => ({
@@ -1247,8 +1326,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       }
       if (record === "busy" || record === "failed") {
         this.#unreserve(slot);
-        this.#ready.push(entry);
-        if (record === "busy" && this.#endsWritten === endsWritten) {
+        this.#queue(entry);
+        if (record === "busy" && this.#endsWritten + this.#finishedHeard === endsWritten) {
           // Its kind runs its limit across the runtimes: wait for one to finish. (When an end
           // of this runtime was written meanwhile, the count may have been older: try now.)
           const until = this.#options.clock() + BUSY_RETRY_MS;
@@ -1264,6 +1343,34 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     this.#scheduleDispatch();
   }
 
+  /** Claims jobs once their leases are written; those refused wait in line again. */
+  async #claimAfterLeases(pending: ClaimSlot[], at: number): Promise<void> {
+    const granted = await Promise.all(pending.map((slot) => slot.leases));
+    const kept: ClaimSlot[] = [];
+    for (let i = 0; i < pending.length; i++) {
+      const slot = pending[i]!;
+      if (granted[i]) {
+        kept.push(slot);
+        continue;
+      }
+      this.#claiming--;
+      this.#unreserve(slot);
+      this.#queue(slot.entry);
+      // The lease manager has read the leases again; should the write have failed for
+      // another reason (the store), jobs needing leases wait a little before trying again.
+      this.#leaseRetryAt = this.#options.clock() + LEASE_RETRY_MS;
+      this.#wakeAt(this.#leaseRetryAt);
+    }
+    if (kept.length > 0) await this.#claimNow(kept, at);
+    else this.#scheduleDispatch();
+  }
+
+  /** Keeps a claim under way in `#claimTasks` until it has landed. */
+  #track(task: Promise<void>): void {
+    this.#claimTasks.add(task);
+    void task.finally(() => this.#claimTasks.delete(task));
+  }
+
   /** Dispatches again at `at` (epoch ms), for claims that wait on time. */
   #wakeAt(at: number): void {
     if (this.#state === "closed" || at >= this.#wakeTimerAt) return;
@@ -1273,6 +1380,16 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       this.#wakeTimer = undefined;
       this.#wakeTimerAt = Number.POSITIVE_INFINITY;
       this.#scheduleDispatch();
+      // Deadlines asked for later than this one were not armed: arm the next of them.
+      const now = this.#options.clock();
+      let next = Number.POSITIVE_INFINITY;
+      if (this.#claimBackoffUntil > now) next = this.#claimBackoffUntil;
+      if (this.#leaseRetryAt > now) next = Math.min(next, this.#leaseRetryAt);
+      for (const until of this.#busyKinds.values()) if (until > now) next = Math.min(next, until);
+      for (const window of this.#windows) {
+        if (window.resync) next = Math.min(next, window.resyncedAt + RESYNC_MIN_MS);
+      }
+      if (next !== Number.POSITIVE_INFINITY) this.#wakeAt(Math.max(next, now + 1));
     }, Math.max(0, at - this.#options.clock()));
   }
 
@@ -1281,7 +1398,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     if (this.#state === "closed" || this.#state === "created") return;
     switch (change.kind) {
       case "ready":
-        if (this.#state !== "running") return;
+        if (this.#state !== "running" && this.#state !== "starting") return;
         for (const window of this.#windows) {
           window.complete = false;
           if (window.refilling) window.dirty = true;
@@ -1296,10 +1413,14 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         const run = this.#running.get(change.id);
         if (run !== undefined && run.abortReason === null) {
           this.#abort(run, "cancelled", this.#options.clock(), this.#killAfter(run));
+        } else if (run === undefined && this.#claimingIds.has(change.id)) {
+          // The claim's answer is still on its way: abort it as soon as it starts.
+          this.#cancelOnStart.add(change.id);
         }
         return;
       }
       case "finished":
+        this.#finishedHeard++;
         if (this.#busyKinds.delete(change.jobKind)) this.#scheduleDispatch();
         return;
       case "ended":
@@ -1315,13 +1436,22 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     }
   }
 
-  /** With a shared store: every level is read again now and then (a missed notification). */
+  /**
+   * With a shared store: every level is read again now and then, and the jobs waited for
+   * are looked up (for a notification missed while the connection was down).
+   */
   #armResync(): void {
     this.#resyncTimer = setTimeout(() => {
       this.#resyncTimer = undefined;
       if (this.#state !== "running") return;
       for (const window of this.#windows) window.resync = true;
       this.#refillLowWindows();
+      for (const id of this.#waiters.keys()) {
+        if (this.#running.has(id) || this.#claimingIds.has(id)) continue;
+        void this.#store.get(id).then((record) => {
+          if (record !== null && FINAL_STATES.has(record.state)) this.#resolveWaiters(record);
+        }, () => {});
+      }
       this.#armResync();
     }, RESYNC_EVERY_MS);
   }
@@ -1353,6 +1483,19 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     }
     if (this.#cancelOnStart.delete(record.id)) {
       this.#abort(run, "cancelled", at, this.#killAfter(run));
+    }
+    const preempted = this.#preemptOnStart.get(record.id);
+    if (preempted !== undefined) {
+      this.#preemptOnStart.delete(record.id);
+      this.#preemptedBy.set(record.id, preempted);
+      this.#abort(run, "preempted", at, this.#killAfter(run));
+      this.#preemptedBy.delete(record.id);
+    }
+    if (run.abortReason !== null) {
+      // Cancelled or preempted before it began: its handler is never called (it could not
+      // have heard a signal that aborted before it listened).
+      this.#settle(run, false, run.controller.signal.reason);
+      return;
     }
 
     const kind = this.#kinds.get(record.kind);
