@@ -10,6 +10,10 @@
  *    a burst.
  * 4. `memory.ts`: heap per queued job, resident memory of an idle `liminal start`.
  * 5. SQLite store figures, when `src/store/sqlite/mod.ts` exists.
+ * 6. `postgres.ts`: the PostgreSQL store's figures (jobs/s with one and three runtimes,
+ *    enqueue → start latency, statements and CPU per job, query plans) against a bare
+ *    `SKIP LOCKED` loop on the same throw-away server; skipped, with a note, without
+ *    PostgreSQL binaries.
  *
  * The report goes to stdout and `bench/results/latest.md` (with `latest.json`, the same
  * figures as data); the run before is kept as `previous.md`/`previous.json` and every figure
@@ -28,6 +32,8 @@ import { SQLITE_MODULE, sqliteBuilt } from "./_stores.ts";
 import { measureScale, type ScaleResult } from "./executor_scale.ts";
 import type { LatencyReport } from "./latency.ts";
 import type { MemoryReport } from "./memory.ts";
+import { postgresSection } from "./_pg_report.ts";
+import type { PostgresReport } from "./postgres.ts";
 
 // ── Figures and their change from the previous run ──────────────────────────────────────
 
@@ -654,6 +660,19 @@ if (!sqliteBuilt()) {
   );
   out.push(table(["figure", "value", "vs previous"], sqliteRows));
 }
+
+// ── PostgreSQL store ───────────────────────────────────────────────────────────────────────
+// bench/postgres.ts needs no network itself (this task grants none): it starts the server
+// and runs its measuring half in a child process that may connect to Unix sockets.
+await section("postgres.ts", async () => {
+  const report = await runJsonScript<PostgresReport>(
+    "postgres.ts",
+    ["--allow-read", "--allow-write", "--allow-env", "--allow-run", "--allow-sys"],
+    [],
+  );
+  if (report.skipped !== null) progress(`  skipped: ${report.skipped}`);
+  out.push(...postgresSection(report, { table, ms, us, ratio, bytes, change, aim }));
+});
 
 // ── Header, aims, files ────────────────────────────────────────────────────────────────────
 
