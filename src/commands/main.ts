@@ -8,6 +8,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../shared/version.ts";
 import type { CliContext } from "./_context.ts";
 import { reportError } from "./_errors.ts";
+import { closest } from "../executor/job_kind.ts";
 import { colorEnabled, paint, writeErr, writeOut } from "./_output.ts";
 import { addCompletions, isCompletionRequest, kindsForCompletion } from "./completions.ts";
 import { enqueueCommand } from "./enqueue.ts";
@@ -75,9 +76,34 @@ function configure(command: Command): void {
       writeOut: (text) => writeOut(text),
       writeErr: (text) => writeErr(text),
       outputError: (text, write) =>
-        write(text.replace(/^error: /, `${paint("error:", ["bold", "red"], color)} USAGE: `)),
+        write(
+          unknownSubcommand(command, text)
+            .replace(/^error: /, `${paint("error:", ["bold", "red"], color)} USAGE: `),
+        ),
     });
   for (const sub of command.commands) configure(sub as unknown as Command);
+}
+
+/**
+ * `liminal router dead-letters` reaches the default subcommand (`router show`) as an extra
+ * argument; commander then says "too many arguments for 'show'". Say what was meant instead:
+ * an unknown subcommand of the group, with the closest one.
+ */
+function unknownSubcommand(command: Command, text: string): string {
+  const parent = command.parent;
+  const match =
+    /^error: too many arguments for '[^']*'\. Expected 0 arguments but got \d+: ([^ ,.]+)/
+      .exec(text);
+  if (parent === null || match === null) return text;
+  const isDefault = (parent as unknown as { _defaultCommandName?: string })._defaultCommandName ===
+    command.name();
+  if (!isDefault || command.registeredArguments.length > 0) return text;
+  const word = match[1]!;
+  const names = parent.commands.map((c) => c.name()).filter((n) => n !== "help");
+  const near = names.find((n) => word.startsWith(n) || n.startsWith(word)) ?? closest(word, names);
+  return `error: unknown command '${word}' for 'liminal ${parent.name()}'${
+    near === undefined ? "" : `; did you mean '${near}'?`
+  } (commands: ${names.join(", ")})\n`;
 }
 
 /** Runs the CLI with `args` (without the program name); resolves with the exit status. */

@@ -128,6 +128,16 @@ Deno.test("liminal run", async (t) => {
       assert.equal(typo.code, 2);
       assert.match(typo.stderr, /unknown command 'rnu'/);
       assert.match(typo.stderr, /Did you mean run\?/);
+      // A group's mistyped subcommand is named as such, not as an argument of its default.
+      const sub = await runLiminal(["router", "dead-letters"]);
+      assert.equal(sub.code, 2);
+      assert.match(
+        sub.stderr,
+        /^error: USAGE: unknown command 'dead-letters' for 'liminal router'; did you mean 'dead'\?/,
+      );
+      const lst = await runLiminal(["jobs", "lst"]);
+      assert.equal(lst.code, 2);
+      assert.match(lst.stderr, /unknown command 'lst' for 'liminal jobs'; did you mean 'list'\?/);
       const noArg = await runLiminal(["run"]);
       assert.equal(noArg.code, 2);
       assert.match(noArg.stderr, /missing required argument 'plan'/);
