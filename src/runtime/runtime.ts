@@ -649,7 +649,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         code: "EVENT_LOOP_BLOCKED",
         message: `the event loop was blocked for ${
           formatDuration(lag.max10sMs)
-        } in the last 10s: a handler computes without awaiting`,
+        } in the last 10s: timers, signals and the socket waited (a handler or a large batch computing without awaiting)`,
       });
     }
     return {
