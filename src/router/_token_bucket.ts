@@ -93,7 +93,10 @@ export class SenderBudget {
   /** Removes and returns every waiting send. */
   drain(): PendingSend[] {
     const all: PendingSend[] = [];
-    for (const lane of this.#waiting ?? []) all.push(...lane.drain());
+    // One push per send: spreading a lane of 100,000+ sends as arguments overflows the stack.
+    for (const lane of this.#waiting ?? []) {
+      for (const send of lane.drain()) all.push(send);
+    }
     this.#waitingCount = 0;
     return all;
   }

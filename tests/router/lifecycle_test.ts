@@ -76,6 +76,26 @@ Deno.test({
 });
 
 Deno.test({
+  name: "close() with 200,000 sends waiting for one sender's tokens rejects every one of them",
+  ...lifecycle,
+  async fn() {
+    const router = new UnifiedMessageRouter({ tokens: { capacity: 200, refillPerSecond: 1 } });
+    router.register("sink", { handler: () => {} });
+    router.start();
+    const waiting: Promise<unknown>[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      waiting.push(router.send("sink", "t", i, { from: "flood" }).catch((e) => e));
+    }
+    const report = await router.close({ graceMs: 5 });
+    const outcomes = await Promise.all(waiting);
+    const closed = outcomes.filter((e) => isLiminalError(e, "ROUTER_CLOSED")).length;
+    assert.ok(closed >= 199_900, `${closed} of 200,000 rejected with ROUTER_CLOSED`);
+    assert.ok(report.delivered <= 100);
+    assert.equal(router.state, "closed");
+  },
+});
+
+Deno.test({
   name: "a handler that hangs: close() aborts its signal at the end of the grace",
   ...lifecycle,
   async fn() {
