@@ -839,7 +839,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         }
         if (requeued.length > 0) await this.#notifyReady(tx);
         if (scheduled.length > 0) {
-          const runAt = Math.min(...scheduled.map((s) => s.runAt ?? s.endedAt));
+          const runAt = scheduled.reduce((min, s) => Math.min(min, s.runAt ?? s.endedAt), Infinity);
           await tx`SELECT pg_notify(${this.#jobsChannel}, ${
             JSON.stringify({ node: this.nodeId, kind: "scheduled", runAt })
           })`;
