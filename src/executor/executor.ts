@@ -1399,7 +1399,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     switch (change.kind) {
       case "ready":
         if (this.#state !== "running" && this.#state !== "starting") return;
-        for (const window of this.#windows) {
+        for (let level = 0; level < this.#windows.length; level++) {
+          if (change.levels !== undefined && !change.levels.includes(level)) continue;
+          const window = this.#windows[level]!;
           window.complete = false;
           if (window.refilling) window.dirty = true;
         }

@@ -303,7 +303,11 @@ export interface LeaseVictim {
 /** A change another runtime made, as {@link JobStore.onChange} reports it. */
 export type StoreChange =
   /** Jobs became queued (inserted, requeued, promoted, retried, recovered): refill. */
-  | { kind: "ready" }
+  | {
+    kind: "ready";
+    /** The priority levels that gained queued jobs, when the writer knew them; else any. */
+    levels?: readonly number[];
+  }
   /** A job was scheduled for `runAt` (epoch ms): promote it then. */
   | { kind: "scheduled"; runAt: number }
   /** A job running on this runtime was cancelled elsewhere: abort it. */

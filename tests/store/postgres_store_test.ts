@@ -13,7 +13,7 @@ import type { JobKind } from "../../src/executor/job_kind.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { newId } from "../../src/shared/ids.ts";
 import { MAX_LOG_LINES } from "../../src/shared/job.ts";
-import { PRIORITIES } from "../../src/shared/priority.ts";
+import { PRIORITIES, priorityLevel } from "../../src/shared/priority.ts";
 import {
   MIGRATIONS,
   PostgresStore,
@@ -718,6 +718,18 @@ Deno.test({
       const job = newJob();
       await other.insert([job], Date.now());
       await eventually("ready", () => heard.some((c) => c.kind === "ready"));
+      // An enqueue says which levels gained jobs, so the others read only those.
+      const readies = () => heard.filter((c) => c.kind === "ready");
+      assert.deepEqual(readies()[0], { kind: "ready", levels: [priorityLevel("coordinate")] });
+      await other.insert(
+        [newJob({ priority: "critical" }), newJob({ priority: "info" })],
+        Date.now(),
+      );
+      await eventually("ready at two levels", () => readies().length === 2);
+      assert.deepEqual(readies()[1], {
+        kind: "ready",
+        levels: [priorityLevel("info"), priorityLevel("critical")].sort((a, b) => a - b),
+      });
       await other.insert([newJob({ runAt: Date.now() + 60_000 })], Date.now());
       await eventually("scheduled", () => heard.some((c) => c.kind === "scheduled"));
       await runner.claim([{ id: job.id, worker: "w1", at: Date.now() }]);

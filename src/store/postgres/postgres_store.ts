@@ -217,6 +217,8 @@ export class PostgresStore implements JobStore, AsyncDisposable {
   #listeners = new Set<(change: StoreChange) => void>();
   /** Changes queued for the next microtask, by key (coalesced). */
   #pendingChanges = new Set<string>();
+  /** The levels of the `ready` change about to be emitted ("any": every level). */
+  #readyLevels: Set<number> | "any" | null = null;
   /** Writes that hand out `seq` values run one at a time, in call order. */
   #seqChain: Promise<unknown> = Promise.resolve();
   /** The last verb's result: the next one resolves after it. */
@@ -502,7 +504,9 @@ export class PostgresStore implements JobStore, AsyncDisposable {
               : min,
           Number.POSITIVE_INFINITY,
         );
-        if (results.some((r) => r.entry !== null)) await this.#notifyReady(tx);
+        const levels = new Set<number>();
+        for (const r of results) if (r.entry !== null) levels.add(r.entry.level);
+        if (levels.size > 0) await this.#notifyReady(tx, levels);
         if (earliest !== Number.POSITIVE_INFINITY) {
           await tx`SELECT pg_notify(${this.#jobsChannel}, ${
             JSON.stringify({ node: this.nodeId, kind: "scheduled", runAt: earliest })
@@ -1602,9 +1606,14 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     })`;
   }
 
-  async #notifyReady(tx: Tx): Promise<void> {
+  /** Tells the others that jobs became queued: at `levels` when given, else at any level. */
+  async #notifyReady(tx: Tx, levels?: ReadonlySet<number>): Promise<void> {
     await tx`SELECT pg_notify(${this.#jobsChannel}, ${
-      JSON.stringify({ node: this.nodeId, kind: "ready" })
+      JSON.stringify({
+        node: this.nodeId,
+        kind: "ready",
+        ...(levels === undefined ? {} : { levels: [...levels].sort((a, b) => a - b) }),
+      })
     })`;
   }
 
@@ -1617,6 +1626,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       by?: unknown;
       jobKind?: unknown;
       ids?: unknown;
+      levels?: unknown;
     };
     try {
       message = JSON.parse(payload);
@@ -1646,13 +1656,37 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     } else if (message.kind === "leases") {
       this.#emitCoalesced("leases", { kind: "leases" });
     } else {
-      this.#emitReady();
+      const levels = Array.isArray(message.levels) &&
+          message.levels.every((l) => Number.isInteger(l) && l >= 0 && l < PRIORITIES.length)
+        ? message.levels as number[]
+        : undefined;
+      this.#emitReady(levels);
     }
   }
 
-  /** Coalesces `ready` changes: at most one per microtask. */
-  #emitReady(): void {
-    this.#emitCoalesced("ready", { kind: "ready" });
+  /**
+   * Coalesces `ready` changes: at most one per microtask, for the union of the levels asked
+   * for until then (any level as soon as one notification did not say).
+   */
+  #emitReady(levels?: readonly number[]): void {
+    if (this.#listeners.size === 0) return;
+    if (levels === undefined) this.#readyLevels = "any";
+    else if (this.#readyLevels !== "any") {
+      this.#readyLevels ??= new Set();
+      for (const level of levels) this.#readyLevels.add(level);
+    }
+    if (this.#pendingChanges.has("ready")) return;
+    this.#pendingChanges.add("ready");
+    queueMicrotask(() => {
+      this.#pendingChanges.delete("ready");
+      const asked = this.#readyLevels;
+      this.#readyLevels = null;
+      this.#emit(
+        asked === "any" || asked === null
+          ? { kind: "ready" }
+          : { kind: "ready", levels: [...asked].sort((a, b) => a - b) },
+      );
+    });
   }
 
   /** Emits `change` once in the next microtask, however often it is asked for until then. */
