@@ -9,8 +9,17 @@ const encoder = new TextEncoder();
 
 /** Writes text to stdout, synchronously. */
 export function writeOut(text: string): void {
-  writeAll(Deno.stdout, text);
+  if (stdoutClosed) return;
+  try {
+    writeAll(Deno.stdout, text);
+  } catch (error) {
+    // `liminal jobs | head -1`: the reader is gone; what is left to print is not wanted.
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    stdoutClosed = true;
+  }
 }
+
+let stdoutClosed = false;
 
 /** Writes text to stderr, synchronously. */
 export function writeErr(text: string): void {
@@ -101,18 +110,18 @@ export function formatTable<T>(
 }
 
 /** Colours a job state for people. */
-export function paintState(state: string, color: boolean): string {
+export function paintState(state: string, color: boolean, text = state): string {
   switch (state) {
     case "succeeded":
-      return paint(state, "green", color);
+      return paint(text, "green", color);
     case "failed":
     case "dead":
-      return paint(state, "red", color);
+      return paint(text, "red", color);
     case "cancelled":
-      return paint(state, "yellow", color);
+      return paint(text, "yellow", color);
     case "running":
-      return paint(state, "cyan", color);
+      return paint(text, "cyan", color);
     default:
-      return paint(state, "gray", color);
+      return paint(text, "gray", color);
   }
 }

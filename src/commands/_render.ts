@@ -82,7 +82,8 @@ export function formatJobDetail(job: JobSnapshot, color: boolean, now = Date.now
       },
       {
         header: "OUTCOME",
-        value: (a) => (a.outcome === null ? "running" : paintState(outcomeState(a.outcome), color)),
+        value: (a) =>
+          a.outcome === null ? "running" : paintState(outcomeState(a.outcome), color, a.outcome), // coloured like its state
       },
       { header: "ERROR", value: (a) => (a.error === null ? "" : a.error.message.slice(0, 80)) },
     ], color);

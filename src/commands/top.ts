@@ -12,6 +12,7 @@ import { LiminalError } from "../shared/errors.ts";
 import { dashboardPossible, loadDashboard } from "../tui/terminal.ts";
 import { SOCKET_HELP } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
+import { writeErr } from "./_output.ts";
 
 /** The `top` subcommand. */
 export function topCommand(ctx: CliContext) {
@@ -35,7 +36,9 @@ export function topCommand(ctx: CliContext) {
         try {
           // Loaded only now: a runtime without a terminal never pays for Ink and React.
           const { runDashboard } = await loadDashboard();
-          await runDashboard(view);
+          if (await runDashboard(view) === "stopped") {
+            writeErr(`the runtime on ${client.path} has shut down\n`);
+          }
         } finally {
           view.close();
         }

@@ -468,6 +468,14 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   // ── Jobs ──────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Checks a spec as {@link enqueue} would (kind, payload, priority, durations, leases)
+   * without enqueuing it: throws the same errors, changes nothing.
+   */
+  check(spec: JobSpec): void {
+    this.#resolveSpec(spec, this.#options.clock(), "job");
+  }
+
   /** Enqueues one job; resolves once it is committed to the store. */
   async enqueue(spec: JobSpec): Promise<EnqueueResult> {
     const [result] = await this.enqueueMany([spec]);

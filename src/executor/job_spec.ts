@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Duration, parseDuration } from "../shared/duration.ts";
+import { type Duration, MAX_DURATION_MS, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import type { JobState } from "../shared/job.ts";
 import type { JsonValue } from "../shared/json.ts";
@@ -68,6 +68,12 @@ export function parseRunAt(value: unknown, what = "runAt"): number {
     throw new LiminalError(
       "INVALID_ARGUMENT",
       `invalid ${what} ${JSON.stringify(value)}: use an ISO-8601 time such as 2026-01-31T03:00:00Z`,
+    );
+  }
+  if (ms > Date.now() + MAX_DURATION_MS) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid ${what} ${JSON.stringify(value)}: more than 10 years (3650d) from now`,
     );
   }
   return ms;

@@ -168,6 +168,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         enqueue: (spec) => executor.enqueue(spec),
         get: (id) => executor.get(id),
         requireKind: (kind) => void executor.kinds.require(kind),
+        check: (spec) => executor.check(spec),
       },
     });
   }
@@ -477,7 +478,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#plan.add("store-closed", "count", async () => {
       // Runs first in its phase: the store is still open.
       const counts = await this.#store.counts();
-      queuedKept = counts.byState.queued + counts.byState.scheduled;
+      // The interrupted jobs are queued again too: counted once, as "interrupted and requeued".
+      queuedKept = Math.max(
+        0,
+        counts.byState.queued + counts.byState.scheduled - this.#interrupted,
+      );
     });
     const progress: ShutdownProgress = {
       phase: null,

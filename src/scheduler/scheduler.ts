@@ -35,6 +35,8 @@ export interface ScheduleTarget {
   get(id: string): Promise<JobRecord | null>;
   /** Throws `UNKNOWN_JOB_KIND` for a kind nobody handles. */
   requireKind(kind: string): void;
+  /** Throws what enqueuing `spec` would throw (payload, priority, durations), if anything. */
+  check?(spec: ScheduleDefinition["job"]): void;
 }
 
 /** Options of a {@link Scheduler}. */
@@ -255,6 +257,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
       });
     }
     this.#target.requireKind(definition.job.kind);
+    this.#target.check?.(definition.job);
     const now = this.#clock();
     const record: ScheduleRecord = {
       name: definition.name,

@@ -30,7 +30,7 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
  */
 export function parseDuration(input: Duration, what = "duration"): number {
   if (typeof input === "number") {
-    if (Number.isFinite(input) && input >= 0) return input;
+    if (Number.isFinite(input) && input >= 0) return bounded(input, String(input), what);
     throw invalid(String(input), what);
   }
   if (typeof input !== "string") throw invalid(String(input), what);
@@ -48,7 +48,21 @@ export function parseDuration(input: Duration, what = "duration"): number {
     total += Number(match[1]) * (UNIT_MS[match[2]!] ?? Number.NaN);
   }
   if (!Number.isFinite(total)) throw invalid(input, what);
-  return Math.round(total);
+  return bounded(Math.round(total), input, what);
+}
+
+/**
+ * The longest duration accepted anywhere: 10 years (3650d). Longer ones are mistakes, and
+ * past it times stop fitting in dates and the stores' integers.
+ */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+
+function bounded(ms: number, shown: string, what: string): number {
+  if (ms <= MAX_DURATION_MS) return ms;
+  throw new LiminalError(
+    "INVALID_DURATION",
+    `invalid ${what} "${shown}": longer than the longest allowed, 3650d (10 years)`,
+  );
 }
 
 function invalid(shown: string, what: string, detail = ""): LiminalError {

@@ -109,9 +109,9 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     return () => clearTimeout(timer);
   }, [message]);
 
-  // A local runtime that has stopped: show the report a moment, then go.
+  // A runtime that has stopped (here, or the one `top` watched): show the end a moment, then go.
   useEffect(() => {
-    if (!model.ended || view.mode !== "local") return;
+    if (!model.ended) return;
     const timer = setTimeout(() => leave("stopped"), lingerMs);
     return () => clearTimeout(timer);
   }, [model.ended]);

@@ -58,6 +58,7 @@ export function useDashboard(view: RuntimeView, options: DashboardOptions = {}):
     recentDirty: true,
     lastSample: 0,
     alive: true,
+    stopping: false,
   });
 
   useEffect(() => {
@@ -96,7 +97,13 @@ export function useDashboard(view: RuntimeView, options: DashboardOptions = {}):
         }));
       } catch (error) {
         if (!s.alive) return;
-        setModel((m) => ({ ...m, error: errorMessage(error) }));
+        // Attached to a runtime that was shutting down: it closed its socket and is gone.
+        setModel((m) => ({
+          ...m,
+          error: errorMessage(error),
+          ended: m.ended || s.stopping || m.snapshot?.state === "stopping" ||
+            m.snapshot?.state === "stopped",
+        }));
       }
     };
 
@@ -112,6 +119,9 @@ export function useDashboard(view: RuntimeView, options: DashboardOptions = {}):
 
     const off = view.subscribe(({ event, data }) => {
       if (FINAL_EVENTS.has(event)) s.recentDirty = true;
+      if (event === "shutdown:phase" || (event === "state:changed" && data.to === "stopping")) {
+        s.stopping = true;
+      }
       if (event === "shutdown:report" || (event === "state:changed" && data.to === "stopped")) {
         setModel((m) => ({ ...m, ended: true }));
       }

@@ -121,6 +121,25 @@ Deno.test("control plane end to end", async (t) => {
         ],
         [["enqueue", "sleep", "--delay", "10x"], /^error: INVALID_DURATION: invalid --delay "10x"/],
         [
+          ["enqueue", "sleep", "--timeout", "99999999999d"],
+          /^error: INVALID_DURATION: invalid --timeout "99999999999d": longer than the longest/,
+        ],
+        [["schedules", "add", "huge", "--every", "99999d", "--kind", "sleep"], /INVALID_DURATION/],
+        [
+          [
+            "schedules",
+            "add",
+            "badpay",
+            "--every",
+            "5s",
+            "--kind",
+            "sleep",
+            "--payload",
+            '{"ms":"x"}',
+          ],
+          /^error: INVALID_PAYLOAD: /,
+        ],
+        [
           ["enqueue", "sleep", "--payload", '{"ms": }'],
           /^error: INVALID_JSON: malformed JSON in --payload: .*position 7/,
         ],
@@ -151,6 +170,11 @@ Deno.test("control plane end to end", async (t) => {
       assert.match(tooBig.stderr, /PAYLOAD_TOO_LARGE/);
       const after = JSON.parse((await cli(["status", "--json"])).stdout).executor.totals.enqueued;
       assert.equal(after, before);
+      const { schedules } = JSON.parse((await cli(["schedules", "--json"])).stdout);
+      assert.ok(
+        !schedules.some((s: { name: string }) => s.name === "huge" || s.name === "badpay"),
+        "a refused schedule is not saved",
+      );
     });
 
     await t.step("status --json has the documented fields", async () => {

@@ -163,7 +163,7 @@ Deno.test({
     assert.match(screen, /2 job\(s\) still running/);
     assert.equal(await exitCode(exitFile), 0);
     screen = await tmux.screen();
-    assert.match(screen, /shutdown: \d+ finished, 2 interrupted and requeued, 7 queued kept/);
+    assert.match(screen, /shutdown: \d+ finished, 2 interrupted and requeued, 5 queued kept/);
     const flags = await tmux.flags();
     assert.equal(flags.alternate, false, "the alternate screen is left");
     assert.equal(flags.cursor, true, "the cursor is shown again");
@@ -232,7 +232,15 @@ Deno.test({
     await tmux.keys("C-c");
     assert.equal(await exitCode(exitFile), 0);
     assert.equal((await runLiminal(["status"], { cwd: dir })).code, 0);
+    // The runtime shuts down under an attached top: top follows it and leaves by itself.
+    await Deno.remove(exitFile);
+    await tmux.run("kill-session", "-t", "t");
+    await tmux.start(dir, liminalCommand(["top"], exitFile));
+    await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard once more");
     runtime.kill("SIGTERM");
     await runtime.done();
+    assert.equal(await exitCode(exitFile), 0);
+    assert.match(await tmux.screen(), /the runtime on .* has shut down/);
+    assert.equal((await tmux.flags()).cursor, true);
   },
 });

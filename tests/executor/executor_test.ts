@@ -455,6 +455,10 @@ for (const storeCase of STORE_CASES) {
         ],
         [{ kind: "rec", delay: "10x" }, "INVALID_DURATION", /"10x"/],
         [{ kind: "rec", timeout: "0s" }, "INVALID_DURATION", /longer than 0/],
+        [{ kind: "rec", delay: 1e300 }, "INVALID_DURATION", /3650d/],
+        [{ kind: "rec", timeout: "99999999999d" }, "INVALID_DURATION", /3650d/],
+        [{ kind: "rec", runAt: "9999-12-31T00:00:00Z" }, "INVALID_ARGUMENT", /10 years/],
+        [{ kind: "rec", runAt: 8.64e15 }, "INVALID_ARGUMENT", /10 years/],
         [{ kind: "rec", attempts: 0 }, "INVALID_ARGUMENT", /attempts/],
         [
           { kind: "rec", payload: { blob: "x".repeat(1024 * 1024 + 1) } },

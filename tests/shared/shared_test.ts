@@ -26,6 +26,18 @@ Deno.test("parseDuration takes units and combinations, and quotes bad values", (
   assert.throws(() => parseDuration(Number.NaN), (e) => isLiminalError(e, "INVALID_DURATION"));
 });
 
+Deno.test("a duration longer than 10 years is refused, as text or as a number", () => {
+  assert.equal(parseDuration("3650d"), 3650 * 86_400_000);
+  for (const bad of ["3651d", "99999999999d", 1e300, 3650 * 86_400_000 + 1]) {
+    assert.throws(
+      () => parseDuration(bad, "--delay"),
+      (e) =>
+        isLiminalError(e, "INVALID_DURATION") && e.message.includes("--delay") &&
+        e.message.includes("3650d"),
+    );
+  }
+});
+
 Deno.test("formatDuration reads well", () => {
   assert.equal(formatDuration(850), "850ms");
   assert.equal(formatDuration(1_400), "1.4s");
