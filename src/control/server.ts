@@ -439,11 +439,17 @@ export class ControlServer {
         wait,
       );
       try {
+        // A client that goes away (Ctrl-C on `leases acquire --wait`) stops waiting: it must
+        // not be granted the lease later with nobody there to release it.
         const lease = await target.leases.acquireOrWait(
           resource,
           leaseRequest,
-          AbortSignal.any([stop.signal, this.#live.signal]),
+          AbortSignal.any([stop.signal, this.#live.signal, request.signal]),
         );
+        if (request.signal.aborted) {
+          await target.leases.release(resource, holder).catch(() => {});
+          throw new LiminalError("LEASE_HELD", `${resource}: the client left before the grant`);
+        }
         return json(leaseView(lease));
       } finally {
         clearTimeout(timer);

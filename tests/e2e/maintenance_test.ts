@@ -144,7 +144,29 @@ Deno.test("schedules and leases end to end", async (t) => {
         const conflict = await cli(["leases", "acquire", "db/x", "--holder", "bob"]);
         assert.equal(conflict.code, 4);
         assert.match(conflict.stderr, /LEASE_HELD: db\/x is held by ana/);
+        // A waiter whose client goes away (Ctrl-C) stops waiting; the lease is not handed to it.
+        const waiter = spawnLiminal(["leases", "acquire", "db/x", "--holder", "carol", "--wait"], {
+          cwd: dir,
+        });
+        const waiters = async () =>
+          (await json(["leases"])).leases.find((l: { resource: string }) => l.resource === "db/x")
+            ?.waiters?.length ?? 0;
+        const until = Date.now() + 10_000;
+        while ((await waiters()) === 0) {
+          assert.ok(Date.now() < until, "carol never waited");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        waiter.kill("SIGINT");
+        await waiter.done();
+        const gone = Date.now() + 5_000;
+        while ((await waiters()) !== 0) {
+          assert.ok(Date.now() < gone, "carol still waits after her client left");
+          await new Promise((r) => setTimeout(r, 50));
+        }
         assert.equal((await cli(["leases", "release", "db/x", "--holder", "ana"])).code, 0);
+        const free = await cli(["leases", "acquire", "db/x", "--holder", "dan"]);
+        assert.equal(free.code, 0, `the lease went to nobody: ${free.stderr}`);
+        assert.equal((await cli(["leases", "release", "db/x", "--holder", "dan"])).code, 0);
       },
     );
 
