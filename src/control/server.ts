@@ -176,8 +176,17 @@ export class ControlServer {
         );
       }
       const params: Record<string, string> = {};
-      route.keys.forEach((key, i) => (params[key] = decodeURIComponent(match[i + 1]!)));
       try {
+        route.keys.forEach((key, i) => {
+          try {
+            params[key] = decodeURIComponent(match[i + 1]!);
+          } catch {
+            throw new LiminalError(
+              "INVALID_ARGUMENT",
+              `malformed %-escape in the path: ${url.pathname}`,
+            );
+          }
+        });
         return await route.handler(request, params, url);
       } catch (error) {
         return errorResponse(error);
@@ -616,7 +625,17 @@ async function readJson(request: Request, optional = false): Promise<JsonValue> 
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      // The body ended before its Content-Length, or the client went away mid-body.
+      throw new LiminalError(
+        "INVALID_JSON",
+        `cannot read the request body: ${errorMessage(error)}`,
+      );
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {

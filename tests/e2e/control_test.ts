@@ -268,6 +268,33 @@ Deno.test("control plane end to end", async (t) => {
       assert.equal(result.code, 0, result.stderr);
       garbage.close();
       halfOpen.close();
+      // A malformed %-escape and a body shorter than its Content-Length are the client's
+      // mistakes: 400 with a code, not 500.
+      const raw = async (request: string) => {
+        const conn = await Deno.connect({ transport: "unix", path: socket });
+        await conn.write(new TextEncoder().encode(request));
+        await conn.closeWrite();
+        const chunks: Uint8Array[] = [];
+        const buf = new Uint8Array(4096);
+        for (;;) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          chunks.push(buf.slice(0, n));
+          if (new TextDecoder().decode(chunks.at(-1)).includes("}}")) break;
+        }
+        conn.close();
+        return new TextDecoder().decode(
+          chunks.reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()),
+        );
+      };
+      const escape = await raw("GET /v1/jobs/%ZZ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      assert.match(escape, /^HTTP\/1\.1 400/);
+      assert.match(escape, /"code":"INVALID_ARGUMENT"/);
+      const short = await raw(
+        'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"kind"',
+      );
+      assert.match(short, /^HTTP\/1\.1 400/);
+      assert.match(short, /"code":"INVALID_JSON"/);
     });
 
     await t.step("jobs list, cancel and retry", async () => {
