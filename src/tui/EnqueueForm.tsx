@@ -55,9 +55,9 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
       {kind !== null && payload === null
         ? (
           <Box flexDirection="column">
-            <Text>payload (JSON, enter for null):</Text>
+            <Text>payload (JSON, enter for none):</Text>
             <TextInput
-              placeholder='{"ms": 500}'
+              placeholder={examplePayload(kinds.find((k) => k.kind === kind)?.description ?? "")}
               onSubmit={(text) => {
                 if (text.trim() === "") {
                   setPayload({ value: null });
@@ -96,4 +96,10 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
       {error ? <Text color="red">{error}</Text> : null}
     </Box>
   );
+}
+
+/** The example payload a kind's description gives (`…: { "path": "data/app.db" }`), or `{}`. */
+export function examplePayload(description: string): string {
+  const at = description.indexOf("{");
+  return at === -1 ? "{}" : description.slice(at);
 }

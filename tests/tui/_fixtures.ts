@@ -172,9 +172,9 @@ export class FakeView implements RuntimeView {
     return Promise.resolve(found);
   }
   kinds(): Promise<ViewKind[]> {
-    return Promise.resolve([{ kind: "sleep", description: "waits" }, {
+    return Promise.resolve([{ kind: "sleep", description: 'waits: { "ms": 500 }' }, {
       kind: "fail",
-      description: "fails",
+      description: 'fails: { "message": "boom" }',
     }]);
   }
   subscribe(listener: (e: ViewEvent) => void): () => void {

@@ -124,6 +124,7 @@ Deno.test({
       await tick(50); // the form's own input handlers attach after it is drawn
       ui.stdin.write(KEYS.enter); // kind: sleep
       await until(() => (ui.lastFrame() ?? "").includes("payload (JSON"), "the payload step");
+      assert.ok(ui.lastFrame()!.includes('{ "ms": 500 }'), "the kind's own example payload");
       await tick(50);
       for (const ch of '{"ms": 5}') ui.stdin.write(ch);
       await tick();
