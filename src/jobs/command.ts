@@ -90,6 +90,9 @@ export const commandJob = defineJob({
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        // Its own process group: a signal reaches what it started too (`sh -c "…"`), and a
+        // Ctrl-C on the terminal reaches the runtime only, which stops the job in order.
+        detached: Deno.build.os !== "windows",
       }).spawn();
     } catch (error) {
       const reason = error instanceof Deno.errors.NotFound
@@ -132,7 +135,16 @@ export const commandJob = defineJob({
   },
 });
 
+/** Signals the child's whole process group (what it started too), else the child alone. */
 function kill(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  if (Deno.build.os !== "windows") {
+    try {
+      Deno.kill(-child.pid, signal);
+      return;
+    } catch {
+      // The group is gone (or was never one): try the child itself.
+    }
+  }
   try {
     child.kill(signal);
   } catch {

@@ -118,9 +118,17 @@ Deno.test({
   fn: () =>
     withExecutor(async (executor) => {
       const polite = await executor.enqueue({ kind: "command", payload: { cmd: ["sleep", "30"] } });
+      // It also starts a child of its own that ignores SIGTERM: the signals reach it too.
+      const pidFile = await Deno.makeTempFile();
       const stubborn = await executor.enqueue({
         kind: "command",
-        payload: { cmd: ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"] },
+        payload: {
+          cmd: [
+            "sh",
+            "-c",
+            `trap '' TERM; sleep 60 & echo $! > ${pidFile}; while true; do sleep 0.1; done`,
+          ],
+        },
       });
       await new Promise((r) => setTimeout(r, 300));
       const t0 = performance.now();
@@ -133,5 +141,16 @@ Deno.test({
       assert.doesNotMatch(killed.lastError?.message ?? "", /abandoned/, "the handler saw the exit");
       const took = performance.now() - t0;
       assert.ok(took >= 4_900 && took < 8_000, `SIGKILL after about 5 s, took ${took}ms`);
+      const grandchild = (await Deno.readTextFile(pidFile)).trim();
+      await Deno.remove(pidFile);
+      assert.match(grandchild, /^\d+$/);
+      let state = "gone";
+      try {
+        state = /State:\s+(\w)/.exec(await Deno.readTextFile(`/proc/${grandchild}/status`))?.[1] ??
+          "?";
+      } catch {
+        // No such process: gone.
+      }
+      assert.ok(state === "gone" || state === "Z", `the child's own child is ${state}, not killed`);
     }),
 });
