@@ -78,7 +78,7 @@ function messageLine(event: string, m: MessageView, color: boolean): string {
     : "gray";
   return `${m.sentAt.slice(11, 23)} ${paint(what.padEnd(13), tone, color)} ${
     m.priority.padEnd(10)
-  } ${m.from} → ${m.recipient} ${m.type} ${JSON.stringify(m.payload).slice(0, 80)} ${
+  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${JSON.stringify(m.payload).slice(0, 80)} ${
     paint(m.id, "gray", color)
   }\n`;
 }

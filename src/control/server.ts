@@ -360,7 +360,7 @@ export class ControlServer {
       );
     });
     this.#route("POST", "/v1/router/dead/:id/replay", async (_request, { id }) => {
-      const receipt = await target.router.replay(checkId(id!));
+      const receipt = await target.router.replay(checkId(id!, "message"));
       return json({ id: receipt.id, ids: receipt.ids }, 201);
     });
 
@@ -588,11 +588,11 @@ export class ControlServer {
   }
 }
 
-function checkId(id: string): string {
+function checkId(id: string, what: "job" | "message" = "job"): string {
   if (!isId(id)) {
     throw new LiminalError(
       "INVALID_ARGUMENT",
-      `"${id}" is not a job id (a UUID such as 01a2b3c4-…)`,
+      `"${id}" is not a ${what} id (a UUID such as 01a2b3c4-…)`,
     );
   }
   return id.toLowerCase();
