@@ -868,7 +868,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       const level = priorityLevel(record.priority);
       const higher = PRIORITIES.slice(level).reduce((n, p) => n + counts.queuedByPriority[p], 0);
       reasons.push(
-        `it is beyond the ${this.#options.window}-job window in memory: about ${higher} queued job(s) of its priority or higher are ahead; waiting ${
+        `it is beyond the ${this.#options.window}-job window in memory, behind the oldest of the ${higher} queued job(s) of its priority or higher; waiting ${
           formatDuration(waited)
         }`,
       );
