@@ -28,7 +28,7 @@ export function formatJobTable(
     { header: "KIND", value: (j) => j.kind },
     { header: "STATE", value: (j) => paintState(j.state, color) },
     { header: "PRIORITY", value: (j) => j.priority },
-    { header: "ATTEMPTS", value: (j) => `${j.attempt}/${j.maxAttempts}`, align: "right" },
+    { header: "ATTEMPTS", value: attemptsCell, align: "right" },
     { header: "DURATION", value: jobDuration, align: "right" },
     { header: "CREATED", value: (j) => formatRelative(Date.parse(j.createdAt), now) },
     {
@@ -50,9 +50,11 @@ export function formatJobDetail(job: JobSnapshot, color: boolean, now = Date.now
     `${label("state")}${paintState(job.state, color)}`,
     `${label("priority")}${job.priority}`,
     `${label("payload")}${JSON.stringify(job.payload)}`,
-    `${label("attempts")}${job.attempt} of ${job.maxAttempts} (backoff ${
-      formatDuration(job.backoff.baseMs)
-    }..${formatDuration(job.backoff.maxMs)})`,
+    `${label("attempts")}${
+      job.attempt > job.maxAttempts
+        ? `${job.attempt} made; ${job.failures} failed of ${job.maxAttempts} allowed since the retry`
+        : `${job.attempt} of ${job.maxAttempts}`
+    } (backoff ${formatDuration(job.backoff.baseMs)}..${formatDuration(job.backoff.maxMs)})`,
     `${label("timeout")}${job.timeoutMs === null ? "none" : formatDuration(job.timeoutMs)}`,
   ];
   if (job.uniqueKey !== null) lines.push(`${label("unique key")}${job.uniqueKey}`);
@@ -242,4 +244,14 @@ export function formatNodes(nodes: readonly NodeInfo[], color: boolean, now = Da
     { header: "STARTED", value: (n) => formatRelative(n.startedAt, now) },
     { header: "VERSION", value: (n) => n.version },
   ], color);
+}
+
+/**
+ * `2/3`; after `jobs retry` gave a job a fresh set of attempts, what counts against the
+ * limit now and how many were made in all: `1/3 (4 in all)`.
+ */
+function attemptsCell(j: JobSnapshot): string {
+  return j.attempt > j.maxAttempts
+    ? `${j.failures}/${j.maxAttempts} (${j.attempt} in all)`
+    : `${j.attempt}/${j.maxAttempts}`;
 }

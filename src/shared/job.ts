@@ -169,6 +169,8 @@ export interface JobSnapshot {
   updatedAt: string;
   /** Attempts made so far. */
   attempt: number;
+  /** Failed attempts counted against `maxAttempts` since the last retry. */
+  failures: number;
   attempts: AttemptSnapshot[];
   progress: { done: number; total: number | null; at: string } | null;
   logs: { at: string; message: string }[];
@@ -219,6 +221,7 @@ export function toJobSnapshot(record: JobRecord): JobSnapshot {
     finishedAt: record.finishedAt === null ? null : iso(record.finishedAt),
     updatedAt: iso(record.updatedAt),
     attempt: record.attempts.length,
+    failures: record.failures,
     attempts: record.attempts.map((a) => ({
       attempt: a.attempt,
       worker: a.worker,

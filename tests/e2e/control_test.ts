@@ -309,6 +309,25 @@ Deno.test("control plane end to end", async (t) => {
       assert.equal(JSON.parse(retried.stdout).state, "queued");
       const again = await cli(["jobs", "retry", id]);
       assert.equal(again.code, 2);
+      // A retried job gets a fresh set of attempts; the list says so rather than "2/1".
+      const dead = await cli(["enqueue", "fail", "--attempts", "1", "--wait", "--json"]);
+      assert.equal(dead.code, 1);
+      const waited = JSON.parse(dead.stdout);
+      const deadId: string = waited.jobs?.[0]?.id ?? waited.id;
+      assert.match(deadId, /^[0-9a-f-]{36}$/);
+      assert.equal((await cli(["jobs", "retry", deadId])).code, 0);
+      const until = Date.now() + 10_000;
+      for (;;) {
+        const shown = JSON.parse((await cli(["jobs", "show", deadId, "--json"])).stdout);
+        if (shown.state === "dead" && shown.attempt === 2) break;
+        assert.ok(Date.now() < until, `the retried job did not die again: ${shown.state}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const listed = await cli(["jobs", "--kind", "fail", "--state", "dead"]);
+      assert.match(
+        listed.stdout,
+        new RegExp(`${deadId}\\s+fail\\s+dead\\s+\\w+\\s+1/1 \\(2 in all\\)`),
+      );
       const many = await cli([
         "enqueue",
         "sleep",

@@ -133,6 +133,7 @@ export function job(id: string, extra: Partial<JobSnapshot> = {}): JobSnapshot {
     finishedAt: iso,
     updatedAt: iso,
     attempt: 1,
+    failures: 0,
     attempts: [{
       attempt: 1,
       worker: "w1",
