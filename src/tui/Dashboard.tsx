@@ -5,6 +5,8 @@
  * @module
  */
 import { Box, Text } from "ink";
+import { PRIORITIES } from "../shared/priority.ts";
+import type { RuntimeSnapshot } from "../shared/snapshot.ts";
 import type { JobSnapshot } from "../shared/job.ts";
 import type { ViewKind } from "../shared/view.ts";
 import { ConfirmDialog } from "./ConfirmDialog.tsx";
@@ -117,12 +119,15 @@ export function Dashboard(props: DashboardProps) {
     );
   }
   const workerCount = snapshot?.executor.workers.length ?? 0;
-  const rest = Math.max(4, body - topHeight);
+  // The smallest the workers (one row, "more") and recent jobs (one row) can be.
+  const minimum = (3 + 1 + (workerCount > 1 ? 1 : 0)) + (3 + 1);
+  // A short terminal: the queue and throughput panels become one line, so that every
+  // priority and the panels below still fit and nothing scrolls off the top.
+  const compactTop = body - topHeight < minimum + 1;
+  const rest = Math.max(4, body - (compactTop ? 1 : topHeight));
   const router = snapshot?.router ?? null;
   const leases = snapshot?.leases ?? [];
   const mailboxes = router === null ? 0 : router.endpoints.length + router.subscriptions.length;
-  // The smallest the workers (one row, "more") and recent jobs (one row) can be.
-  const minimum = (3 + 1 + (workerCount > 1 ? 1 : 0)) + (3 + 1);
   // Warnings get a panel when there is room, else one line; so do the router and leases.
   let warningRows = warnings.length === 0 ? 0 : Math.min(warnings.length, wide ? 4 : 2);
   let warningHeight = warningRows === 0
@@ -148,14 +153,18 @@ export function Dashboard(props: DashboardProps) {
   return (
     <Box flexDirection="column" width={width} height={height}>
       {header}
-      <Box flexDirection="row" height={topHeight}>
-        <QueuePanel
-          snapshot={snapshot}
-          history={model.depthHistory}
-          width={Math.floor(width / 2)}
-        />
-        <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
-      </Box>
+      {compactTop
+        ? <Text wrap="truncate">{compactQueueLine(snapshot)}</Text>
+        : (
+          <Box flexDirection="row" height={topHeight}>
+            <QueuePanel
+              snapshot={snapshot}
+              history={model.depthHistory}
+              width={Math.floor(width / 2)}
+            />
+            <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
+          </Box>
+        )}
       <Box height={workerHeight}>
         <WorkersPanel
           snapshot={snapshot}
@@ -208,4 +217,14 @@ export function Dashboard(props: DashboardProps) {
       {footer}
     </Box>
   );
+}
+
+/** Queue depth per priority (highest first) and throughput, on one line. */
+export function compactQueueLine(snapshot: RuntimeSnapshot | null): string {
+  if (snapshot === null) return "queue -";
+  const ex = snapshot.executor;
+  const depth = [...PRIORITIES].reverse()
+    .map((p) => `${p.slice(0, 4)} ${ex.queue.byPriority[p].queued}`)
+    .join(" · ");
+  return `queued ${depth} · ${ex.throughput.perSecond10s}/s`;
 }

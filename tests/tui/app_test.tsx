@@ -15,14 +15,14 @@ const KEYS = {
   ctrlC: "\u0003",
 };
 
-function mount(view: FakeView) {
+function mount(view: FakeView, size = { width: 100, height: 30 }) {
   const exits: DashboardExit[] = [];
   const instance = render(
     <App
       view={view}
       onExit={(how) => exits.push(how)}
       options={{ pollMs: 20, minIntervalMs: 5 }}
-      size={{ width: 100, height: 30 }}
+      size={size}
       lingerMs={20}
     />,
   );
@@ -229,6 +229,40 @@ Deno.test({
         ui.unmount();
         view.close();
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "a short terminal (60×19): every line fits, the header stays, every priority shows",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const view = fixtureView();
+    // Four busy workers, the router and a warning: more than 19 rows hold at full size.
+    view.current = snapshot({
+      executor: {
+        workers: ["w1", "w2", "w3", "w4"].map((w, i) =>
+          busy(w, "steps", `01a2b3c4-0000-7000-8000-0000000000c${i}`, 1_000)
+        ),
+      },
+      warnings: [{ code: "EVENT_LOOP_BLOCKED", message: "the event loop was blocked for 450ms" }],
+    });
+    const ui = mount(view, { width: 60, height: 19 });
+    try {
+      await until(() => /Workers\s+4\/4 busy/.test(ui.lastFrame() ?? ""), "the dashboard");
+      const frame = ui.lastFrame()!;
+      const lines = frame.split("\n");
+      assert.ok(lines.length <= 19, `${lines.length} lines in a 19-line terminal:\n${frame}`);
+      assert.match(lines[0]!, /liminal \d+\.\d+\.\d+/);
+      // Every priority's depth, in full or abbreviated on one line.
+      for (const p of ["override", "critical", "blocking", "coordinate", "info"]) {
+        assert.match(frame, new RegExp(`${p.slice(0, 4)}\\w* +\\d`), `${p} is missing:\n${frame}`);
+      }
+      assert.ok(frame.includes("Workers"), `the workers panel:\n${frame}`);
+    } finally {
+      ui.unmount();
+      view.close();
     }
   },
 });
