@@ -31,6 +31,19 @@ import type { JobStore } from "../store/types.ts";
 import { EventHub } from "./events.ts";
 import { BUCKETS_SECONDS, renderMetrics } from "./metrics.ts";
 import { claimSocketPath } from "./socket.ts";
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["liminal", "control"]);
+
+/**
+ * Accepting a connection failed because the process is out of file descriptors (thousands
+ * of connections held open): Deno's server reports it as an unhandled rejection, which
+ * would end the whole runtime.
+ */
+function isAcceptFailure(reason: unknown): boolean {
+  const message = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  return /Too many open files|os error 2[34]\b/.test(message);
+}
 
 /** The largest request body: a 1 MiB payload plus room for the rest of the job spec. */
 export const MAX_BODY_BYTES = MAX_PAYLOAD_BYTES + 64 * 1024;
@@ -94,6 +107,27 @@ export class ControlServer {
   readonly #live = new AbortController();
   #hub: EventHub | null = null;
   #server: Deno.HttpServer<Deno.UnixAddr> | null = null;
+  #lastAcceptWarning = 0;
+  #relistening = false;
+  /** Servers that stopped listening after an accept failure; shut down with the rest. */
+  readonly #stopped: Deno.HttpServer<Deno.UnixAddr>[] = [];
+  readonly #onRejection = (event: PromiseRejectionEvent) => {
+    if (!isAcceptFailure(event.reason)) return;
+    // The runtime keeps running its jobs; the socket answers again once connections close.
+    event.preventDefault();
+    // Deno's server stops listening after this (and removes the socket file): listen again.
+    const server = this.#server;
+    if (server !== null && !this.#relistening) {
+      this.#relistening = true;
+      void this.#relisten(server).finally(() => (this.#relistening = false));
+    }
+    const now = Date.now();
+    if (now - this.#lastAcceptWarning < 10_000) return;
+    this.#lastAcceptWarning = now;
+    log.warn("control socket: cannot accept a connection: {error}", {
+      error: event.reason instanceof Error ? event.reason.message : String(event.reason),
+    });
+  };
   #draining = false;
 
   constructor(target: ControlTarget, options: ControlServerOptions) {
@@ -114,14 +148,55 @@ export class ControlServer {
   async start(): Promise<void> {
     await claimSocketPath(this.#path);
     this.#hub = new EventHub(this.#target.executor, this.#target, this.#target.router);
+    globalThis.addEventListener("unhandledrejection", this.#onRejection);
+    await this.#listen();
+  }
+
+  async #listen(): Promise<void> {
     const listening = Promise.withResolvers<void>();
-    this.#server = Deno.serve({
+    const server = Deno.serve({
       path: this.#path,
       onListen: () => listening.resolve(),
       onError: (error) => errorResponse(error),
     }, (request) => this.handle(request));
+    this.#server = server;
     await listening.promise;
     await Deno.chmod(this.#path, 0o600);
+  }
+
+  async #relisten(server: Deno.HttpServer<Deno.UnixAddr>): Promise<void> {
+    this.#stopped.push(server);
+    const live = this.#live.signal;
+    while (this.#server === server && !live.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 1_000);
+        live.addEventListener("abort", done, { once: true });
+        function done() {
+          clearTimeout(timer);
+          live.removeEventListener("abort", done);
+          resolve();
+        }
+      });
+      if (this.#server !== server || live.aborted) return;
+      try {
+        // Another runtime may have taken the path meanwhile: then it is theirs.
+        await claimSocketPath(this.#path);
+        await this.#listen();
+        log.warn("control socket: listening again on {path}", { path: this.#path });
+        return;
+      } catch (error) {
+        if (isLiminalError(error, "CONFLICT")) {
+          log.error("control socket: {path} is another runtime's now: {error}", {
+            path: this.#path,
+            error: error.message,
+          });
+          return;
+        }
+        log.warn("control socket: cannot listen again yet: {error}", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
   }
 
   /** Shutdown phase 1: calls that change something now get 503 `RUNTIME_SHUTTING_DOWN`. */
@@ -138,6 +213,11 @@ export class ControlServer {
     if (!this.#live.signal.aborted) this.#live.abort();
     await this.#server?.shutdown();
     this.#server = null;
+    // Servers left behind by accept failures: their connections are closed, without waiting.
+    for (const old of this.#stopped.splice(0)) {
+      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
+    }
+    globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     try {
       await Deno.remove(this.#path);
     } catch {
