@@ -77,8 +77,11 @@ export function checkTimezone(timezone: string): string {
 /** Checks a cron expression (and its time zone) with croner. */
 export function checkCron(expression: string, timezone: string | null): void {
   if (timezone !== null) checkTimezone(timezone);
+  let next: Date | null;
   try {
-    new Cron(expression, { paused: true, ...(timezone === null ? {} : { timezone }) }).stop();
+    const cron = new Cron(expression, { paused: true, ...(timezone === null ? {} : { timezone }) });
+    next = cron.nextRun();
+    cron.stop();
   } catch (error) {
     throw new LiminalError(
       "INVALID_ARGUMENT",
@@ -89,6 +92,12 @@ export function checkCron(expression: string, timezone: string | null): void {
         hint:
           'five fields: minute hour day-of-month month day-of-week, e.g. "0 3 * * *" (03:00 daily)',
       },
+    );
+  }
+  if (next === null) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `cron expression ${JSON.stringify(expression)} never fires (no such date)`,
     );
   }
 }

@@ -239,6 +239,16 @@ Deno.test("bad schedules are refused with a specific error", () => {
       /invalid cron expression "61 \* \* \* \*"/,
     ],
     [
+      () => defineSchedule({ name: "x", cron: "0 3 31 2 *", job: { kind: "noop" } }),
+      "INVALID_ARGUMENT",
+      /cron expression "0 3 31 2 \*" never fires/,
+    ],
+    [
+      () => defineSchedule({ name: "x", every: "99999d", job: { kind: "noop" } }),
+      "INVALID_DURATION",
+      /3650d/,
+    ],
+    [
       () =>
         defineSchedule({
           name: "x",
