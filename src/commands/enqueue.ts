@@ -112,7 +112,20 @@ Examples:
           return;
         }
         const ids = [...new Set(results.map((r) => r.id))];
-        const jobs = await follow(client, ids);
+        // Ctrl-C stops the waiting, not the jobs: say which they are before leaving (130).
+        const onInterrupt = () => {
+          if (options.json) printJson({ interrupted: true, ids });
+          else for (const id of ids) writeOut(`${id}\n`);
+          writeErr("interrupted: the job(s) above go on in the runtime\n");
+          Deno.exit(130);
+        };
+        Deno.addSignalListener("SIGINT", onInterrupt);
+        let jobs: JobSnapshot[];
+        try {
+          jobs = await follow(client, ids);
+        } finally {
+          Deno.removeSignalListener("SIGINT", onInterrupt);
+        }
         const ok = jobs.every((j) => j.state === "succeeded");
         if (options.json) printJson(count > 1 ? { jobs } : jobs[0]);
         else writeOut(formatJobTable(jobs, color));

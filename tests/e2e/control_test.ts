@@ -297,6 +297,37 @@ Deno.test("control plane end to end", async (t) => {
       assert.match(short, /"code":"INVALID_JSON"/);
     });
 
+    await t.step(
+      "Ctrl-C on enqueue --wait: exit 130, the id printed, the job goes on",
+      async () => {
+        const waiter = spawnLiminal(["enqueue", "sleep", "--payload", '{"ms": 3000}', "--wait"], {
+          cwd: dir,
+        });
+        const until = Date.now() + 10_000;
+        let running: { id: string }[] = [];
+        while (running.length === 0) {
+          assert.ok(Date.now() < until, "the job never ran");
+          await new Promise((r) => setTimeout(r, 50));
+          running = JSON.parse((await cli(["jobs", "--state", "running", "--json"])).stdout).jobs;
+        }
+        waiter.kill("SIGINT");
+        const result = await waiter.done();
+        assert.equal(result.code, 130);
+        assert.equal(result.stdout.trim(), running[0]!.id);
+        const job = JSON.parse((await cli(["jobs", "show", running[0]!.id, "--json"])).stdout);
+        assert.ok(job.state === "running" || job.state === "succeeded", job.state);
+        // Leave the runtime as it was for the steps below.
+        await cli(["jobs", "cancel", running[0]!.id]);
+        const gone = Date.now() + 10_000;
+        for (;;) {
+          const left = JSON.parse((await cli(["jobs", "--state", "running", "--json"])).stdout);
+          if (left.jobs.length === 0) break;
+          assert.ok(Date.now() < gone, "the job did not stop");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
+    );
+
     await t.step("jobs list, cancel and retry", async () => {
       const queued = await cli(["enqueue", "sleep", "--payload", '{"ms": 1}', "--delay", "1h"]);
       const id = queued.stdout.trim();
