@@ -289,7 +289,9 @@ Deno.test({
         now,
       );
       for (const r of old) {
-        await store.claim([{ id: r.id, worker: "w1", at: now }]);
+        // Claimed now, not at `now`: newJob() took its own Date.now(), maybe a moment later.
+        const [claimed] = await store.claim([{ id: r.id, worker: "w1", at: Date.now() }]);
+        assert.ok(claimed, "claimed");
         await store.settle([{
           id: r.id,
           attempt: 1,
