@@ -33,7 +33,11 @@ export function formatJobTable(
     { header: "CREATED", value: (j) => formatRelative(Date.parse(j.createdAt), now) },
     {
       header: "ERROR",
-      value: (j) => (j.state === "succeeded" ? "" : (j.error?.message ?? "").slice(0, 60)),
+      // A job running or queued again (retried) shows no error of an earlier life.
+      value: (j) =>
+        j.state === "succeeded" || j.state === "running" || j.state === "queued"
+          ? ""
+          : (j.error?.message ?? "").slice(0, 60),
     },
   ], color);
 }

@@ -179,6 +179,7 @@ export function Dashboard(props: DashboardProps) {
           focused={focus === "jobs"}
           selected={props.selectedJob}
           rows={jobRows}
+          now={now}
         />
       </Box>
       {router !== null && roomy

@@ -14,6 +14,8 @@ export interface RecentJobsPanelProps {
   focused: boolean;
   selected: number;
   rows: number;
+  /** The time to measure a running attempt to (epoch ms). */
+  now?: number;
 }
 
 const STATE_COLOR: Record<string, string> = {
@@ -26,13 +28,20 @@ const STATE_COLOR: Record<string, string> = {
   scheduled: "gray",
 };
 
-function duration(job: JobSnapshot): string {
+/** Time spent in attempts; a running attempt counts up to `now`. */
+function duration(job: JobSnapshot, now: number | undefined): string {
   if (job.attempts.length === 0) return "-";
-  return ms(job.attempts.reduce((sum, a) => sum + (a.durationMs ?? 0), 0));
+  return ms(job.attempts.reduce((sum, a) => {
+    if (a.durationMs !== null) return sum + a.durationMs;
+    return now === undefined ? sum : sum + Math.max(0, now - Date.parse(a.startedAt));
+  }, 0));
 }
 
+/** The error worth showing: the last one of a job that ended badly or waits to retry. */
+const SHOWS_ERROR = new Set(["failed", "dead", "cancelled", "scheduled"]);
+
 /** The recent jobs table; the selected row is inverted when the panel has the focus. */
-export function RecentJobsPanel({ jobs, focused, selected, rows }: RecentJobsPanelProps) {
+export function RecentJobsPanel({ jobs, focused, selected, rows, now }: RecentJobsPanelProps) {
   const start = Math.max(0, Math.min(selected - rows + 1, jobs.length - rows));
   const shown = jobs.slice(start, start + Math.max(0, rows));
   return (
@@ -43,9 +52,12 @@ export function RecentJobsPanel({ jobs, focused, selected, rows }: RecentJobsPan
           <Text color={STATE_COLOR[job.state] ?? "white"}>{cell(job.state, 10)}</Text>
           <Text>{cell(job.kind, 14)}</Text>
           <Text dimColor>{cell(shortId(job.id), 14)}</Text>
-          <Text>{cell(duration(job), 8, "right")}</Text>
+          <Text>{cell(duration(job, now), 8, "right")}</Text>
           <Text>{cell(`${job.attempt}/${job.maxAttempts}`, 6, "right")}</Text>
-          <Text color="red">{" "}{job.state === "succeeded" ? "" : job.error?.message ?? ""}</Text>
+          <Text color="red">
+            {" "}
+            {SHOWS_ERROR.has(job.state) ? job.error?.message ?? "" : ""}
+          </Text>
         </Text>
       ))}
     </Panel>

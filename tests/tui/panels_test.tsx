@@ -182,6 +182,48 @@ Deno.test("RecentJobsPanel: an empty list says how to start; failures show their
   assert.match(out, /dead\s+fail\s+01a2b3c4…0002.*3\/3 disk on fire/);
 });
 
+Deno.test("RecentJobsPanel: a running job's time counts up; an old error is not its own", () => {
+  const started = new Date(NOW - 7_000).toISOString();
+  const out = frame(
+    <RecentJobsPanel
+      jobs={[
+        job("01a2b3c4-0000-7000-8000-000000000003", {
+          kind: "command",
+          state: "running",
+          attempt: 2,
+          attempts: [
+            {
+              attempt: 1,
+              worker: "w1",
+              startedAt: started,
+              endedAt: started,
+              durationMs: 0,
+              outcome: "cancelled",
+              error: null,
+            },
+            {
+              attempt: 2,
+              worker: "w1",
+              startedAt: started,
+              endedAt: null,
+              durationMs: null,
+              outcome: null,
+              error: null,
+            },
+          ],
+          error: { code: "JOB_CANCELLED", message: "cancelled before it ran" },
+        }),
+      ]}
+      focused={false}
+      selected={0}
+      rows={5}
+      now={NOW}
+    />,
+  );
+  assert.match(out, /running\s+command\s+01a2b3c4…0003\s+7s\s+2\/3/);
+  assert.doesNotMatch(out, /cancelled before it ran/);
+});
+
 Deno.test("WarningsPanel: all quiet, or one line per warning", () => {
   assert.match(frame(<WarningsPanel warnings={[]} rows={3} />), /all quiet/);
   const out = frame(
