@@ -112,7 +112,7 @@ export function Dashboard(props: DashboardProps) {
         {header}
         {body - shutdownHeight >= topHeight ? top : null}
         <Box height={Math.min(body, shutdownHeight)}>
-          <ShutdownPanel snapshot={snapshot} now={now} />
+          <ShutdownPanel snapshot={snapshot} now={now} remote={model.mode === "remote"} />
         </Box>
         {footer}
       </Box>

@@ -15,6 +15,8 @@ import { Panel } from "./Panel.tsx";
 export interface ShutdownPanelProps {
   snapshot: RuntimeSnapshot;
   now: number;
+  /** Attached (`liminal top`): Ctrl-C detaches here, it cannot force the runtime's shutdown. */
+  remote?: boolean;
 }
 
 function lastEvent(
@@ -25,7 +27,7 @@ function lastEvent(
 }
 
 /** The six phases, the draining jobs, and the report once there is one. */
-export function ShutdownPanel({ snapshot, now }: ShutdownPanelProps) {
+export function ShutdownPanel({ snapshot, now, remote = false }: ShutdownPanelProps) {
   const progress = snapshot.shutdown;
   const events = progress?.phases ?? [];
   const deadline = progress?.drainDeadline ? Date.parse(progress.drainDeadline) : null;
@@ -34,7 +36,11 @@ export function ShutdownPanel({ snapshot, now }: ShutdownPanelProps) {
   return (
     <Panel
       title="Shutdown"
-      note={progress?.forced ? "forced (second Ctrl-C)" : "Ctrl-C again to force"}
+      note={progress?.forced
+        ? "forced (second Ctrl-C)"
+        : remote
+        ? "q detaches"
+        : "Ctrl-C again to force"}
       focused
     >
       {SHUTDOWN_PHASES.map((phase, i) => {

@@ -266,6 +266,10 @@ Deno.test("ShutdownPanel: phases with state and duration, draining jobs with a c
   assert.match(out, /6 store-closed\s+waiting/);
   assert.match(out, /1 job\(s\) still running: signals abort in 4\.2s/);
   assert.match(out, /Ctrl-C again to force/);
+  // Attached with `liminal top`, Ctrl-C detaches: the panel does not promise to force.
+  const attached = frame(<ShutdownPanel snapshot={s} now={NOW} remote />);
+  assert.match(attached, /q detaches/);
+  assert.doesNotMatch(attached, /again to force/);
   const done = snapshot({
     state: "stopped",
     executor: { workers: [worker("w1")] },
