@@ -127,6 +127,12 @@ Deno.test("durability end to end", async (t) => {
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, /^error: STORE_CORRUPT: .*corrupt\.db is not a liminal database/);
       assert.deepEqual(await Deno.readFile(path), bytes);
+      // Nothing left beside it either: no lock file, no journal.
+      const beside = [];
+      for await (const e of Deno.readDir(dir)) {
+        if (e.name.startsWith("corrupt.db")) beside.push(e.name);
+      }
+      assert.deepEqual(beside, ["corrupt.db"]);
     });
 
     await t.step(

@@ -19,9 +19,13 @@ export class DatabaseLock {
   readonly #file: Deno.FsFile;
   readonly path: string;
 
-  private constructor(file: Deno.FsFile, path: string) {
+  /** This lock made the file (it did not exist before). */
+  readonly #created: boolean;
+
+  private constructor(file: Deno.FsFile, path: string, created: boolean) {
     this.#file = file;
     this.path = path;
+    this.#created = created;
   }
 
   /**
@@ -29,6 +33,12 @@ export class DatabaseLock {
    */
   static async acquire(dbPath: string): Promise<DatabaseLock> {
     const path = `${dbPath}.lock`;
+    let existed = true;
+    try {
+      await Deno.lstat(path);
+    } catch {
+      existed = false;
+    }
     let file: Deno.FsFile;
     try {
       file = await Deno.open(path, { read: true, write: true, create: true });
@@ -70,7 +80,22 @@ export class DatabaseLock {
     await file.truncate(0);
     await file.seek(0, Deno.SeekMode.Start);
     await file.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
-    return new DatabaseLock(file, path);
+    return new DatabaseLock(file, path, !existed);
+  }
+
+  /**
+   * Gives the lock back after the database was refused (corrupt, another application's, from
+   * a newer liminal): a lock file this lock made goes too, so a refusal leaves nothing behind.
+   */
+  abandon(): void {
+    if (this.#created) {
+      try {
+        Deno.removeSync(this.path);
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }
+    this.release();
   }
 
   /** Releases the lock. The file stays (removing it would race with the next owner). */

@@ -205,7 +205,7 @@ export class SqliteStore implements JobStore {
       } catch {
         // Already unusable.
       }
-      lock.release();
+      lock.abandon();
       throw openError(error, this.#path);
     }
     this.#db = db;
