@@ -36,10 +36,10 @@
 import postgres from "postgres";
 import { ControlClient } from "../src/control/client.ts";
 import { defineJob, type JobKind, MaintenanceExecutor } from "../src/executor/mod.ts";
-import { newId } from "../src/shared/ids.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
-import type { JobStore, NewJob } from "../src/store/types.ts";
-import { BENCH_DIR, ROOT } from "./_proc.ts";
+import type { JobStore } from "../src/store/types.ts";
+import { newJobRows } from "./_stores.ts";
+import { BENCH_DIR, ROOT, START_PERMISSIONS } from "./_proc.ts";
 
 // ── Configuration and report ───────────────────────────────────────────────────────────
 
@@ -424,16 +424,6 @@ class NotifyCounter {
 
 // ── Runtimes ───────────────────────────────────────────────────────────────────────────
 
-/** The permissions of `deno task start`. */
-const START_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-net",
-  "--allow-sys",
-];
-
 class RuntimeProcess {
   readonly child: Deno.ChildProcess;
   readonly client: ControlClient;
@@ -784,21 +774,9 @@ async function latencyRun(
         let id: string;
         if (producer !== null) {
           const now = Date.now();
-          id = newId(now);
-          const job = {
-            id,
-            kind: "probe",
-            payload: "null",
-            priority: "coordinate",
-            timeoutMs: null,
-            maxAttempts: 3,
-            backoff: { baseMs: 1_000, maxMs: 300_000 },
-            uniqueKey: null,
-            leases: [],
-            createdAt: now,
-            runAt: now,
-          } as unknown as NewJob;
-          await producer.insert([job], now);
+          const [job] = newJobRows(1, now, "probe");
+          id = job!.id;
+          await producer.insert([job!], now);
         } else {
           const client = runtimes[i % runtimes.length]!.client;
           const answer = await client.enqueue({ kind: "probe" });

@@ -10,6 +10,16 @@ export const BENCH_DIR: string = new URL(".", import.meta.url).pathname;
 /** The repository root, as a path. */
 export const ROOT: string = new URL("..", import.meta.url).pathname;
 
+/** The permissions of `deno task start`: what a real runtime is given. */
+export const START_PERMISSIONS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-net",
+  "--allow-sys",
+];
+
 /** The result of a finished subprocess. */
 export interface Finished {
   code: number;

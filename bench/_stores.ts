@@ -52,17 +52,17 @@ export async function openSqliteStore(dir: string): Promise<JobStore> {
 }
 
 /**
- * `size` new no-op jobs as the executor hands them to `JobStore.insert`. Built as a plain
+ * `size` new jobs of `kind` (no payload) as the executor hands them to `JobStore.insert`. Built as a plain
  * object and cast, so that a field added to `NewJob` later does not break the benchmarks
  * that store alone: fields the store does not know are ignored, and `leases` (being added)
  * is already there.
  */
-export function newJobRows(size: number, now = Date.now()): NewJob[] {
+export function newJobRows(size: number, now = Date.now(), kind = "noop"): NewJob[] {
   const jobs: NewJob[] = new Array(size);
   for (let i = 0; i < size; i++) {
     jobs[i] = {
       id: newId(now),
-      kind: "noop",
+      kind,
       payload: "null",
       priority: "coordinate",
       timeoutMs: null,

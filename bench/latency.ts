@@ -37,7 +37,7 @@ import {
 } from "../mod.ts";
 import { CONCURRENCY, pick } from "./_config.ts";
 import { noopJob, noopSpecs } from "./_queues.ts";
-import { type LatencySummary, summarize } from "./_stats.ts";
+import { type LatencySummary, random, summarize } from "./_stats.ts";
 
 /** How long an I/O-like job sleeps. */
 export const SERVICE_MS = 2;
@@ -99,18 +99,6 @@ export interface LatencyReport {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** mulberry32: a small seeded PRNG, so every run draws the same priorities. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function priorityPicker(seed: number): () => Priority {
   const next = random(seed);

@@ -25,7 +25,7 @@ import PQueue from "p-queue";
 import { type JobStore, MaintenanceExecutor, MemoryStore } from "../mod.ts";
 import type { NewJob } from "../src/store/types.ts";
 import { CONCURRENCY, pick } from "./_config.ts";
-import { parseArgs, procStatus, ROOT, runJsonScript } from "./_proc.ts";
+import { parseArgs, procStatus, ROOT, runJsonScript, START_PERMISSIONS } from "./_proc.ts";
 import { noopJob, noopSpecs, noopTask } from "./_queues.ts";
 import { median } from "./_stats.ts";
 import { newJobRows, openSqliteStore, sqliteBuilt } from "./_stores.ts";
@@ -230,14 +230,7 @@ export async function measureRss(): Promise<RssResult[]> {
         reader.releaseLock();
       },
     );
-    const flags = [
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-net",
-      "--allow-sys",
-    ];
+    const flags = START_PERMISSIONS;
     const liminal = await idleRss(
       "liminal start (idle, memory store, control socket)",
       ["run", ...flags, "main.ts", "start", "--no-tui", "--socket", socket],

@@ -24,7 +24,7 @@
  * @module
  */
 import { pick, SMOKE } from "./_config.ts";
-import { BENCH_DIR, parseArgs, ROOT } from "./_proc.ts";
+import { BENCH_DIR, parseArgs, ROOT, START_PERMISSIONS } from "./_proc.ts";
 import type { DriverConfig, DriverReport } from "./_pg_driver.ts";
 import { type PostgresServer, startPostgres, SUPERUSER } from "../tests/_support/postgres.ts";
 
@@ -277,12 +277,7 @@ async function main(): Promise<PostgresReport> {
         "run",
         "--quiet",
         `--config=${ROOT}deno.json`,
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "--allow-net",
-        "--allow-sys",
+        ...START_PERMISSIONS,
         `${BENCH_DIR}_pg_driver.ts`,
         configPath,
       ],

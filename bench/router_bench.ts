@@ -27,6 +27,7 @@
 import { type RouterOptions, UnifiedMessageRouter } from "../src/router/mod.ts";
 import type { Message } from "../src/router/mod.ts";
 import { PRIORITIES } from "../src/shared/priority.ts";
+import { Channel } from "./_channel.ts";
 
 const SMOKE = readSmoke();
 const MESSAGES = SMOKE ? 1_000 : 100_000;
@@ -46,44 +47,6 @@ function readSmoke(): boolean {
 
 function count(n: number): string {
   return n.toLocaleString("en-US");
-}
-
-// ── The baseline: a bare async channel ─────────────────────────────────────────────────────
-
-/** A FIFO channel: an array of items and at most one waiting receiver. */
-export class Channel<T> {
-  #items: T[] = [];
-  #head = 0;
-  #waiter: ((item: T) => void) | null = null;
-
-  /** Hands `item` to the waiting receiver, or queues it. */
-  send(item: T): void {
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = null;
-      waiter(item);
-    } else {
-      this.#items.push(item);
-    }
-  }
-
-  /** The next item, when there is one. */
-  receive(): Promise<T> {
-    if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head++]!;
-      if (this.#head === this.#items.length) {
-        this.#items = [];
-        this.#head = 0;
-      }
-      return Promise.resolve(item);
-    }
-    return new Promise((resolve) => (this.#waiter = resolve));
-  }
-
-  /** Items queued. */
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
 }
 
 // ── Router set-up ──────────────────────────────────────────────────────────────────────────

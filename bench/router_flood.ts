@@ -37,7 +37,8 @@
 import { type RouterOptions, UnifiedMessageRouter } from "../src/router/mod.ts";
 import { pick } from "./_config.ts";
 import { parseArgs } from "./_proc.ts";
-import { type LatencySummary, summarize } from "./_stats.ts";
+import { Channel } from "./_channel.ts";
+import { type LatencySummary, median, random, summarize } from "./_stats.ts";
 
 /** Info messages a second the flood sender sends (`--rate` changes it, for a look by hand). */
 export const FLOOD_PER_SEC = 100_000;
@@ -115,49 +116,6 @@ export interface FloodReport {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** mulberry32: a small seeded PRNG, so every run draws the same gaps. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// ── The baseline: a bare async FIFO channel ─────────────────────────────────────────────
-
-/** An array of items and at most one waiting receiver (as `router_bench.ts`'s baseline). */
-class Channel<T> {
-  #items: T[] = [];
-  #head = 0;
-  #waiter: ((item: T) => void) | null = null;
-
-  send(item: T): void {
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = null;
-      waiter(item);
-    } else {
-      this.#items.push(item);
-    }
-  }
-
-  receive(): Promise<T> {
-    if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head++]!;
-      if (this.#head === this.#items.length) {
-        this.#items = [];
-        this.#head = 0;
-      }
-      return Promise.resolve(item);
-    }
-    return new Promise((resolve) => (this.#waiter = resolve));
-  }
-}
-
 // ── The open-loop driver ────────────────────────────────────────────────────────────────
 
 interface Target {
@@ -213,12 +171,6 @@ function errorCode(error: unknown): string {
     return String((error as { code: unknown }).code);
   }
   return error instanceof Error ? error.name : "error";
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 // ── Runs ────────────────────────────────────────────────────────────────────────────────
@@ -314,7 +266,7 @@ async function runRouter(config: RouterConfig, durationMs: number): Promise<Floo
   } catch (error) {
     closeError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
-  const seconds = driven.elapsedMs / 1_000;
+  const seen = observed(driven, delivered, handledLatencies, criticalFailed);
   return {
     id: config.id,
     label: config.label,
@@ -328,6 +280,25 @@ async function runRouter(config: RouterConfig, durationMs: number): Promise<Floo
       waitingAtEnd: flood?.waiting ?? 0,
       rejected,
       rejectedBy,
+      ...seen.rates,
+    },
+    critical: seen.critical,
+    routerCritical: { count: own.count, p50: own.p50, p99: own.p99, max: own.max },
+    heapUsedAtEnd,
+    closeError,
+  };
+}
+
+/** The figures every run reports the same way, from what the driver saw. */
+function observed(
+  driven: Driven,
+  delivered: number,
+  handledLatencies: number[],
+  criticalFailed: number,
+): { rates: Pick<FloodRun["flood"], RateKey>; critical: FloodRun["critical"] } {
+  const seconds = driven.elapsedMs / 1_000;
+  return {
+    rates: {
       sentPerSec: driven.sent / seconds,
       deliveredPerSec: delivered / seconds,
       ticks: driven.ticks,
@@ -337,14 +308,13 @@ async function runRouter(config: RouterConfig, durationMs: number): Promise<Floo
       sent: driven.criticalSent,
       latency: summarize(handledLatencies),
       infoAheadP50: median(driven.infoAhead),
-      infoAheadMax: Math.max(0, ...driven.infoAhead),
+      infoAheadMax: driven.infoAhead.reduce((max, n) => Math.max(max, n), 0),
       failed: criticalFailed,
     },
-    routerCritical: { count: own.count, p50: own.p50, p99: own.p99, max: own.max },
-    heapUsedAtEnd,
-    closeError,
   };
 }
+
+type RateKey = "sentPerSec" | "deliveredPerSec" | "ticks" | "maxBurst";
 
 async function runChannel(durationMs: number): Promise<FloodRun> {
   type Item = { critical: boolean; n: number };
@@ -377,7 +347,7 @@ async function runChannel(durationMs: number): Promise<FloodRun> {
   const heapUsedAtEnd = Deno.memoryUsage().heapUsed;
   channel.send(STOP);
   await consumer;
-  const seconds = driven.elapsedMs / 1_000;
+  const seen = observed(driven, delivered, handledLatencies, 0);
   return {
     id: "channel",
     label: "bare async channel (array + promise), FIFO",
@@ -391,18 +361,9 @@ async function runChannel(durationMs: number): Promise<FloodRun> {
       waitingAtEnd: 0,
       rejected: 0,
       rejectedBy: {},
-      sentPerSec: driven.sent / seconds,
-      deliveredPerSec: delivered / seconds,
-      ticks: driven.ticks,
-      maxBurst: driven.maxBurst,
+      ...seen.rates,
     },
-    critical: {
-      sent: driven.criticalSent,
-      latency: summarize(handledLatencies),
-      infoAheadP50: median(driven.infoAhead),
-      infoAheadMax: Math.max(0, ...driven.infoAhead),
-      failed: 0,
-    },
+    critical: seen.critical,
     routerCritical: null,
     heapUsedAtEnd,
     closeError: null,
