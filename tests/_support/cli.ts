@@ -31,9 +31,14 @@ export interface CliOptions {
   env?: Record<string, string>;
 }
 
+/** The arguments of `deno` that run `liminal args…` as `deno task liminal` would. */
+export function liminalArgs(args: string[]): string[] {
+  return ["run", "--quiet", `--config=${CONFIG}`, ...PERMISSIONS, MAIN, ...args];
+}
+
 function command(args: string[], options: CliOptions, piped: boolean): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", `--config=${CONFIG}`, ...PERMISSIONS, MAIN, ...args],
+    args: liminalArgs(args),
     cwd: options.cwd ?? Deno.cwd(),
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",

@@ -4,19 +4,16 @@
  * stops listening on such an accept failure; the runtime listens again).
  */
 import assert from "node:assert/strict";
-import { PERMISSIONS, runLiminal } from "../_support/cli.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+import { liminalArgs, runLiminal } from "../_support/cli.ts";
 
 Deno.test("out of file descriptors: the runtime survives and its socket answers again", async () => {
   const dir = await Deno.makeTempDir({ prefix: "liminal-fd-" });
   const cli = (args: string[]) => runLiminal(args, { cwd: dir });
   // A low limit for the runtime alone, so a few hundred connections reach it.
-  const quoted = [Deno.execPath(), "run", "--quiet", `--config=${CONFIG}`, ...PERMISSIONS, MAIN]
+  const quoted = [Deno.execPath(), ...liminalArgs(["start", "--no-tui", "--store", ":memory:"])]
     .map((a) => `'${a}'`).join(" ");
   const runtime = new Deno.Command("sh", {
-    args: ["-c", `ulimit -n 200 && exec ${quoted} start --no-tui --store :memory:`],
+    args: ["-c", `ulimit -n 200 && exec ${quoted}`],
     cwd: dir,
     env: { NO_COLOR: "1" },
     stdin: "null",

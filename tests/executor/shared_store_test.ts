@@ -58,22 +58,34 @@ async function until(condition: () => boolean, what: string, ms = 2_000): Promis
   }
 }
 
+/**
+ * One slow job whose claim the store has committed but not yet answered; `release()` lets the
+ * answer through.
+ */
+async function claimOnItsWay() {
+  const store = new SharedMemoryStore();
+  await store.open();
+  const executor = new MaintenanceExecutor({ store, kinds: [slowKind(1_000)], workers: 1 });
+  await executor.start();
+  let open!: () => void;
+  store.hold = new Promise((r) => (open = r));
+  const { id } = await executor.enqueue({ kind: "slow" });
+  await until(() => store.claimed === 1, "the claim to be committed");
+  const release = () => {
+    store.hold = null;
+    open();
+  };
+  return { store, executor, id, release };
+}
+
 Deno.test({
   name: "a cancel heard while the job's claim is on its way aborts the job when it starts",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const store = new SharedMemoryStore();
-    await store.open();
-    const executor = new MaintenanceExecutor({ store, kinds: [slowKind(1_000)], workers: 1 });
-    await executor.start();
-    let release!: () => void;
-    store.hold = new Promise((r) => (release = r));
-    const { id } = await executor.enqueue({ kind: "slow" });
-    await until(() => store.claimed === 1, "the claim to be committed");
+    const { store, executor, id, release } = await claimOnItsWay();
     // Another runtime cancels it now: the store tells this one, whose claim has not answered.
     store.emit({ kind: "cancel", id });
-    store.hold = null;
     release();
     const started = performance.now();
     const record = await executor.waitFor(id);
@@ -89,17 +101,9 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const store = new SharedMemoryStore();
-    await store.open();
-    const executor = new MaintenanceExecutor({ store, kinds: [slowKind(1_000)], workers: 1 });
-    await executor.start();
-    let release!: () => void;
-    store.hold = new Promise((r) => (release = r));
-    const { id } = await executor.enqueue({ kind: "slow" });
-    await until(() => store.claimed === 1, "the claim to be committed");
+    const { store, executor, id, release } = await claimOnItsWay();
     assert.equal(executor.preempt(id, "lease db/x was taken over by ops"), true);
     const interrupted = new Promise((r) => executor.once("job:interrupted", r));
-    store.hold = null;
     release();
     await interrupted;
     const record = await executor.get(id);
