@@ -5,7 +5,7 @@
  * @module
  */
 import { formatDuration, formatRelative } from "../shared/duration.ts";
-import type { JobSnapshot } from "../shared/job.ts";
+import { type JobSnapshot, presentError } from "../shared/job.ts";
 import { PRIORITIES } from "../shared/priority.ts";
 import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
 import { formatTable, paint, paintState } from "./_output.ts";
@@ -33,11 +33,7 @@ export function formatJobTable(
     { header: "CREATED", value: (j) => formatRelative(Date.parse(j.createdAt), now) },
     {
       header: "ERROR",
-      // A job running or queued again (retried) shows no error of an earlier life.
-      value: (j) =>
-        j.state === "succeeded" || j.state === "running" || j.state === "queued"
-          ? ""
-          : (j.error?.message ?? "").slice(0, 60),
+      value: (j) => (presentError(j)?.message ?? "").slice(0, 60),
     },
   ], color);
 }

@@ -178,6 +178,17 @@ export interface JobSnapshot {
   error: AttemptError | null;
 }
 
+/**
+ * The job's last error when it belongs to its present state: it ended badly or waits to
+ * retry. A job running or queued again (retried) shows no error of an earlier life.
+ */
+export function presentError(job: JobSnapshot): AttemptError | null {
+  return job.state === "failed" || job.state === "dead" || job.state === "cancelled" ||
+      job.state === "scheduled"
+    ? job.error
+    : null;
+}
+
 /** An attempt as {@link JobSnapshot} shows it. */
 export interface AttemptSnapshot {
   attempt: number;

@@ -4,7 +4,7 @@
  * @module
  */
 import { Text } from "ink";
-import type { JobSnapshot } from "../shared/job.ts";
+import { type JobSnapshot, presentError } from "../shared/job.ts";
 import { cell, ms, shortId } from "./format.ts";
 import { Panel } from "./Panel.tsx";
 
@@ -37,9 +37,6 @@ function duration(job: JobSnapshot, now: number | undefined): string {
   }, 0));
 }
 
-/** The error worth showing: the last one of a job that ended badly or waits to retry. */
-const SHOWS_ERROR = new Set(["failed", "dead", "cancelled", "scheduled"]);
-
 /** The recent jobs table; the selected row is inverted when the panel has the focus. */
 export function RecentJobsPanel({ jobs, focused, selected, rows, now }: RecentJobsPanelProps) {
   const start = Math.max(0, Math.min(selected - rows + 1, jobs.length - rows));
@@ -56,7 +53,7 @@ export function RecentJobsPanel({ jobs, focused, selected, rows, now }: RecentJo
           <Text>{cell(`${job.attempt}/${job.maxAttempts}`, 6, "right")}</Text>
           <Text color="red">
             {" "}
-            {SHOWS_ERROR.has(job.state) ? job.error?.message ?? "" : ""}
+            {presentError(job)?.message ?? ""}
           </Text>
         </Text>
       ))}
