@@ -659,9 +659,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
             AS r(id text, worker text, at bigint)
         ), picked AS MATERIALIZED (
           SELECT j.id FROM jobs j
-          WHERE j.id = ANY(string_to_array(${
-        idList(rows.map((r) => r.id))
-      }::text, chr(31))) AND j.state = 'queued'
+          WHERE j.id = ${anyId(q, rows.map((r) => r.id))} AND j.state = 'queued'
           ORDER BY j.id
           FOR UPDATE SKIP LOCKED
         ), claimed AS (
@@ -782,13 +780,11 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         ), closed AS (
           UPDATE job_attempts a SET ended_at = s.ended_at, outcome = s.outcome, error = s.error
           FROM s WHERE a.job_id = s.id AND a.attempt = s.attempt AND a.ended_at IS NULL
-            AND a.job_id = ANY(string_to_array(${idList(ids)}::text, chr(31)))
+            AND a.job_id = ${anyId(q, ids)}
         ), target AS MATERIALIZED (
           SELECT s.*, CASE WHEN s.next = 'queued' THEN nextval('job_seq') END AS new_seq
           FROM s JOIN jobs j ON j.id = s.id
-          WHERE j.id = ANY(string_to_array(${
-        idList(ids)
-      }::text, chr(31))) AND j.state = 'running' AND j.attempt_count = s.attempt
+          WHERE j.id = ${anyId(q, ids)} AND j.state = 'running' AND j.attempt_count = s.attempt
           ORDER BY s.i
         ), moved AS (
           UPDATE jobs j SET state = t.next,
@@ -1983,9 +1979,10 @@ function defaultNodeId(): string {
 }
 
 /**
- * Ids as one text parameter, split in SQL: the driver runs without fetched types, so it
- * cannot send an array, and a plan made for this value looks the jobs up by id.
+ * `ANY(…)` of `ids`, sent as one text parameter and split in SQL: the driver runs without
+ * fetched types, so it cannot send an array, and a plan made for this value looks the jobs
+ * up by id.
  */
-function idList(ids: readonly string[]): string {
-  return ids.join("\x1f");
+function anyId(q: Sql | Tx, ids: readonly string[]) {
+  return q`ANY(string_to_array(${ids.join("\x1f")}::text, chr(31)))`;
 }
