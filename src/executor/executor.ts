@@ -35,15 +35,16 @@ import type {
   Warning,
   WorkerSnapshot,
 } from "../shared/snapshot.ts";
-import type {
-  ClaimedJob,
-  JobCounts,
-  JobStore,
-  NewJob,
-  NextState,
-  ReadyEntry,
-  Settlement,
-  StoreChange,
+import {
+  type ClaimedJob,
+  isSharedStore,
+  type JobCounts,
+  type JobStore,
+  type NewJob,
+  type NextState,
+  type ReadyEntry,
+  type Settlement,
+  type StoreChange,
 } from "../store/types.ts";
 import type { ExecutorEventMap } from "./events.ts";
 import {
@@ -258,7 +259,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   constructor(options: ExecutorOptions) {
     this.#options = resolveExecutorOptions(options);
     this.#store = this.#options.store;
-    this.#shared = typeof this.#store.onChange === "function";
+    this.#shared = isSharedStore(this.#store);
     this.#queuedIds = this.#shared ? new Map() : null;
     this.#leases = this.#options.leases;
     this.#leases?.onFree(() => this.#scheduleDispatch());

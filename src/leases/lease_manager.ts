@@ -26,7 +26,7 @@ import { errorMessage, LiminalError } from "../shared/errors.ts";
 import { newId } from "../shared/ids.ts";
 import { type Priority, priorityLevel } from "../shared/priority.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
-import type { JobStore, LeaseRecord } from "../store/types.ts";
+import { isSharedStore, type JobStore, type LeaseRecord } from "../store/types.ts";
 import { getLogger } from "@logtape/logtape";
 import { overlaps } from "../shared/resource.ts";
 
@@ -140,7 +140,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   constructor(options: LeaseManagerOptions) {
     this.#store = options.store;
-    this.#shared = typeof options.store.onChange === "function";
+    this.#shared = isSharedStore(options.store);
     this.#clock = options.clock ?? Date.now;
     this.#defaultTtlMs = parseDuration(options.defaultTtl ?? "15m", "default lease TTL");
     this.#maxTtlMs = parseDuration(options.maxTtl ?? "1h", "maximum lease TTL");
@@ -182,17 +182,16 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   async start(): Promise<void> {
     this.#started = true;
     const now = this.#clock();
-    const shared = typeof this.#store.onChange === "function";
     for (const lease of await this.#store.listLeases()) {
       // A job's lease in a store only this runtime uses belongs to a run that ended with the
       // last runtime (its job was queued again): the job takes it again when it runs. In a
       // shared store the job may run on another runtime: the store's recovery frees those.
-      const stale = lease.expiresAt <= now || (!shared && lease.jobId !== null);
+      const stale = lease.expiresAt <= now || (!this.#shared && lease.jobId !== null);
       if (stale) await this.#store.deleteLease(lease.resource, lease.token);
       else this.#held.set(lease.resource, lease);
     }
     this.#armExpiry();
-    if (typeof this.#store.onChange === "function") {
+    if (isSharedStore(this.#store)) {
       // Shared with other runtimes: hear their lease changes, and read them again now and
       // then in case a notification was missed.
       this.#offChange = this.#store.onChange((change) => {
@@ -478,7 +477,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   async sweep(): Promise<LeaseRecord[]> {
     await this.#retryOrphans();
     // With a shared store, expiries are read again first: another runtime may have renewed.
-    if (typeof this.#store.onChange === "function") await this.reload().catch(() => {});
+    if (this.#shared) await this.reload().catch(() => {});
     const now = this.#clock();
     const expired = [...this.#held.values()].filter((l) => l.expiresAt <= now);
     for (const lease of expired) await this.#drop(lease, "lease:expired");

@@ -21,7 +21,7 @@ import { Emitter, type EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 import { FINAL_STATES, type JobRecord } from "../shared/job.ts";
 import type { ScheduleSnapshot } from "../shared/schedule.ts";
-import type { JobStore, ScheduleRecord } from "../store/types.ts";
+import { isSharedStore, type JobStore, type ScheduleRecord } from "../store/types.ts";
 import { checkScheduleName, nextDue, type ScheduleDefinition } from "./schedule.ts";
 
 const log = getLogger(["liminal", "scheduler"]);
@@ -82,7 +82,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
 
   constructor(options: SchedulerOptions) {
     this.#store = options.store;
-    this.#shared = typeof options.store.onChange === "function";
+    this.#shared = isSharedStore(options.store);
     this.#target = options.target;
     this.#definitions = options.definitions ?? [];
     this.#clock = options.clock ?? Date.now;

@@ -320,3 +320,10 @@ export type StoreChange =
   | { kind: "ended"; ids: string[] };
 
 export type { NodeInfo };
+
+/** Whether other runtimes write `store` too: a shared store reports their changes. */
+export function isSharedStore(
+  store: JobStore,
+): store is JobStore & Required<Pick<JobStore, "onChange">> {
+  return typeof store.onChange === "function";
+}
