@@ -99,6 +99,8 @@ class Run {
   deadline = Number.POSITIVE_INFINITY;
   killAt = Number.POSITIVE_INFINITY;
   abortReason: AbortReason | null = null;
+  /** The job's own killAfter (from its payload), or `null` for its kind's. */
+  killAfterMs: number | null = null;
   /** Settled or abandoned: later settlements of the handler are ignored. */
   over = false;
   progress: { done: number; total: number | null } | null = null;
@@ -1516,6 +1518,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         throw new PermanentJobError(`unknown job kind "${record.kind}"`);
       }
       const payload = kind.parsePayload(parsePayloadText(record.payload));
+      run.killAfterMs = kind.killAfterOf?.(payload) ?? null;
       const ctx = this.#context(run, kind, payload);
       settle = kind.handler(ctx);
     } catch (error) {
@@ -1948,7 +1951,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   }
 
   #killAfter(run: Run): number {
-    return this.#kinds.get(run.record.kind)?.defaults.killAfterMs ?? this.#options.killAfterMs;
+    return run.killAfterMs ?? this.#kinds.get(run.record.kind)?.defaults.killAfterMs ??
+      this.#options.killAfterMs;
   }
 
   // ── Timers ────────────────────────────────────────────────────────────────────────────

@@ -18,6 +18,7 @@ import { ControlServer } from "../control/server.ts";
 import { assertSocketFree } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
+import { ProcessGuard } from "../jobs/_process_guard.ts";
 import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
@@ -97,6 +98,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   readonly #leases: LeaseManager;
   readonly #router: UnifiedMessageRouter;
   readonly #scheduler: Scheduler;
+  readonly #processes: ProcessGuard;
   #signals: SignalWatcher | null = null;
   #control: ControlServer | null = null;
   #plan = new ShutdownPlan();
@@ -120,6 +122,12 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     // Building the parts is pure: nothing opens, listens or runs until start().
     const store = config.store ?? new MemoryStore();
     this.#store = store;
+    // The process groups of `command` jobs: a watchdog kills them if this process dies, and
+    // with a SQLite store they are recorded next to it for the next start on it.
+    this.#processes = new ProcessGuard({
+      killGraceMs: config.killGraceMs,
+      file: processRecordOf(store),
+    });
     this.#leases = new LeaseManager({ store });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
@@ -135,7 +143,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#executor = new MaintenanceExecutor({
       store,
       kinds: [
-        ...(config.builtins ? builtinJobs() : []),
+        ...(config.builtins ? builtinJobs({ processes: this.#processes }) : []),
         ...(config.builtins
           ? runtimeJobs({
             prune: (options) => this.prune(options),
@@ -210,6 +218,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   /** Recurring schedules. */
   get scheduler(): Scheduler {
     return this.#scheduler;
+  }
+
+  /** The process groups of running `command` jobs, and their watchdog. */
+  get processes(): ProcessGuard {
+    return this.#processes;
   }
 
   /** The job store (opened by `start()`). */
@@ -294,6 +307,16 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         await store.markStopping!().catch((error) =>
           log.warn("could not tell the other runtimes: {error}", { error: errorMessage(error) })
         );
+      });
+    }
+    // Before any interrupted job is queued again: the programs an earlier runtime on this
+    // store left running are stopped, and the start waits until they are gone.
+    const processes = this.#processes;
+    this.#plan.add("store-closed", "processes", () => processes.close());
+    const reaped = await processes.recover((message) => log.warn(message));
+    if (reaped.killed.length > 0) {
+      log.warn("{count} process group(s) left running by a runtime that stopped were stopped", {
+        count: reaped.killed.length,
       });
     }
     if (typeof store.nodes === "function") await this.#readCluster();
@@ -697,6 +720,16 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
+}
+
+/**
+ * Where a runtime records the process groups of its `command` jobs: `<db>.procs` next to a
+ * SQLite file (one runtime at a time owns it, by its lock); none for other stores.
+ */
+function processRecordOf(store: JobStore): string | null {
+  const { kind, location } = store.info;
+  if (kind !== "sqlite" || location === ":memory:" || location.startsWith("file:")) return null;
+  return `${location}.procs`;
 }
 
 /** How long the snapshot's node list is kept before it is read again. */
