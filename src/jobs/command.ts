@@ -48,7 +48,7 @@ const MAX_LINE = 1_000;
 /** Default timeout of a `command` job. */
 export const DEFAULT_COMMAND_TIMEOUT = "1h";
 /** How often a running program counts as a sign of life. */
-const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_MS = 1_000;
 /** The longest kill grace a payload may ask for. */
 const MAX_KILL_GRACE_MS = 3_600_000;
 /** Exit code of the wrapper when it was never told to go (its runtime died first). */
@@ -90,6 +90,8 @@ export interface CommandJobOptions {
   guard?: ProcessGuard;
   /** SIGTERM → SIGKILL time when the payload gives none. @default the guard's, else 5 s */
   killGraceMs?: number;
+  /** How often a running program beats the job's heartbeat (ms). @default 1000 */
+  heartbeatMs?: number;
 }
 
 const EXAMPLE = '{ "cmd": ["deno", "--version"] }';
@@ -300,7 +302,7 @@ export function createCommandJob(
         signal.addEventListener("abort", onAbort, { once: true });
         if (signal.aborted) onAbort();
         // Alive while the program is: a heartbeat, so a quiet program is never "stuck".
-        beat = setInterval(heartbeat, HEARTBEAT_MS);
+        beat = setInterval(heartbeat, options.heartbeatMs ?? HEARTBEAT_MS);
         const output = Promise.all([
           collect(child.stdout, (line) => log(`stdout: ${line}`)),
           collect(child.stderr, (line) => log(`stderr: ${line}`)),
