@@ -1446,6 +1446,18 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         return;
       case "leases":
         return; // the runtime's lease manager reloads them
+      case "fenced": {
+        // Another runtime may soon take this one for dead and run its jobs: stop them all.
+        const why = `this runtime's store heartbeat has failed for ${
+          formatDuration(change.silentMs)
+        }: its jobs are stopped before another runtime may run them`;
+        for (const id of [...this.#running.keys(), ...this.#claimingIds]) this.preempt(id, why);
+        return;
+      }
+      case "unfenced":
+        this.#claimBackoffUntil = 0;
+        this.#scheduleDispatch();
+        return;
     }
   }
 

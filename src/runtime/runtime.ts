@@ -120,8 +120,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#config = config;
     this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     // Building the parts is pure: nothing opens, listens or runs until start().
-    const store = config.store ?? new MemoryStore();
+    const store: JobStore = config.store ?? new MemoryStore();
     this.#store = store;
+    if (store.liveness !== undefined) checkFencing(store.liveness, config.killGraceMs);
     // The process groups of `command` jobs: a watchdog kills them if this process dies, and
     // with a SQLite store they are recorded next to it for the next start on it.
     this.#processes = new ProcessGuard({
@@ -297,6 +298,15 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#plan.add("store-closed", "loop monitor", () => this.#loop.stop());
     // 1. store
     const store = this.#store;
+    if (store.liveness !== undefined && typeof store.fenceAfter === "function") {
+      // Self-fencing: this runtime's jobs (and their processes) are stopped before the other
+      // runtimes may take it for dead. See docs/architecture.md.
+      const { heartbeatMs, nodeTimeoutMs } = store.liveness;
+      store.fenceAfter(nodeTimeoutMs - config.killGraceMs - heartbeatMs);
+      store.onChange?.((change) => {
+        if (change.kind === "fenced") this.#processes.killAll();
+      });
+    }
     await store.open();
     this.#plan.add("store-closed", "store", async () => {
       await store.close();
@@ -720,6 +730,35 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
+}
+
+/**
+ * Refuses a shared store whose node timeout leaves no room to stop this runtime's processes
+ * before the others take it for dead: it must exceed two heartbeats (one may fail without
+ * fencing), the kill grace, and a margin of one more heartbeat.
+ */
+function checkFencing(
+  liveness: { heartbeatMs: number; nodeTimeoutMs: number },
+  killGraceMs: number,
+): void {
+  const { heartbeatMs, nodeTimeoutMs } = liveness;
+  const needed = 3 * heartbeatMs + killGraceMs;
+  if (nodeTimeoutMs >= needed) return;
+  throw new LiminalError(
+    "INVALID_ARGUMENT",
+    `the node timeout (${formatDuration(nodeTimeoutMs)}) is too short for a heartbeat of ${
+      formatDuration(heartbeatMs)
+    } and a kill grace of ${
+      formatDuration(killGraceMs)
+    }: a runtime that loses the store must stop its jobs' processes before the others take it for dead, which needs at least 3 × heartbeat + kill grace = ${
+      formatDuration(needed)
+    }`,
+    {
+      hint: `raise --node-timeout to at least ${
+        formatDuration(needed)
+      }, or lower --heartbeat or --kill-grace`,
+    },
+  );
 }
 
 /**
