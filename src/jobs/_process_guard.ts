@@ -205,10 +205,11 @@ export class ProcessGuard {
 
   /**
    * Stops the watchdog cleanly (`bye`) and gives the record file back. Groups still live are
-   * killed first (SIGKILL: their handlers were given up on). Safe to call twice; the guard
-   * may be used again after (a kind's guard is closed when its executor stops).
+   * killed first (SIGKILL: their handlers were given up on). Safe to call twice; no group can
+   * be registered after.
    */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const timer of this.#killTimers) clearTimeout(timer);
     this.#killTimers.clear();
     for (const pgid of this.#live.keys()) signalGroup(pgid, "SIGKILL");
