@@ -236,12 +236,48 @@ export class ProcessGuard {
     }
   }
 
+  /**
+   * Ends the watchdog's pipe without `bye`, as the death of the runtime would: the watchdog
+   * stops every group it knows (SIGTERM, SIGKILL after the grace) and exits. Resolves when it
+   * has. The guard forgets those groups.
+   */
+  async abandon(): Promise<void> {
+    const watchdog = this.#watchdog;
+    const writer = this.#writer;
+    this.#watchdog = null;
+    this.#writer = null;
+    this.#live.clear();
+    if (watchdog === null || writer === null) return;
+    await this.#writing.catch(() => {});
+    await writer.close().catch(() => {});
+    await watchdog.status;
+  }
+
+  /** The watchdog's pid, while it runs. */
+  get watchdogPid(): number | null {
+    return this.#watchdog?.pid ?? null;
+  }
+
   #tell(line: string): Promise<void> {
-    this.#startWatchdog();
-    const writer = this.#writer!;
-    const bytes = new TextEncoder().encode(`${line}\n`);
-    this.#writing = this.#writing.catch(() => {}).then(() => writer.write(bytes));
+    this.#writing = this.#writing.catch(() => {}).then(async () => {
+      try {
+        await this.#send(line);
+      } catch {
+        // The watchdog is gone (someone killed it): a new one learns every live group.
+        const dead = this.#watchdog;
+        this.#watchdog = null;
+        this.#writer = null;
+        void dead?.status.catch(() => {});
+        const live = [...this.#live.keys()].map((pgid) => `+${pgid}`);
+        if (live.length > 0) await this.#send(live.join("\n"));
+      }
+    });
     return this.#writing;
+  }
+
+  #send(text: string): Promise<void> {
+    this.#startWatchdog();
+    return this.#writer!.write(new TextEncoder().encode(`${text}\n`));
   }
 
   #startWatchdog(): void {

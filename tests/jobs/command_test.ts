@@ -262,3 +262,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "process guard: the watchdog ignores SIGINT/SIGHUP; one killed by someone is replaced and learns every live group",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    const guard = new ProcessGuard({ killGraceMs: 200 });
+    const spawn = () =>
+      new Deno.Command("sleep", {
+        args: ["30"],
+        detached: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    const first = spawn();
+    const second = spawn();
+    try {
+      await guard.register(first.pid, "a");
+      const old = guard.watchdogPid;
+      assert.ok(old !== null);
+      Deno.kill(old, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+      await guard.register(second.pid, "b");
+      const replacement = guard.watchdogPid;
+      assert.ok(replacement !== null && replacement !== old, "a new watchdog");
+      assert.deepEqual(guard.liveGroups.sort(), [first.pid, second.pid].sort());
+      assert.ok(groupAlive(first.pid) && groupAlive(second.pid));
+      // A terminal's Ctrl-C or hang-up does not stop it.
+      Deno.kill(replacement, "SIGINT");
+      Deno.kill(replacement, "SIGHUP");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(startTimeOf(replacement) !== null, "the watchdog ignores SIGINT and SIGHUP");
+      // The new one knows both: when its pipe ends without "bye", it stops them.
+      await guard.abandon();
+      assert.equal(groupAlive(first.pid), false, "the group registered before the replacement");
+      assert.equal(groupAlive(second.pid), false);
+    } finally {
+      await guard.close();
+      for (const child of [first, second]) await child.status;
+    }
+  },
+});
