@@ -394,14 +394,14 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       },
     }) as unknown as Sql;
     let registered = false;
+    let registeredAt = 0;
     try {
       // The whole pool now: each query takes a connection of its own while the others connect.
       await Promise.all(Array.from({ length: this.#maxConnections }, () => sql`SELECT 1`));
       await this.#migrate(sql);
-      const registeredAt = this.#timers.now();
+      registeredAt = this.#timers.now();
       await this.#register(sql);
       registered = true;
-      this.#beatSucceeded(registeredAt);
       for (const channel of [this.#jobsChannel, this.#cancelChannel]) {
         const { unlisten } = await sql.listen(
           channel,
@@ -417,6 +417,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       throw openError(error, this.#ctx);
     }
     this.#sql = sql;
+    this.#beatSucceeded(registeredAt);
     this.#scheduleBeat();
   }
 
