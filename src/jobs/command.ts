@@ -288,6 +288,7 @@ export function createCommandJob(
         killTimer = setTimeout(() => signalGroup(pgid, "SIGKILL"), graceMs);
       };
       const stdin = child.stdin.getWriter();
+      let output: Promise<[string, string]> | null = null;
       try {
         // Registered (watchdog and record) before the program starts.
         try {
@@ -303,7 +304,7 @@ export function createCommandJob(
         if (signal.aborted) onAbort();
         // Alive while the program is: a heartbeat, so a quiet program is never "stuck".
         beat = setInterval(heartbeat, options.heartbeatMs ?? HEARTBEAT_MS);
-        const output = Promise.all([
+        output = Promise.all([
           collect(child.stdout, (line) => log(`stdout: ${line}`)),
           collect(child.stderr, (line) => log(`stderr: ${line}`)),
         ]);
@@ -336,7 +337,10 @@ export function createCommandJob(
         if (killTimer !== undefined) clearTimeout(killTimer);
         if (groupAlive(pgid)) signalGroup(pgid, "SIGKILL");
         await guard.unregister(pgid).catch(() => {});
-        // A spawn whose go never came: reap it.
+        // A spawn whose go never came: reap it and drop its output.
+        if (output === null) {
+          await Promise.all([child.stdout.cancel(), child.stderr.cancel()]).catch(() => {});
+        }
         await child.status.catch(() => {});
       }
     },

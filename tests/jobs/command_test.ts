@@ -306,3 +306,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "command: a program whose group cannot be registered never runs",
+  ...sanitized,
+  fn: async () => {
+    const guard = new ProcessGuard({ killGraceMs: 100 });
+    await guard.close(); // a closed guard registers nothing
+    const dir = await Deno.makeTempDir();
+    try {
+      await withExecutor(createCommandJob({ guard }), {}, async (executor) => {
+        const { id } = await executor.enqueue({
+          kind: "command",
+          payload: { cmd: ["sh", "-c", `echo ran > ${dir}/ran`] },
+          attempts: 1,
+        });
+        const record = await executor.waitFor(id);
+        assert.notEqual(record.state, "succeeded");
+        assert.match(record.lastError?.message ?? "", /process guard is closed/);
+      });
+      await assert.rejects(Deno.stat(`${dir}/ran`), Deno.errors.NotFound, "nothing ran");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
