@@ -46,7 +46,7 @@ export interface RecoveryReport {
 }
 
 /** How often a group's end is looked for while waiting for it. */
-const POLL_MS = 50;
+const POLL_MS = 100;
 /** How long a group may take to vanish after SIGKILL before recovery gives up. */
 const AFTER_KILL_MS = 10_000;
 /** The record file is rewritten with only the live groups past this size. */
@@ -138,18 +138,18 @@ export class ProcessGuard {
     this.#record = file;
     const text = new TextDecoder().decode(await Deno.readFile(this.file));
     const host = hostname();
-    const boot = bootId();
+    const boot = await bootId();
     for (const group of parseRecord(text).values()) {
       if (group.host !== host || (group.boot !== null && boot !== null && group.boot !== boot)) {
         report.skipped++;
         continue;
       }
-      if (!groupIsOurs(group)) continue;
+      if (!(await groupIsOurs(group))) continue;
       log?.(
         `process group ${group.pgid} of job ${group.job}, left by a runtime that stopped, still runs: stopping it`,
       );
       await terminateGroup(group.pgid, this.killGraceMs);
-      if (groupAlive(group.pgid)) {
+      if (await groupAlive(group.pgid)) {
         throw new LiminalError(
           "CONFLICT",
           `process group ${group.pgid} of job ${group.job}, left by a runtime that stopped, is still alive after SIGKILL`,
@@ -173,9 +173,9 @@ export class ProcessGuard {
     }
     const group: GroupRecord = {
       pgid,
-      start: startTimeOf(pgid),
+      start: await startTimeOf(pgid),
       host: hostname(),
-      boot: bootId(),
+      boot: await bootId(),
       job,
     };
     this.#live.set(pgid, group);
@@ -368,8 +368,8 @@ function parseRecord(text: string): Map<number, GroupRecord> {
  * start time, or the leader is gone and processes of its group remain (a group id is not
  * handed out again while a process of the group lives).
  */
-function groupIsOurs(group: GroupRecord): boolean {
-  const start = startTimeOf(group.pgid);
+async function groupIsOurs(group: GroupRecord): Promise<boolean> {
+  const start = await startTimeOf(group.pgid);
   if (start !== null) {
     if (group.start !== null && start !== group.start) return false;
     return true;
@@ -392,7 +392,7 @@ export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
  * (or `AFTER_KILL_MS` after the SIGKILL).
  */
 export async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!groupAlive(pgid)) return;
+  if (!(await groupAlive(pgid))) return;
   signalGroup(pgid, "SIGTERM");
   if (await waitGone(pgid, graceMs)) return;
   signalGroup(pgid, "SIGKILL");
@@ -402,69 +402,81 @@ export async function terminateGroup(pgid: number, graceMs: number): Promise<voi
 /** Waits up to `ms` for a group to end; whether it did. */
 export async function waitGone(pgid: number, ms: number): Promise<boolean> {
   const deadline = performance.now() + ms;
-  while (groupAlive(pgid)) {
+  while (await groupAlive(pgid)) {
     if (performance.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   return true;
 }
 
-/** The pids of the live (not zombie) processes of a group; on Linux, from `/proc`. */
-export function groupMembers(pgid: number): number[] {
+/**
+ * Reads `/proc` through `sh` and `cat`: Deno refuses `/proc` to a process without
+ * `--allow-all`, while `liminal start` runs with `--allow-run`. `null` where it cannot.
+ */
+async function readProc(script: string, ...args: string[]): Promise<string | null> {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", script, "liminal-proc", ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout);
+  } catch {
+    return null;
+  }
+}
+
+/** Fields of a `/proc/<pid>/stat` line from field 3 (state) on, and the pid. */
+function statFields(line: string): { pid: number; fields: string[] } | null {
+  const end = line.lastIndexOf(")");
+  const pid = Number.parseInt(line, 10);
+  if (end < 0 || !Number.isInteger(pid)) return null;
+  return { pid, fields: line.slice(end + 2).split(" ") };
+}
+
+/**
+ * The pids of the live (not zombie) processes of a group (Linux, from `/proc`), or `null`
+ * without `/proc`.
+ */
+export async function groupMembers(pgid: number): Promise<number[] | null> {
+  const text = await readProc("cat /proc/[0-9]*/stat 2>/dev/null; exit 0");
+  if (text === null || text === "") return null;
   const out: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const fields = statFields(Number(entry.name));
+  for (const line of text.split("\n")) {
+    const stat = statFields(line);
     // After the ")" that ends the name: state (field 3), ppid, pgrp (field 5).
-    if (fields !== null && fields[0] !== "Z" && fields[2] === String(pgid)) {
-      out.push(Number(entry.name));
+    if (stat !== null && stat.fields[0] !== "Z" && stat.fields[2] === String(pgid)) {
+      out.push(stat.pid);
     }
   }
   return out;
 }
 
 /** Whether any live process of the group remains. */
-export function groupAlive(pgid: number): boolean {
-  if (Deno.build.os === "linux") {
-    try {
-      return groupMembers(pgid).length > 0;
-    } catch {
-      // No /proc: ask the kernel below.
-    }
-  }
-  // SIGCONT wakes nothing that runs; it fails when the group is empty.
+export async function groupAlive(pgid: number): Promise<boolean> {
+  const members = await groupMembers(pgid);
+  if (members !== null) return members.length > 0;
+  // No /proc: SIGCONT wakes nothing that runs, and fails when the group is empty.
   return signalGroup(pgid, "SIGCONT");
 }
 
 /** Field 22 of `/proc/<pid>/stat` (the start time, in clock ticks since boot), or `null`. */
-export function startTimeOf(pid: number): string | null {
-  const fields = statFields(pid);
+export async function startTimeOf(pid: number): Promise<string | null> {
+  const text = await readProc('cat "/proc/$1/stat" 2>/dev/null; exit 0', String(pid));
+  const stat = text === null ? null : statFields(text.trim());
   // Fields from 3 on: field 22 is at index 19.
-  return fields === null || fields[0] === "Z" ? null : fields[19] ?? null;
+  return stat === null || stat.fields[0] === "Z" ? null : stat.fields[19] ?? null;
 }
 
-/** `/proc/<pid>/stat` from field 3 (state) on, or `null`. */
-function statFields(pid: number): string[] | null {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
-  }
-  const end = text.lastIndexOf(")");
-  return end < 0 ? null : text.slice(end + 2).split(" ");
-}
-
-let boot: string | null | undefined;
+let boot: Promise<string | null> | undefined;
 
 /** This boot's id (Linux), or `null`. */
-function bootId(): string | null {
-  if (boot !== undefined) return boot;
-  try {
-    boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim() || null;
-  } catch {
-    boot = null;
-  }
+export function bootId(): Promise<string | null> {
+  boot ??= readProc("cat /proc/sys/kernel/random/boot_id 2>/dev/null; exit 0").then((text) =>
+    text?.trim() || null
+  );
   return boot;
 }
 

@@ -315,7 +315,7 @@ export function createCommandJob(
         if (signal.aborted) {
           // The SIGKILL of the abort comes at its time.
           await waitGone(pgid, graceMs + 1_000);
-        } else if (groupAlive(pgid)) {
+        } else if (await groupAlive(pgid)) {
           log(`the program left processes running in its group ${pgid}: stopping them`);
           await terminateGroup(pgid, graceMs);
         }
@@ -335,7 +335,7 @@ export function createCommandJob(
         live.delete(child);
         signal.removeEventListener("abort", onAbort);
         if (killTimer !== undefined) clearTimeout(killTimer);
-        if (groupAlive(pgid)) signalGroup(pgid, "SIGKILL");
+        if (await groupAlive(pgid)) signalGroup(pgid, "SIGKILL");
         await guard.unregister(pgid).catch(() => {});
         // A spawn whose go never came: reap it and drop its output.
         if (output === null) {

@@ -71,7 +71,7 @@ Deno.test({
         payload: { cmd: ["sh", "-c", "trap '' TERM; sleep 60"] },
       });
       const pgid = await until(() => runtime.processes.liveGroups[0], 10_000, "the command");
-      assert.ok(groupAlive(pgid));
+      assert.ok(await groupAlive(pgid));
       // From now on every heartbeat fails (the other writes go through).
       await db.query(`
         CREATE FUNCTION liminal.no_beat() RETURNS trigger LANGUAGE plpgsql AS
@@ -80,7 +80,7 @@ Deno.test({
           EXECUTE FUNCTION liminal.no_beat();`);
       triggered = true;
       const blockedAt = performance.now();
-      await until(() => !groupAlive(pgid), 5_000, "the process group to be killed");
+      await until(async () => !(await groupAlive(pgid)), 5_000, "the process group to be killed");
       const took = performance.now() - blockedAt;
       assert.ok(took > 1_500, `not before the fence (${took}ms)`);
       // The others would take this node for dead only now + a moment: it is still alive to them.

@@ -45,7 +45,7 @@ Deno.test({
       assert.match(record, new RegExp(`"job":"${id}"`));
       const report = await runtime.shutdown();
       assert.equal(report.interrupted, 1);
-      assert.equal(groupAlive(pgid), false, "the program that ignored SIGTERM was killed");
+      assert.equal(await groupAlive(pgid), false, "the program that ignored SIGTERM was killed");
       assert.equal(runtime.processes.watching, false, "the watchdog is gone");
       assert.equal(await Deno.readTextFile(`${path}.procs`), "");
     } finally {
