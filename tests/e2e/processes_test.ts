@@ -105,9 +105,11 @@ Deno.test({
         15_000,
         "the command to run",
       );
-      assert.ok(
-        (await members(pgid)).some((m) => m.endsWith(" sleep")),
-        `the group holds sh and its sleep: ${(await members(pgid)).join(", ")}`,
+      // The group holds sh and the sleep it started.
+      await until(
+        async () => (await members(pgid)).some((m) => m.endsWith(" sleep")),
+        10_000,
+        "the sleep in the job's group",
       );
       runtime.kill("SIGKILL");
       await runtime.done();
@@ -140,9 +142,10 @@ Deno.test({
     const marker = `liminal-race-${crypto.randomUUID()}`;
     const log = `${dir}/runs.log`;
     // The program ignores SIGTERM (so does its sleep): only the SIGKILL after the kill grace
-    // (8 s here) ends it. The restart comes long before.
-    const script =
-      `trap '' TERM; echo "start $$" >> ${log}; sleep 3; echo "end $$" >> ${log} # ${marker}`;
+    // (8 s here) ends it. The restart comes long before. The first copy would run 20 s, the
+    // next ones 1 s.
+    const script = `trap '' TERM; echo "start $$" >> ${log}; if mkdir ${dir}/first 2>/dev/null; ` +
+      `then sleep 20; else sleep 1; fi; echo "end $$" >> ${log} # ${marker}`;
     let maxAtOnce = 0;
     const seen = new Set<number>();
     let watching = true;
@@ -167,11 +170,14 @@ Deno.test({
       ], { cwd: dir });
       assert.equal(enqueued.code, 0, enqueued.stderr);
       const id = enqueued.stdout.trim();
-      const oldGroup = await until(
-        async () => [...await groupsWith(marker)][0],
+      // The program itself runs (not only its wrapper, waiting to be registered).
+      await until(
+        async () => (await Deno.readTextFile(log).catch(() => "")).startsWith("start "),
         15_000,
         "the command to run",
       );
+      const oldGroup = [...await groupsWith(marker)][0];
+      assert.ok(oldGroup !== undefined);
       first.kill("SIGKILL");
       await first.done();
       const killedAt = performance.now();
@@ -197,7 +203,8 @@ Deno.test({
         record.attempts.map((a: { outcome: string | null }) => a.outcome),
         ["interrupted", "succeeded"],
       );
-      assert.equal(seen.size, 2, "two attempts ran");
+      const runsSoFar = await Deno.readTextFile(log).catch(() => "");
+      assert.equal(seen.size, 2, `two attempts ran\n${runsSoFar}\n${second.stderr}`);
       assert.equal(maxAtOnce, 1, "never two copies at once");
       assert.match(second.stderr, /process group \d+ of job .* still runs: stopping it/);
       const runs = Deno.readTextFileSync(log).trim().split("\n");
