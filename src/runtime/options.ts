@@ -117,7 +117,7 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     hardDeadlineMs: parseDuration(options.hardDeadline ?? "1s", "hard deadline"),
     agingInterval: check(options.agingInterval ?? "5s", "aging interval"),
     killAfter: check(options.killAfter ?? "5s", "kill-after"),
-    killGraceMs: parseDuration(options.killGrace ?? "5s", "kill grace"),
+    killGraceMs: resolveKillGrace(options.killGrace ?? "5s"),
     stuckAfter: check(options.stuckAfter ?? "30s", "stuck-after"),
     starvationAfter: check(options.starvationAfter ?? "60s", "starvation threshold"),
     window,
@@ -125,4 +125,18 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     socket: options.socket ?? null,
     retention: resolveRetention(options.retention),
   };
+}
+
+/** Checks the kill grace: at most 1 h. */
+function resolveKillGrace(value: Duration): number {
+  const ms = parseDuration(value, "kill grace");
+  if (ms > 3_600_000) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid kill grace ${
+        JSON.stringify(value)
+      }: use at most 1h (time between SIGTERM and SIGKILL)`,
+    );
+  }
+  return ms;
 }

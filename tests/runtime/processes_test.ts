@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../src/runtime/runtime.ts";
 import { SqliteStore } from "../../src/store/mod.ts";
 import { groupAlive } from "../../src/jobs/_process_guard.ts";
+import { isLiminalError } from "../../src/shared/errors.ts";
 
 const LINUX = Deno.build.os === "linux";
 
@@ -52,4 +53,17 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("the runtime's kill grace is checked: a duration of at most 1 h", () => {
+  assert.throws(
+    () => new Runtime({ killGrace: "2h" }),
+    (e) =>
+      isLiminalError(e, "INVALID_ARGUMENT") && /kill grace "2h": use at most 1h/.test(e.message),
+  );
+  assert.throws(
+    () => new Runtime({ killGrace: "soon" }),
+    (e) => isLiminalError(e, "INVALID_DURATION"),
+  );
+  assert.equal(new Runtime({ killGrace: "250ms" }).processes.killGraceMs, 250);
 });
