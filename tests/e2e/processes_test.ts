@@ -1,10 +1,12 @@
 /**
  * A `command` job's processes live and die with its attempt, with real processes: `kill -9`
  * of a real `liminal start` leaves nothing of the job's process group behind, and a restart
- * never runs a second copy beside what is left of the first.
+ * (or, with Postgres, a rescuing node) never runs a second copy beside what is left of the
+ * first.
  */
 import assert from "node:assert/strict";
 import { type LiminalProcess, runLiminal, spawnLiminal } from "../_support/cli.ts";
+import { freshDatabase, POSTGRES_INSTALLED, stopSharedPostgres } from "../_support/postgres.ts";
 
 const LINUX = Deno.build.os === "linux";
 
@@ -227,6 +229,116 @@ Deno.test({
         }
       }
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Watches the groups running `marker`: how many at once at most, and which were seen. */
+function watchCopies(
+  marker: string,
+): { stop(): Promise<void>; maxAtOnce(): number; seen: Set<number> } {
+  let max = 0;
+  let watching = true;
+  const seen = new Set<number>();
+  const loop = (async () => {
+    while (watching) {
+      const groups = await groupsWith(marker);
+      for (const g of groups) seen.add(g);
+      max = Math.max(max, groups.size);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await loop;
+    },
+    maxAtOnce: () => max,
+    seen,
+  };
+}
+
+Deno.test({
+  name:
+    "Postgres: after kill -9 of the node running a command, the rescuing node starts it only once the old processes are gone",
+  ignore: !LINUX || !POSTGRES_INSTALLED,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const db = await freshDatabase("procs");
+    assert.ok(db !== null);
+    const root = await Deno.makeTempDir({ prefix: "liminal-procs-pg-" });
+    const marker = `liminal-rescue-${crypto.randomUUID()}`;
+    const log = `${root}/runs.log`;
+    // Ignores SIGTERM: only the watchdog's SIGKILL (1 s after the node died) ends the first
+    // copy, which would otherwise run 30 s; later copies run 1 s.
+    const script = `trap '' TERM; echo "start $$" >> ${log}; if mkdir ${root}/first 2>/dev/null; ` +
+      `then sleep 30; else sleep 1; fi; echo "end $$" >> ${log} # ${marker}`;
+    const node = async (name: string) => {
+      await Deno.mkdir(`${root}/${name}`);
+      const proc = spawnLiminal([
+        "start",
+        "--no-tui",
+        "--store",
+        db.url,
+        "--node-id",
+        name,
+        "--heartbeat",
+        "300ms",
+        "--node-timeout",
+        "2s",
+        "--kill-grace",
+        "1s",
+      ], { cwd: `${root}/${name}` });
+      await proc.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 30_000, `node ${name}`);
+      return proc;
+    };
+    const copies = watchCopies(marker);
+    let b: LiminalProcess | null = null;
+    try {
+      const a = await node("a");
+      const enqueued = await runLiminal([
+        "enqueue",
+        "command",
+        "--payload",
+        JSON.stringify({ cmd: ["sh", "-c", script] }),
+        "--lease",
+        "db/app",
+      ], { cwd: `${root}/a` });
+      assert.equal(enqueued.code, 0, enqueued.stderr);
+      await until(
+        async () => (await Deno.readTextFile(log).catch(() => "")).startsWith("start "),
+        15_000,
+        "the command to run on a",
+      );
+      b = await node("b");
+      a.kill("SIGKILL");
+      await a.done();
+      await until(
+        async () => /^end /m.test(await Deno.readTextFile(log).catch(() => "")),
+        30_000,
+        "the rescued job to finish on b",
+      );
+      await copies.stop();
+      const runs = (await Deno.readTextFile(log)).trim().split("\n");
+      assert.equal(copies.seen.size, 2, `two attempts ran\n${runs.join("\n")}\n${b.stderr}`);
+      assert.equal(copies.maxAtOnce(), 1, "never two copies at once");
+      assert.deepEqual(runs.map((line) => line.split(" ")[0]), ["start", "start", "end"]);
+      b.kill("SIGTERM");
+      assert.equal((await b.done()).code, 0);
+      b = null;
+    } finally {
+      await copies.stop();
+      if (b !== null) await b[Symbol.asyncDispose]();
+      for (const pgid of await groupsWith(marker)) {
+        try {
+          Deno.kill(-pgid, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }
+      await Deno.remove(root, { recursive: true });
+      await stopSharedPostgres();
     }
   },
 });
