@@ -353,6 +353,17 @@ async function findProgram(
   cwd: string | undefined,
   pathOverride: string | undefined,
 ): Promise<void> {
+  if (await locate(program, cwd, pathOverride) === null) {
+    throw new PermanentJobError(`cannot run ${JSON.stringify(program)}: not found`);
+  }
+}
+
+/** Where `program` is, looked up as `execvp` would, or `null`. */
+async function locate(
+  program: string,
+  cwd: string | undefined,
+  pathOverride: string | undefined,
+): Promise<string | null> {
   const candidates: string[] = [];
   if (program.includes("/")) {
     candidates.push(program.startsWith("/") || cwd === undefined ? program : `${cwd}/${program}`);
@@ -370,12 +381,23 @@ async function findProgram(
   for (const candidate of candidates) {
     try {
       const info = await Deno.stat(candidate);
-      if (info.isFile && (info.mode === null || (info.mode & 0o111) !== 0)) return;
+      if (info.isFile && (info.mode === null || (info.mode & 0o111) !== 0)) return candidate;
     } catch {
       // Not there: the next one.
     }
   }
-  throw new PermanentJobError(`cannot run ${JSON.stringify(program)}: not found`);
+  return null;
+}
+
+/** The path of a helper program (`nice`, `ionice`), or a permanent failure saying so. */
+async function helper(name: string, field: string, pkg: string): Promise<string> {
+  const path = await locate(name, undefined, undefined);
+  if (path === null) {
+    throw new PermanentJobError(
+      `"${field}" was asked for but the ${name} program is not installed here (${pkg}); remove "${field}" from the payload or install it`,
+    );
+  }
+  return path;
 }
 
 /** The niceness of this process. */
@@ -383,25 +405,26 @@ let ownNiceness: number | undefined;
 
 /** `nice -n <adjustment>` for the wanted niceness, after checking it can be had. */
 async function niceArgs(target: number): Promise<string[]> {
-  ownNiceness ??= await niceness([]);
+  const nice = await helper("nice", "nice", "coreutils");
+  ownNiceness ??= await niceness(nice, []);
   const adjustment = target - ownNiceness;
   if (adjustment < 0) {
     // Raising priority needs privilege: GNU nice only warns when refused, so check first.
-    const got = await niceness(["-n", String(adjustment), "nice"]);
+    const got = await niceness(nice, ["-n", String(adjustment), nice]);
     if (got !== target) {
       throw new PermanentJobError(
         `cannot run at nice ${target}: this runtime (nice ${ownNiceness}) may not raise a program's priority (it needs root or CAP_SYS_NICE)`,
       );
     }
   }
-  return ["nice", "-n", String(adjustment)];
+  return [nice, "-n", String(adjustment)];
 }
 
 /** Runs `nice <args>` and reads the niceness it prints. */
-async function niceness(args: string[]): Promise<number> {
+async function niceness(nice: string, args: string[]): Promise<number> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("nice", { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    out = await new Deno.Command(nice, { args, stdin: "null", stdout: "piped", stderr: "piped" })
       .output();
   } catch (error) {
     throw new PermanentJobError(
@@ -430,9 +453,10 @@ async function ioniceArgs(io: IoNice): Promise<string[]> {
     String(IONICE_CLASSES[io.class]),
     ...(io.level === undefined ? [] : ["-n", String(io.level)]),
   ];
+  const ionice = await helper("ionice", "ionice", "util-linux");
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("ionice", {
+    out = await new Deno.Command(ionice, {
       args: [...args, "true"],
       stdin: "null",
       stdout: "null",
@@ -454,7 +478,7 @@ async function ioniceArgs(io: IoNice): Promise<string[]> {
       }`,
     );
   }
-  return ["ionice", ...args];
+  return [ionice, ...args];
 }
 
 /** Reads a stream to its end: hands out each line, returns the last {@link TAIL_BYTES}. */

@@ -336,3 +336,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "command: nice or ionice without its program fails the job for good, saying so",
+  ...sanitized,
+  fn: async () => {
+    const empty = await Deno.makeTempDir();
+    const path = Deno.env.get("PATH");
+    Deno.env.set("PATH", empty);
+    try {
+      await withExecutor(commandJob, {}, async (executor) => {
+        for (
+          const [extra, message] of [
+            [{ nice: 5 }, /"nice" was asked for but the nice program is not installed here/],
+            [{ ionice: "idle" }, /"ionice" was asked for but the ionice program is not installed/],
+          ] as const
+        ) {
+          const { id } = await executor.enqueue({
+            kind: "command",
+            payload: { cmd: ["/bin/true"], ...extra },
+          });
+          const record = await executor.waitFor(id);
+          assert.notEqual(record.state, "succeeded");
+          assert.equal(record.attempts.length, 1, "no retry: it cannot work here");
+          assert.match(record.lastError?.message ?? "", message);
+        }
+      });
+    } finally {
+      if (path === undefined) Deno.env.delete("PATH");
+      else Deno.env.set("PATH", path);
+      await Deno.remove(empty);
+    }
+  },
+});
