@@ -10,7 +10,7 @@ import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
-import { type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.ts";
+import { FINAL_STATES, type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
 import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
@@ -27,7 +27,7 @@ export interface RunSummary {
   counts: {
     total: number;
     succeeded: number;
-    failed: number;
+    /** Jobs that failed and will not run again (`failed` is an attempt's outcome, not a state). */
     dead: number;
     cancelled: number;
     unfinished: number;
@@ -132,11 +132,9 @@ function summarize(
   const counts = {
     total: jobs.length,
     succeeded: count("succeeded"),
-    failed: count("failed"),
     dead: count("dead"),
     cancelled: count("cancelled"),
-    unfinished:
-      jobs.filter((j) => !["succeeded", "failed", "dead", "cancelled"].includes(j.state)).length,
+    unfinished: jobs.filter((j) => !FINAL_STATES.has(j.state)).length,
   };
   return {
     plan: name,
@@ -170,7 +168,6 @@ function formatSummary(summary: RunSummary): string {
   ], color);
   const c = summary.counts;
   const parts = [`${c.succeeded} succeeded`];
-  if (c.failed) parts.push(`${c.failed} failed`);
   if (c.dead) parts.push(`${c.dead} dead`);
   if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
   if (c.unfinished) parts.push(`${c.unfinished} unfinished`);
