@@ -85,7 +85,7 @@ const STORM_MIN_FAILURES = 10;
 const PROMOTE_BATCH = 1_000;
 /** What to do about a stuck worker that is only quiet. */
 const STUCK_HINT =
-  "if this job is long and quiet, call ctx.heartbeat() (or wrap the wait in ctx.aliveWhile()) or set stuckAfter on its kind (or start with --stuck-after)";
+  "if this job is long and quiet, call ctx.heartbeat() or set stuckAfter on its kind (or --stuck-after)";
 
 /** Why a worker is stuck and what to do, in one line. */
 function stuckMessage(silentMs: number): string {
