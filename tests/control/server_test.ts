@@ -145,6 +145,12 @@ Deno.test({
       await check(await raw(socket, "GET", "/v1/jobs/abc"), 400, "INVALID_ARGUMENT");
       await check(await raw(socket, "GET", "/v1/jobs?state=done"), 400, "INVALID_ARGUMENT");
       await check(
+        await raw(socket, "GET", "/v1/jobs?state=failed"),
+        400,
+        "INVALID_ARGUMENT",
+        /"failed" is how an attempt ends, not a state a job rests in: .* is "dead"/,
+      );
+      await check(
         await raw(socket, "GET", "/v1/jobs/01890000-0000-7000-8000-000000000000"),
         404,
         "JOB_NOT_FOUND",
