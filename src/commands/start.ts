@@ -91,8 +91,6 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
     .action(async (options) => {
       const format = parseLogFormat(options.logFormat);
       const level = parseLogLevel(options.logLevel);
-      const workers = parseWorkers(options.workers);
-      const grace = parseDurationOption(options.grace, "--grace");
       const stuckAfter = options.stuckAfter;
       if (parseDuration(stuckAfter, "--stuck-after") <= 0) {
         throw new LiminalError(
@@ -100,6 +98,8 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
           `--stuck-after must be longer than 0, got "${stuckAfter}"`,
         );
       }
+      const workers = parseWorkers(options.workers);
+      const grace = parseDurationOption(options.grace, "--grace");
       const durability = parseDurability(options.durability);
       const retain = parseDurationOption(options.retain, "--retain")!;
       const retainCount = parseRetainCount(options.retainCount);
@@ -119,9 +119,9 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const runtime = new Runtime({
         ...(workers === undefined ? {} : { workers }),
         ...(grace === undefined ? {} : { grace }),
-        stuckAfter,
         jobs: modules.flatMap((m) => m.kinds),
         schedules: modules.flatMap((m) => m.schedules),
+        stuckAfter,
         endpoints: modules.flatMap((m) => m.endpoints),
         handleSignals: true,
         socket: resolveSocketPath(options.socket),

@@ -118,19 +118,19 @@ export interface JobKindOptions<P, R> {
   description?: string;
   defaults?: JobKindDefaults;
   /**
-   * Checks a payload when a job is enqueued (and again before it runs) and returns it typed.
-   * Throw to refuse it; the message is shown to the user.
-   */
-  validate?: (payload: JsonValue) => P;
-  /** Runs one attempt. Its result (JSON) is kept; a throw fails the attempt. */
-  handler: (ctx: JobContext<P>) => R | Promise<R>;
-  /**
    * How long a running job of this kind may show no sign of life (start, `heartbeat()`,
    * `progress()`, `log()`, `send()`, or pending `aliveWhile()` work) before its worker is
    * reported stuck. `null`: never stuck (for work that cannot report life and must not be
    * flagged; a timeout still bounds it). @default the runtime's `stuckAfter` (`--stuck-after`, 30 s)
    */
   stuckAfter?: Duration | null;
+  /**
+   * Checks a payload when a job is enqueued (and again before it runs) and returns it typed.
+   * Throw to refuse it; the message is shown to the user.
+   */
+  validate?: (payload: JsonValue) => P;
+  /** Runs one attempt. Its result (JSON) is kept; a throw fails the attempt. */
+  handler: (ctx: JobContext<P>) => R | Promise<R>;
   /**
    * Called once when the executor stops, after the last attempt was given up on: release
    * what abandoned handlers still hold (child processes, connections).
@@ -157,16 +157,16 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly kind: string;
   readonly description: string;
   readonly defaults: ResolvedKindDefaults;
-  /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
-  parsePayload(payload: JsonValue): P;
-  readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
-  /** See {@link JobKindOptions.dispose}. */
-  readonly dispose: (() => void | Promise<void>) | undefined;
   /**
    * See {@link JobKindOptions.stuckAfter}: milliseconds, `null` for never, `undefined` for
    * the executor's default.
    */
   readonly stuckAfterMs: number | null | undefined;
+  /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
+  parsePayload(payload: JsonValue): P;
+  readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
+  /** See {@link JobKindOptions.dispose}. */
+  readonly dispose: (() => void | Promise<void>) | undefined;
 }
 
 /**
@@ -309,6 +309,7 @@ export function defineJob<P = JsonValue, R = unknown>(
     kind,
     description: options.description ?? "",
     defaults,
+    stuckAfterMs,
     parsePayload(payload: JsonValue): P {
       if (validate === undefined) return payload as P;
       try {
@@ -323,7 +324,6 @@ export function defineJob<P = JsonValue, R = unknown>(
     },
     handler,
     dispose: options.dispose,
-    stuckAfterMs,
   });
 }
 

@@ -41,11 +41,7 @@ export interface RuntimeOptions {
   agingInterval?: Duration;
   /** Time a timed-out or cancelled handler has to settle before its worker is freed. @default "5s" */
   killAfter?: Duration;
-  /**
-   * A running job showing no sign of life (heartbeat, progress, log, send, pending
-   * `aliveWhile` work) this long marks its worker stuck; a kind's `stuckAfter` overrides
-   * it. @default "30s"
-   */
+  /** A job silent this long marks its worker stuck. @default "30s" */
   stuckAfter?: Duration;
   /** A job queued this long is a warning. @default "60s" */
   starvationAfter?: Duration;
