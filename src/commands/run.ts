@@ -10,7 +10,7 @@ import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
-import { FINAL_STATES, type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.ts";
+import { type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
 import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
@@ -134,7 +134,8 @@ function summarize(
     succeeded: count("succeeded"),
     dead: count("dead"),
     cancelled: count("cancelled"),
-    unfinished: jobs.filter((j) => !FINAL_STATES.has(j.state)).length,
+    unfinished:
+      jobs.filter((j) => !["succeeded", "failed", "dead", "cancelled"].includes(j.state)).length,
   };
   return {
     plan: name,
