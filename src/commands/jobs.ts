@@ -31,13 +31,25 @@ Examples:
 
   jobs.command("list", { isDefault: true })
     .description("list jobs, newest first")
-    .option("--state <state>", `only jobs in this state (${JOB_STATES.join(", ")})`)
+    .option(
+      "--state <state>",
+      `only jobs in this state (${
+        JOB_STATES.join(", ")
+      }); failed: the same as dead (a failed job that will not run again is dead)`,
+    )
     .option("--kind <kind>", "only jobs of this kind")
     .option("--limit <n>", "at most this many", "50")
     .option("--json", "print one JSON document: { jobs: [...] }")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (options) => {
-      const state = options.state;
+      let state = options.state;
+      if (state === "failed") {
+        // `failed` is an attempt's outcome: the jobs people mean by it are the dead ones.
+        writeErr(
+          "note: failed is how an attempt ends, not a job state; a job that failed and will not run again is dead: listing --state dead\n",
+        );
+        state = "dead";
+      }
       if (state !== undefined && !isJobState(state)) {
         throw new LiminalError(
           "INVALID_ARGUMENT",
@@ -117,7 +129,7 @@ Examples:
     });
 
   jobs.command("retry")
-    .description("put a dead, failed or cancelled job back in the queue with fresh attempts")
+    .description("put a dead or cancelled job back in the queue with fresh attempts")
     .argument("<id>", "the job id")
     .option("--json", "print the job as one JSON document")
     .option("--socket <path>", SOCKET_HELP)

@@ -27,7 +27,7 @@ export interface RunSummary {
   counts: {
     total: number;
     succeeded: number;
-    failed: number;
+    /** Jobs that failed and will not run again (`failed` is an attempt's outcome, not a state). */
     dead: number;
     cancelled: number;
     unfinished: number;
@@ -132,7 +132,6 @@ function summarize(
   const counts = {
     total: jobs.length,
     succeeded: count("succeeded"),
-    failed: count("failed"),
     dead: count("dead"),
     cancelled: count("cancelled"),
     unfinished:
@@ -170,7 +169,6 @@ function formatSummary(summary: RunSummary): string {
   ], color);
   const c = summary.counts;
   const parts = [`${c.succeeded} succeeded`];
-  if (c.failed) parts.push(`${c.failed} failed`);
   if (c.dead) parts.push(`${c.dead} dead`);
   if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
   if (c.unfinished) parts.push(`${c.unfinished} unfinished`);

@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
+import { parseDuration } from "../shared/duration.ts";
 import { createStore, isPostgresUrl, parseDurability, resolveStoreOption } from "./_store.ts";
 import { VERSION } from "../shared/version.ts";
 import { resolveSocketPath } from "../control/socket.ts";
@@ -35,6 +36,11 @@ export function startCommand(ctx: CliContext) {
     .description("run the runtime here until Ctrl-C or SIGTERM, then shut down in order")
     .option("-w, --workers <n>", "concurrent workers", "4")
     .option("--grace <duration>", "time running jobs get to finish on shutdown", "10s")
+    .option(
+      "--stuck-after <duration>",
+      "a running job showing no heartbeat, progress or log this long marks its worker stuck (a kind's stuckAfter overrides it)",
+      "30s",
+    )
     .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
     .option(
       "--store <store>",
@@ -85,6 +91,13 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
     .action(async (options) => {
       const format = parseLogFormat(options.logFormat);
       const level = parseLogLevel(options.logLevel);
+      const stuckAfter = options.stuckAfter;
+      if (parseDuration(stuckAfter, "--stuck-after") <= 0) {
+        throw new LiminalError(
+          "INVALID_DURATION",
+          `--stuck-after must be longer than 0, got "${stuckAfter}"`,
+        );
+      }
       const workers = parseWorkers(options.workers);
       const grace = parseDurationOption(options.grace, "--grace");
       const durability = parseDurability(options.durability);
@@ -108,6 +121,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         ...(grace === undefined ? {} : { grace }),
         jobs: modules.flatMap((m) => m.kinds),
         schedules: modules.flatMap((m) => m.schedules),
+        stuckAfter,
         endpoints: modules.flatMap((m) => m.endpoints),
         handleSignals: true,
         socket: resolveSocketPath(options.socket),

@@ -28,6 +28,7 @@ const FORWARDED_EXECUTOR: (keyof ExecutorEventMap)[] = [
   "job:log",
   "job:succeeded",
   "job:failed",
+  "job:dead",
   "job:cancelled",
   "job:interrupted",
   "job:retried",

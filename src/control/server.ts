@@ -328,6 +328,13 @@ export class ControlServer {
 
     this.#route("GET", "/v1/jobs", async (_request, _params, url) => {
       const state = url.searchParams.get("state");
+      if (state === "failed") {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          `"failed" is how an attempt ends, not a state a job rests in: a job that failed and will not run again is "dead"`,
+          { hint: "ask for state=dead" },
+        );
+      }
       if (state !== null && !isJobState(state)) {
         throw new LiminalError(
           "INVALID_ARGUMENT",

@@ -408,10 +408,10 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     executor.on("job:enqueued", forward("jobs.enqueued", "job.enqueued"));
     executor.on("job:started", forward("jobs.started", "job.started"));
     executor.on("job:succeeded", forward("jobs.succeeded", "job.succeeded"));
-    executor.on("job:failed", (e) => {
-      forward("jobs.failed", "job.failed")(e);
-      if (e.next === "dead") forward("jobs.dead", "job.dead")(e);
-    });
+    executor.on("job:failed", forward("jobs.failed", "job.failed"));
+    // Every job that will not run again, whatever ended it (attempts used up, a permanent
+    // error, interrupted too often): what alerting subscribes to.
+    executor.on("job:dead", forward("jobs.dead", "job.dead"));
     executor.on("job:cancelled", forward("jobs.cancelled", "job.cancelled"));
     executor.on("job:interrupted", forward("jobs.interrupted", "job.interrupted"));
     executor.on("job:retried", forward("jobs.retried", "job.retried"));
