@@ -243,3 +243,37 @@ Deno.test("territory leases between shells, jobs and liminal run", async (t) => 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("start --lease-ttl 1s: a 3 s job keeps its lease; the next job needing it waits", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-ttl-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  const proc = spawnLiminal(["start", "--no-tui", "--lease-ttl", "1s"], { cwd: dir });
+  try {
+    await proc.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime to start");
+    const enqueue = async (ms: number) =>
+      (await cli(["enqueue", "sleep", "--payload", `{"ms": ${ms}}`, "--lease", "db/x"])).stdout
+        .trim();
+    const a = await enqueue(3_000);
+    const b = await enqueue(100);
+    const show = async (id: string) =>
+      JSON.parse((await cli(["jobs", "show", id, "--json"])).stdout);
+    const deadline = Date.now() + 15_000;
+    let ja, jb;
+    for (;;) {
+      [ja, jb] = [await show(a), await show(b)];
+      if (ja.state === "succeeded" && jb.state === "succeeded") break;
+      assert.ok(Date.now() < deadline, `a ${ja.state}, b ${jb.state}`);
+      await sleep(200);
+    }
+    const aEnded = Date.parse(ja.attempts[0].endedAt);
+    const bStarted = Date.parse(jb.attempts[0].startedAt);
+    assert.ok(bStarted >= aEnded, `b started ${aEnded - bStarted} ms before a ended`);
+    assert.equal(ja.attempts.length, 1);
+    const bad = await cli(["start", "--no-tui", "--lease-ttl", "2h", "--socket", `${dir}/x.sock`]);
+    assert.equal(bad.code, 2, bad.stderr);
+  } finally {
+    proc.kill("SIGTERM");
+    await proc.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
