@@ -1,9 +1,10 @@
 /**
  * A preemption in a running Runtime: the job is interrupted with `preempted by …`, and the
- * preemption is published on the `leases.preempted` topic, emitted for the event stream and
+ * preemption is published on the `leases.preempted` topic, sent on the SSE event stream and
  * remembered for `leases`. Sanitizers on: nothing is left running.
  */
 import assert from "node:assert/strict";
+import { ControlClient } from "../../src/control/client.ts";
 import { Runtime } from "../../src/runtime/mod.ts";
 import type { RuntimeEventMap } from "../../src/runtime/events.ts";
 
@@ -12,9 +13,21 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const runtime = new Runtime({ workers: 2 });
+    const dir = await Deno.makeTempDir({ prefix: "liminal-preempt-" });
+    const runtime = new Runtime({ workers: 2, socket: `${dir}/liminal.sock` });
     await runtime.start();
+    const client = new ControlClient(`${dir}/liminal.sock`);
+    const streamed: Record<string, unknown>[] = [];
+    const stop = new AbortController();
+    let open = false;
+    const stream = (async () => {
+      for await (const { event, data } of client.events({ events: ["lease:*"] }, stop.signal)) {
+        if (event === "stream:open") open = true;
+        if (event === "lease:preempted") streamed.push(data);
+      }
+    })().catch(() => {});
     try {
+      while (!open) await new Promise((r) => setTimeout(r, 5));
       const published: { type: string; payload: unknown }[] = [];
       runtime.router.subscribe("leases.*", (m) => {
         published.push({ type: m.type, payload: m.payload });
@@ -56,10 +69,17 @@ Deno.test({
         runtime.leases.recentPreemptions().map((p) => [p.resource, p.holder, p.by]),
         [["db/app", `job:${job.id}`, "ops"]],
       );
+      while (streamed.length === 0) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(streamed[0]?.resource, "db/app");
+      assert.equal(streamed[0]?.by, "ops", "the event stream carries it too");
       await runtime.executor.cancel(job.id);
       await runtime.leases.release("db/app", "ops");
     } finally {
+      stop.abort();
+      await stream;
+      client.close();
       await runtime.shutdown();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
