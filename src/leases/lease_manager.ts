@@ -483,7 +483,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   async renew(resource: string, holder: string, ttl?: Duration): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(ttl);
     const current = this.#live(resource, this.#clock());
-    if (current === undefined || current.holder !== holder) {
+    if (current === undefined || current.holder !== holder || current.jobId !== null) {
       throw notHeld(resource, holder, current);
     }
     // A new token: a runtime sharing the store that still has the old expiry in mind can
@@ -511,7 +511,8 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
    */
   async release(resource: string, holder: string): Promise<LeaseRecord> {
     const current = this.#live(resource, this.#clock());
-    if (current === undefined || current.holder !== holder) {
+    // A job's lease is the executor's to give back (releaseJob), never by its holder's name.
+    if (current === undefined || current.holder !== holder || current.jobId !== null) {
       throw notHeld(resource, holder, current);
     }
     await this.#drop(current, "lease:released");
@@ -977,6 +978,13 @@ function level(request: LeaseRequest): number {
 }
 
 function notHeld(resource: string, holder: string, current: LeaseRecord | undefined): LiminalError {
+  if (current?.jobId != null) {
+    return new LiminalError(
+      "LEASE_HELD_BY_OTHER",
+      `${resource} is held by ${current.holder}: a job's lease ends with its attempt`,
+      { hint: `to end it sooner: liminal jobs cancel ${current.jobId}` },
+    );
+  }
   return current === undefined
     ? new LiminalError("LEASE_NOT_HELD", `${holder} does not hold ${resource}: nobody holds it`)
     : new LiminalError(

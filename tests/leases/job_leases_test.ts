@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { defineJob, type JobKind, MaintenanceExecutor } from "../../src/executor/mod.ts";
 import { LeaseManager } from "../../src/leases/mod.ts";
+import { isLiminalError } from "../../src/shared/errors.ts";
 import { MemoryStore } from "../../src/store/mod.ts";
 import { type FakeClock, installFakeTime, settle } from "../_support/fake_time.ts";
 
@@ -231,6 +232,13 @@ Deno.test("a job keeps its lease as long as its attempt runs, past the TTL: rene
       assert.ok(stored[0]!.expiresAt > Date.now(), "the stored lease is live too");
     }
     assert.ok(renewed.length >= 6, `renewed every third of the TTL (${renewed.length} times)`);
+    await assert.rejects(
+      t.leases.release("db/x", `job:${a.id}`),
+      (e) =>
+        isLiminalError(e, "LEASE_HELD_BY_OTHER") &&
+        /a job's lease ends with its attempt/.test(e.message),
+      "nobody releases a running job's lease by naming its holder",
+    );
     await clock.tickAsync(100);
     await settle(clock);
     assert.equal((await t.executor.get(a.id))?.state, "succeeded");
