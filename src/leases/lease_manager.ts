@@ -297,7 +297,11 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     }
     for (const lease of this.#held.values()) {
       const recent = this.#recent.get(lease.token);
-      const fresh = this.#writing.has(lease.token) || (recent !== undefined && !recent.dropped);
+      // A renewal of ours whose write the read already sees, but whose answer is still on its
+      // way, is ours too: the held lease stands until the renewal is known.
+      const renewing = this.#writing.has(next.get(lease.resource)?.token ?? "");
+      const fresh = this.#writing.has(lease.token) || renewing ||
+        (recent !== undefined && !recent.dropped);
       // Written (or being written) after the read began: newer than what was read.
       if (fresh) next.set(lease.resource, lease);
     }

@@ -247,3 +247,47 @@ Deno.test("acquiring again as the same holder is refused: renewing is explicit a
   );
   leases.stop();
 });
+
+Deno.test("shared store: a read that sees a job lease's renewal before its write answers does not count it lost", async () => {
+  using clock = installFakeTime();
+  /** A shared store whose lease writes commit at once but may answer later. */
+  class SlowAnswers extends MemoryStore {
+    hold: Promise<void> | null = null;
+    onChange(): () => void {
+      return () => {};
+    }
+    override async swapLease(
+      ...args: Parameters<MemoryStore["swapLease"]>
+    ): Promise<boolean> {
+      const written = await super.swapLease(...args);
+      if (this.hold !== null) await this.hold;
+      return written;
+    }
+  }
+  const store = new SlowAnswers();
+  await store.open();
+  const leases = new LeaseManager({ store, defaultTtl: "3s" });
+  await leases.start();
+  const lost: string[] = [];
+  leases.on("lease:preempted", ({ lease }) => lost.push(lease.holder));
+  const request = { holder: "job:1", priority: "coordinate" as const, jobId: "1" };
+  assert.equal(await leases.takeForJob(["db/x"], request), true);
+  await leases.reload(); // the grant is known: what is read from now on is the store's word
+  let answer!: () => void;
+  store.hold = new Promise((r) => (answer = r));
+  await clock.tickAsync(1_000); // the renewal is written; its answer is held back
+  await settle(clock);
+  await leases.reload(); // reads the renewed row while the renewal is on its way
+  store.hold = null;
+  answer();
+  await settle(clock);
+  assert.deepEqual(lost, [], "not taken for a preemption");
+  assert.equal(leases.holderOf("db/x")?.holder, "job:1");
+  await clock.tickAsync(5_000);
+  await settle(clock);
+  assert.equal(leases.holderOf("db/x")?.holder, "job:1", "still renewed afterwards");
+  assert.deepEqual(lost, []);
+  await leases.releaseJob("1");
+  assert.deepEqual(await store.listLeases(), []);
+  leases.stop();
+});
