@@ -69,9 +69,10 @@ Examples:
 
 Leases: when a runtime answers on the control socket, a plan job that names "leases" first
 takes them in that runtime, through its control API, as a holder named run:<plan>:<pid>-<id>
-(not preemptible, renewed while the run needs it, released once the job is final). While the
-runtime, one of its jobs or an operator holds one, the job waits in that runtime's line (the
-other plan jobs go on); with --no-wait-leases the run takes every lease of the plan before
+(not preemptible, renewed while the run needs it, released once the job is final), with the
+job's priority (which may preempt a runtime job's lease of lower priority). While the runtime,
+one of its jobs or an operator holds one, the job waits in that runtime's line (the other plan
+jobs go on); with --no-wait-leases the run takes every lease of the plan before
 anything runs, and fails with exit 4 naming the holder when one is held. Without a runtime on
 the socket, the plan's leases are only its own (a --socket that does not answer: exit 3).
 
