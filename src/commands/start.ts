@@ -67,6 +67,11 @@ export function startCommand(ctx: CliContext) {
     )
     .option("--retain <duration>", "keep finished jobs this long", "7d")
     .option("--retain-count <n>", "keep at most this many finished jobs", "100000")
+    .option(
+      "--lease-ttl <duration>",
+      "a lease's TTL when none is asked (at most 1h); a job's leases are renewed every third of it while it runs, and end at it after a crash: keep it above the kill grace",
+      "15m",
+    )
     .option("--socket <path>", SOCKET_HELP)
     .option("--log-format <format>", "pretty or json", "pretty")
     .option("--log-level <level>", "debug, info, warning or error", "info")
@@ -127,6 +132,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         socket: resolveSocketPath(options.socket),
         store,
         retention: { maxAge: retain, maxCount: retainCount },
+        leases: { defaultTtl: parseDurationOption(options.leaseTtl, "--lease-ttl")! },
       });
       const stopLogging = logJobLifecycle(runtime.executor);
       try {

@@ -37,6 +37,19 @@ export interface LeaseView {
   acquiredAt: string;
   expiresAt: string;
   jobId: string | null;
+  /** Whether a higher priority may take it over (a job's lease, or one acquired so). */
+  preemptible?: boolean;
+}
+
+/** A lease taken from its holder, as `GET /v1/leases` lists the latest. */
+export interface PreemptionView {
+  resource: string;
+  holder: string;
+  jobId: string | null;
+  by: string;
+  byJobId: string | null;
+  byPriority: Priority;
+  at: string;
 }
 
 /** One server-sent event. */
@@ -208,6 +221,13 @@ export class ControlClient implements Disposable {
       .leases;
   }
 
+  /** The leases held, and the latest preemptions (oldest first). */
+  leaseState(
+    options?: CallOptions,
+  ): Promise<{ leases: LeaseSnapshot[]; preemptions: PreemptionView[] }> {
+    return this.#call("GET", "/v1/leases", undefined, options);
+  }
+
   acquireLease(
     request: {
       resource: string;
@@ -215,6 +235,7 @@ export class ControlClient implements Disposable {
       ttl?: Duration;
       priority?: Priority;
       wait?: Duration;
+      preemptible?: boolean;
     },
     options?: CallOptions,
   ): Promise<LeaseView> {
@@ -234,7 +255,7 @@ export class ControlClient implements Disposable {
   renewLease(
     request: { resource: string; holder: string; ttl?: Duration },
     options?: CallOptions,
-  ): Promise<LeaseView> {
+  ): Promise<LeaseView & { previousExpiresAt: string | null; shortened: boolean }> {
     return this.#call("POST", "/v1/leases/renew", request as unknown as JsonValue, options);
   }
 

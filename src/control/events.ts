@@ -42,6 +42,7 @@ const FORWARDED_RUNTIME: (keyof RuntimeEventMap)[] = [
   "shutdown:phase",
   "shutdown:report",
   "signal",
+  "lease:preempted",
 ];
 /** Router events go only to clients that ask for them (`events=message:*`): they are many. */
 const FORWARDED_ROUTER: (keyof RouterEventMap)[] = [

@@ -10,7 +10,7 @@
  * @module
  */
 import type { MaintenanceExecutor } from "../executor/executor.ts";
-import type { LeaseManager } from "../leases/lease_manager.ts";
+import { isPreemptible, type LeaseManager } from "../leases/lease_manager.ts";
 import { defineSchedule, type ScheduleOptions } from "../scheduler/schedule.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { UnifiedMessageRouter } from "../router/router.ts";
@@ -507,21 +507,30 @@ export class ControlServer {
     this.#route(
       "GET",
       "/v1/leases",
-      () => Promise.resolve(json({ leases: target.leaseSnapshot() })),
+      () =>
+        Promise.resolve(json({
+          leases: target.leaseSnapshot(),
+          preemptions: target.leases.recentPreemptions().map((p) => ({
+            ...p,
+            at: new Date(p.at).toISOString(),
+          })),
+        })),
     );
     this.#route("POST", "/v1/leases/acquire", async (request) => {
       const body = asObject(await readJson(request), "the request body");
-      const { resource, holder, ttl, priority, wait } = leaseBody(body, [
+      const { resource, holder, ttl, priority, wait, preemptible } = leaseBody(body, [
         "resource",
         "holder",
         "ttl",
         "priority",
         "wait",
+        "preemptible",
       ]);
       const leaseRequest = {
         holder,
         ...(ttl === undefined ? {} : { ttl }),
         ...(priority === undefined ? {} : { priority }),
+        ...(preemptible === undefined ? {} : { preemptible }),
       };
       if (wait === undefined || wait <= 0) {
         return json(leaseView(await target.leases.acquire(resource, leaseRequest)));
@@ -559,7 +568,14 @@ export class ControlServer {
     this.#route("POST", "/v1/leases/renew", async (request) => {
       const body = asObject(await readJson(request), "the request body");
       const { resource, holder, ttl } = leaseBody(body, ["resource", "holder", "ttl"]);
-      return json(leaseView(await target.leases.renew(resource, holder, ttl)));
+      const before = target.leases.get(resource);
+      const renewed = await target.leases.renew(resource, holder, ttl);
+      // Said in the answer: a renewal that shortens the lease does so only as asked.
+      return json({
+        ...leaseView(renewed),
+        previousExpiresAt: before === undefined ? null : new Date(before.expiresAt).toISOString(),
+        shortened: before !== undefined && renewed.expiresAt < before.expiresAt,
+      });
     });
 
     this.#route("GET", "/v1/jobs/:id", async (_request, { id }) => {
@@ -845,6 +861,8 @@ interface LeaseBody {
   priority?: import("../shared/priority.ts").Priority;
   /** Milliseconds to wait in line. */
   wait?: number;
+  /** An operator's lease that a higher priority may take over. */
+  preemptible?: boolean;
 }
 
 function leaseBody(body: Record<string, JsonValue>, fields: string[]): LeaseBody {
@@ -871,6 +889,12 @@ function leaseBody(body: Record<string, JsonValue>, fields: string[]): LeaseBody
     out.ttl = body.ttl;
   }
   if (body.priority !== undefined) out.priority = parsePriority(body.priority, "priority");
+  if (body.preemptible !== undefined) {
+    if (typeof body.preemptible !== "boolean") {
+      throw new LiminalError("INVALID_ARGUMENT", '"preemptible" must be true or false');
+    }
+    out.preemptible = body.preemptible;
+  }
   if (body.wait !== undefined && body.wait !== false) {
     const wait = body.wait === true ? "60s" : body.wait;
     if (typeof wait !== "string" && typeof wait !== "number") {
@@ -889,5 +913,6 @@ function leaseView(lease: import("../store/types.ts").LeaseRecord) {
     acquiredAt: new Date(lease.acquiredAt).toISOString(),
     expiresAt: new Date(lease.expiresAt).toISOString(),
     jobId: lease.jobId,
+    preemptible: isPreemptible(lease),
   };
 }

@@ -120,7 +120,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     // Building the parts is pure: nothing opens, listens or runs until start().
     const store = config.store ?? new MemoryStore();
     this.#store = store;
-    this.#leases = new LeaseManager({ store });
+    this.#leases = new LeaseManager({ store, ...config.leases });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
     const routerOptions = config.router;
@@ -128,7 +128,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       ...routerOptions,
       tokens: routerOptions.tokens === false ? false : {
         ...routerOptions.tokens,
-        senders: { ...routerOptions.tokens?.senders, executor: false },
+        senders: { ...routerOptions.tokens?.senders, executor: false, leases: false },
       },
     });
     const router = this.#router;
@@ -318,7 +318,25 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       if (lease.jobId !== null) {
         this.#executor.preempt(
           lease.jobId,
-          `lease ${lease.resource} was taken over by ${by.holder} (${by.priority})`,
+          `preempted by ${by.holder} (${by.priority}): it took lease ${lease.resource}`,
+        );
+      }
+      const event = {
+        resource: lease.resource,
+        holder: lease.holder,
+        jobId: lease.jobId,
+        by: by.holder,
+        byJobId: by.jobId,
+        byPriority: by.priority,
+        at: new Date().toISOString(),
+      };
+      this.#events.emit("lease:preempted", event);
+      const router = this.#router;
+      if (router.state === "running") {
+        router.publish("leases.preempted", "lease.preempted", event, { from: "leases" }).catch(
+          () => {
+            // A full mailbox of a subscriber: that subscriber misses the event.
+          },
         );
       }
     });

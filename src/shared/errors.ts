@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   ROUTER_CLOSED: { exit: 3, status: 503 },
   /** A territory lease is held by someone else (and cannot be preempted now). */
   LEASE_HELD: { exit: 4, status: 409 },
+  /** Releasing or renewing a lease someone else holds (or a job's lease, by its name). */
+  LEASE_HELD_BY_OTHER: { exit: 4, status: 409 },
   /** Releasing or renewing a lease one does not hold. */
   LEASE_NOT_HELD: { exit: 2, status: 409 },
   /** No schedule by that name. */
