@@ -8,6 +8,7 @@
  * @module
  */
 import type { EnqueueResult, JobSpec } from "../executor/job_spec.ts";
+import type { BatchWaitResult } from "./batches.ts";
 import type { Duration } from "../shared/duration.ts";
 import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot, JobState } from "../shared/job.ts";
@@ -78,7 +79,11 @@ export class ControlClient implements Disposable {
     return (await this.#call<{ kinds: KindInfo[] }>("GET", "/v1/kinds", undefined, options)).kinds;
   }
 
-  enqueue(request: EnqueueRequest, options?: CallOptions): Promise<{ jobs: EnqueueResult[] }> {
+  /** Adds jobs; `batch` names them for {@link waitBatch} (absent from an older runtime). */
+  enqueue(
+    request: EnqueueRequest,
+    options?: CallOptions,
+  ): Promise<{ jobs: EnqueueResult[]; batch?: string }> {
     return this.#call("POST", "/v1/jobs", request as unknown as JsonValue, options);
   }
 
@@ -253,6 +258,21 @@ export class ControlClient implements Disposable {
     options: CallOptions = {},
   ): Promise<{ done: boolean; jobs: JobSnapshot[] }> {
     return this.#call("POST", "/v1/jobs/wait", { ids, timeout }, { timeoutMs: 90_000, ...options });
+  }
+
+  /**
+   * Holds until every job of an enqueue's `batch` is final or `timeout` passes. The answer
+   * counts them; it holds the jobs at the end (and all along for a batch of at most 100).
+   */
+  waitBatch(
+    batch: string,
+    timeout: Duration,
+    options: CallOptions = {},
+  ): Promise<BatchWaitResult> {
+    return this.#call("POST", "/v1/jobs/wait", { batch, timeout }, {
+      timeoutMs: 90_000,
+      ...options,
+    });
   }
 
   shutdown(
