@@ -50,6 +50,8 @@ export interface StreamEvent {
 /** Options of one call. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
   /** @default 30 s */
   timeoutMs?: number;
 }
@@ -291,10 +293,13 @@ export class ControlClient implements Disposable {
    * The live event stream, until `signal` aborts or the runtime closes it.
    *
    * @param filter event names (prefix* allowed) and job ids to receive
+   * @param lastEventId the id of the last event seen before a reconnect: the runtime sends
+   *   what it still holds after it (or a `gap` event)
    */
   async *events(
     filter: { events?: string[]; jobs?: string[] } = {},
     signal?: AbortSignal,
+    lastEventId?: string,
   ): AsyncGenerator<StreamEvent> {
     const query = new URLSearchParams();
     if (filter.events?.length) query.set("events", filter.events.join(","));
@@ -302,6 +307,7 @@ export class ControlClient implements Disposable {
     const suffix = query.size > 0 ? `?${query}` : "";
     const response = await this.#fetch("GET", `/v1/events${suffix}`, undefined, {
       ...(signal ? { signal } : {}),
+      ...(lastEventId === undefined ? {} : { headers: { "last-event-id": lastEventId } }),
       timeoutMs: 0,
     });
     if (response.body === null) return;
@@ -377,9 +383,10 @@ export class ControlClient implements Disposable {
       const response = await fetch(`http://liminal${path}`, {
         method,
         client: this.#http,
-        ...(body === undefined
-          ? {}
-          : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+        ...(body === undefined ? { headers: { ...options.headers } } : {
+          body: JSON.stringify(body),
+          headers: { "content-type": "application/json", ...options.headers },
+        }),
         ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
       if (!response.ok && !(response.headers.get("content-type") ?? "").includes("json")) {

@@ -106,6 +106,9 @@ export class ControlServer {
   readonly #path: string;
   readonly #routes: Route[] = [];
   readonly #live = new AbortController();
+  /** Ends the event streams: after the shutdown report, not with the socket (phase 5). */
+  readonly #streams = new AbortController();
+  #closing: Promise<void> | null = null;
   #hub: EventHub | null = null;
   readonly #batches: BatchWatches;
   #server: Deno.HttpServer<Deno.UnixAddr> | null = null;
@@ -207,25 +210,38 @@ export class ControlServer {
     this.#draining = true;
   }
 
-  /** Shutdown phase 5: ends the event streams and waits, stops listening, removes the socket. */
-  async close(): Promise<void> {
+  /**
+   * Shutdown phase 5: stops listening and removes the socket, ends the long-polls. The event
+   * streams stay open, so their clients (`liminal shutdown`) hear the last phase and the
+   * report; {@link close} ends them.
+   */
+  async stopListening(): Promise<void> {
     this.#draining = true;
-    this.#hub?.close();
-    // Ends the long-polls; the streams above were closed with their buffered events, which
-    // the graceful shutdown still delivers.
     if (!this.#live.signal.aborted) this.#live.abort();
     this.#batches.close();
-    await this.#server?.shutdown();
+    // Deno closes the listener and removes the socket file at once; the promise settles
+    // once the open connections (the event streams) are done.
+    this.#closing ??= this.#server?.shutdown() ?? Promise.resolve();
     this.#server = null;
-    // Servers left behind by accept failures: their connections are closed, without waiting.
-    for (const old of this.#stopped.splice(0)) {
-      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
-    }
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     try {
       await Deno.remove(this.#path);
     } catch {
       // Deno removes the socket file itself when the listener closes.
+    }
+  }
+
+  /** Ends the event streams (with their buffered events) and waits; stops listening first. */
+  async close(): Promise<void> {
+    await this.stopListening();
+    this.#hub?.close();
+    if (!this.#streams.signal.aborted) this.#streams.abort();
+    // The streams were closed with their buffered events, which the graceful shutdown still
+    // delivers.
+    await this.#closing;
+    // Servers left behind by accept failures: their connections are closed, without waiting.
+    for (const old of this.#stopped.splice(0)) {
+      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
     }
   }
 
@@ -606,7 +622,7 @@ export class ControlServer {
       }, 202);
     }, false);
 
-    this.#route("GET", "/v1/events", (_request, _params, url) => {
+    this.#route("GET", "/v1/events", (request, _params, url) => {
       if (this.#hub === null) {
         throw new LiminalError("RUNTIME_NOT_RUNNING", "the event stream is not open");
       }
@@ -618,7 +634,9 @@ export class ControlServer {
       // Deno aborts it as soon as the response starts.
       const body = this.#hub.open(
         { ...(events ? { events } : {}), ...(jobs ? { jobs } : {}) },
-        this.#live.signal,
+        this.#streams.signal,
+        // A reconnecting client gets what it missed (or a `gap` event saying it is lost).
+        request.headers.get("last-event-id"),
       );
       return Promise.resolve(
         new Response(body, {

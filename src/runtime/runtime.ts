@@ -263,6 +263,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     } catch (error) {
       log.debug("start failed: {error}", { error: errorMessage(error) });
       await this.#plan.run(AbortSignal.abort(), () => {});
+      await this.#control?.close().catch(() => {});
       this.#signals?.uninstall();
       this.#finish();
       throw error;
@@ -384,7 +385,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         control.closeIntake();
       });
       this.#plan.add("control-closed", "control", async () => {
-        await control.close();
+        // The event streams stay open until the report is out (see #runShutdown).
+        await control.stopListening();
         return `socket ${control.path} removed`;
       });
     }
@@ -532,6 +534,12 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     progress.report = report;
     log.info(formatReport(report));
     this.#events.emit("shutdown:report", report);
+    // Now the event streams end: their clients (`liminal shutdown`) have heard the report.
+    await this.#control?.close().catch((error) =>
+      log.warn("control socket: closing the event streams failed: {error}", {
+        error: errorMessage(error),
+      })
+    );
     this.#finish();
     return report;
   }
