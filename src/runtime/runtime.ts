@@ -25,7 +25,7 @@ import { UnifiedMessageRouter } from "../router/router.ts";
 import type { EndpointDefinition } from "../router/definition.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { Emitter, type EventSource } from "../shared/emitter.ts";
-import { errorMessage, LiminalError } from "../shared/errors.ts";
+import { type ErrorCode, errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
 import type {
   ClusterSnapshot,
   RuntimeSnapshot,
@@ -106,6 +106,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #progress: ShutdownProgress | null = null;
   #cluster: ClusterSnapshot | null = null;
   #clusterReading: Promise<void> | null = null;
+  /** The code of the last failed node-list read: an unreachable store is said as such. */
+  #clusterErrorCode: ErrorCode | null = null;
   readonly #loop = new LoopMonitor();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
@@ -605,7 +607,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       await this.#readCluster(true);
       if (this.#cluster?.error) {
         throw new LiminalError(
-          "STORE_UNAVAILABLE",
+          this.#clusterErrorCode === "STORE_UNREACHABLE"
+            ? "STORE_UNREACHABLE"
+            : "STORE_UNAVAILABLE",
           `could not list the nodes: ${this.#cluster.error}`,
         );
       }
@@ -635,7 +639,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       try {
         const nodes = await store.nodes!();
         this.#cluster = { nodeId: store.nodeId ?? "", nodes, readAt, error: null };
+        this.#clusterErrorCode = null;
       } catch (error) {
+        this.#clusterErrorCode = isLiminalError(error) ? error.code : null;
         this.#cluster = {
           nodeId: store.nodeId ?? "",
           nodes: this.#cluster?.nodes ?? [],

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type LiminalProcess, runLiminal, spawnLiminal } from "../_support/cli.ts";
+import { POSTGRES_INSTALLED, startPostgres } from "../_support/postgres.ts";
 
 async function startRuntime(dir: string, extra: string[] = []): Promise<LiminalProcess> {
   const proc = spawnLiminal(["start", "--no-tui", "--store", ":memory:", ...extra], { cwd: dir });
@@ -312,4 +313,50 @@ Deno.test("the CLI keeps its contract at the edges", async (t) => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "a Postgres store that goes away: STORE_UNREACHABLE, exit 3, from every command, as at start",
+  ignore: !POSTGRES_INSTALLED,
+  async fn() {
+    const server = (await startPostgres())!;
+    const dir = await Deno.makeTempDir({ prefix: "liminal-pgdown-" });
+    const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+    try {
+      const url = await server.createDatabase("edges");
+      const runtime = spawnLiminal(["start", "--no-tui", "--store", url], { cwd: dir });
+      try {
+        await runtime.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 30_000, "the start");
+        assert.equal((await cli(["jobs"])).code, 0);
+        await server.stop();
+        for (
+          const args of [
+            ["jobs"],
+            ["jobs", "--json"],
+            ["nodes"],
+            ["enqueue", "sleep"],
+          ]
+        ) {
+          const result = await cli(args);
+          assert.equal(result.code, 3, `${args.join(" ")}: ${result.stderr}`);
+          assert.match(result.stderr, /^error: STORE_UNREACHABLE: /m, args.join(" "));
+          if (args.includes("--json")) {
+            assert.equal(errorDoc(result.stdout).code, "STORE_UNREACHABLE");
+          }
+        }
+        runtime.kill("SIGKILL");
+        await runtime.done();
+        // And a start against the same, now absent, server.
+        const start = await cli(["start", "--no-tui", "--store", url, "--socket", "y.sock"]);
+        assert.equal(start.code, 3, start.stderr);
+        assert.match(start.stderr, /^error: STORE_UNREACHABLE: cannot reach PostgreSQL/m);
+      } finally {
+        await runtime[Symbol.asyncDispose]();
+      }
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
