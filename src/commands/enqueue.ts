@@ -222,6 +222,14 @@ export async function follow(
         },
       );
     }
+    // Exit 2 says nothing changed; the jobs exist by now.
+    if (error instanceof LiminalError && error.exitCode === 2) {
+      throw new LiminalError(
+        "INTERNAL",
+        `the job(s) were enqueued, but following them failed: ${error.code}: ${error.message}`,
+        { cause: error, hint: "follow them with liminal jobs show <id>" },
+      );
+    }
     throw error;
   }
 }
