@@ -26,6 +26,11 @@ export type StreamEventName = keyof ExecutorEventMap | keyof RuntimeEventMap | k
 export const MAX_BUFFERED = 10_000;
 /** Events kept for clients that reconnect with `Last-Event-ID`. */
 export const REPLAY_CAPACITY = 4_096;
+/**
+ * A router event larger than this (a big message payload) is sent but not kept for replay:
+ * the ring stays small. A replay over it says so with a `gap` event.
+ */
+export const MAX_HELD_BYTES = 64 * 1024;
 /** A comment line keeps idle connections open through proxies. */
 const KEEPALIVE_MS = 15_000;
 
@@ -80,7 +85,8 @@ const encoder = new TextEncoder();
 interface Held {
   id: number;
   event: string;
-  data: Record<string, unknown>;
+  /** `null`: too large to keep. */
+  data: Record<string, unknown> | null;
   frame: Uint8Array | null;
 }
 
@@ -181,7 +187,11 @@ export class EventHub {
 
   #publish(event: string, data: Record<string, unknown>): void {
     const held: Held = { id: ++this.#seq, event, data, frame: null };
-    this.#held[held.id % REPLAY_CAPACITY] = held;
+    // Message views carry payloads (up to 1 MiB): a large one is not kept.
+    const tooLarge = event.startsWith("message:") && frameOf(held).byteLength > MAX_HELD_BYTES;
+    this.#held[held.id % REPLAY_CAPACITY] = tooLarge
+      ? { id: held.id, event, data: null, frame: null }
+      : held;
     if (this.#clients.size === 0) return;
     for (const client of this.#clients) {
       if (!client.filter(event, data)) continue;
@@ -226,7 +236,12 @@ export class EventHub {
     }
     for (let id = Math.max(after + 1, oldest); id <= this.#seq; id++) {
       const held = this.#held[id % REPLAY_CAPACITY];
-      if (held === undefined || held.id !== id || !client.filter(held.event, held.data)) continue;
+      if (held === undefined || held.id !== id) continue;
+      if (held.data === null) {
+        gap(1, `event ${id} (${held.event}) was too large to keep (over ${MAX_HELD_BYTES} bytes)`);
+        continue;
+      }
+      if (!client.filter(held.event, held.data)) continue;
       this.#send(client, frameOf(held));
       if (!this.#clients.has(client)) return;
     }

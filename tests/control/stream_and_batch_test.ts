@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ControlClient } from "../../src/control/client.ts";
-import { REPLAY_CAPACITY } from "../../src/control/events.ts";
+import { MAX_HELD_BYTES, REPLAY_CAPACITY } from "../../src/control/events.ts";
 import { MAX_BODY_BYTES } from "../../src/control/server.ts";
 import { Runtime } from "../../src/runtime/mod.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
@@ -148,5 +148,50 @@ Deno.test({
       assert.equal(gap.data.after, enqueued!.id);
       assert.ok(Number(gap.data.lost) >= 100, `lost ${gap.data.lost}`);
       assert.match(String(gap.data.message), /no longer held/);
+    }),
+});
+
+Deno.test({
+  name: "events: a router event too large to keep is sent live, and a replay over it says so",
+  ...sanitized,
+  fn: () =>
+    withRuntime(async (_runtime, client) => {
+      const stop = new AbortController();
+      const live: { id: string | null; event: string }[] = [];
+      const big = "x".repeat(MAX_HELD_BYTES);
+      const tail = (async () => {
+        for await (const frame of client.events({ events: ["message:*"] }, stop.signal)) {
+          live.push(frame);
+          if (frame.event === "stream:open") {
+            await client.sendMessage({ to: "jobs.nobody", type: "small", payload: "hi" }).catch(
+              () => {},
+            );
+            await client.sendMessage({ to: "jobs.nobody", type: "big", payload: big }).catch(
+              () => {},
+            );
+          }
+          if (live.filter((f) => f.event === "message:dead-lettered").length === 2) stop.abort();
+        }
+      })();
+      await tail;
+      const first = live.find((f) => f.event === "message:sent")!;
+      assert.ok(live.length >= 5, live.map((f) => f.event).join(", "));
+      const replay = new AbortController();
+      const timer = setTimeout(() => replay.abort(), 3_000);
+      const replayed: { event: string; data: Record<string, unknown> }[] = [];
+      for await (
+        const frame of client.events({ events: ["message:*"] }, replay.signal, first.id!)
+      ) {
+        replayed.push(frame);
+        if (replayed.filter((f) => f.event === "gap").length === 2) replay.abort();
+      }
+      clearTimeout(timer);
+      const gaps = replayed.filter((f) => f.event === "gap");
+      assert.equal(gaps.length, 2, "the big message's sent and dead-lettered events");
+      assert.ok(gaps.every((g) => /too large to keep/.test(String(g.data.message))));
+      assert.ok(
+        replayed.some((f) => f.event === "message:dead-lettered"),
+        "the small message's events are replayed",
+      );
     }),
 });
