@@ -8,6 +8,7 @@
  * @module
  */
 import type { EnqueueResult, JobSpec } from "../executor/job_spec.ts";
+import type { BatchWaitResult } from "./batches.ts";
 import type { Duration } from "../shared/duration.ts";
 import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot, JobState } from "../shared/job.ts";
@@ -62,6 +63,8 @@ export interface StreamEvent {
 /** Options of one call. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
   /** @default 30 s */
   timeoutMs?: number;
 }
@@ -91,7 +94,11 @@ export class ControlClient implements Disposable {
     return (await this.#call<{ kinds: KindInfo[] }>("GET", "/v1/kinds", undefined, options)).kinds;
   }
 
-  enqueue(request: EnqueueRequest, options?: CallOptions): Promise<{ jobs: EnqueueResult[] }> {
+  /** Adds jobs; `batch` names them for {@link waitBatch} (absent from an older runtime). */
+  enqueue(
+    request: EnqueueRequest,
+    options?: CallOptions,
+  ): Promise<{ jobs: EnqueueResult[]; batch?: string }> {
     return this.#call("POST", "/v1/jobs", request as unknown as JsonValue, options);
   }
 
@@ -276,6 +283,21 @@ export class ControlClient implements Disposable {
     return this.#call("POST", "/v1/jobs/wait", { ids, timeout }, { timeoutMs: 90_000, ...options });
   }
 
+  /**
+   * Holds until every job of an enqueue's `batch` is final or `timeout` passes. The answer
+   * counts them; it holds the jobs at the end (and all along for a batch of at most 100).
+   */
+  waitBatch(
+    batch: string,
+    timeout: Duration,
+    options: CallOptions = {},
+  ): Promise<BatchWaitResult> {
+    return this.#call("POST", "/v1/jobs/wait", { batch, timeout }, {
+      timeoutMs: 90_000,
+      ...options,
+    });
+  }
+
   shutdown(
     request: { grace?: Duration; force?: boolean } = {},
     options?: CallOptions,
@@ -292,10 +314,13 @@ export class ControlClient implements Disposable {
    * The live event stream, until `signal` aborts or the runtime closes it.
    *
    * @param filter event names (prefix* allowed) and job ids to receive
+   * @param lastEventId the id of the last event seen before a reconnect: the runtime sends
+   *   what it still holds after it (or a `gap` event)
    */
   async *events(
     filter: { events?: string[]; jobs?: string[] } = {},
     signal?: AbortSignal,
+    lastEventId?: string,
   ): AsyncGenerator<StreamEvent> {
     const query = new URLSearchParams();
     if (filter.events?.length) query.set("events", filter.events.join(","));
@@ -303,6 +328,7 @@ export class ControlClient implements Disposable {
     const suffix = query.size > 0 ? `?${query}` : "";
     const response = await this.#fetch("GET", `/v1/events${suffix}`, undefined, {
       ...(signal ? { signal } : {}),
+      ...(lastEventId === undefined ? {} : { headers: { "last-event-id": lastEventId } }),
       timeoutMs: 0,
     });
     if (response.body === null) return;
@@ -378,9 +404,10 @@ export class ControlClient implements Disposable {
       const response = await fetch(`http://liminal${path}`, {
         method,
         client: this.#http,
-        ...(body === undefined
-          ? {}
-          : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+        ...(body === undefined ? { headers: { ...options.headers } } : {
+          body: JSON.stringify(body),
+          headers: { "content-type": "application/json", ...options.headers },
+        }),
         ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
       if (!response.ok && !(response.headers.get("content-type") ?? "").includes("json")) {

@@ -28,6 +28,7 @@ import { type JsonValue, MAX_PAYLOAD_BYTES, parseJson } from "../shared/json.ts"
 import type { RuntimeSnapshot, RuntimeState, ShutdownReport } from "../shared/snapshot.ts";
 import { VERSION } from "../shared/version.ts";
 import type { JobStore } from "../store/types.ts";
+import { BatchWatches } from "./batches.ts";
 import { EventHub } from "./events.ts";
 import { BUCKETS_SECONDS, renderMetrics } from "./metrics.ts";
 import { claimSocketPath } from "./socket.ts";
@@ -105,7 +106,11 @@ export class ControlServer {
   readonly #path: string;
   readonly #routes: Route[] = [];
   readonly #live = new AbortController();
+  /** Ends the event streams: after the shutdown report, not with the socket (phase 5). */
+  readonly #streams = new AbortController();
+  #closing: Promise<void> | null = null;
   #hub: EventHub | null = null;
+  readonly #batches: BatchWatches;
   #server: Deno.HttpServer<Deno.UnixAddr> | null = null;
   #lastAcceptWarning = 0;
   #relistening = false;
@@ -133,6 +138,7 @@ export class ControlServer {
   constructor(target: ControlTarget, options: ControlServerOptions) {
     this.#target = target;
     this.#path = options.path;
+    this.#batches = new BatchWatches(target.executor, target.store, this.#live.signal);
     this.#defineRoutes();
   }
 
@@ -204,24 +210,38 @@ export class ControlServer {
     this.#draining = true;
   }
 
-  /** Shutdown phase 5: ends the event streams and waits, stops listening, removes the socket. */
-  async close(): Promise<void> {
+  /**
+   * Shutdown phase 5: stops listening and removes the socket, ends the long-polls. The event
+   * streams stay open, so their clients (`liminal shutdown`) hear the last phase and the
+   * report; {@link close} ends them.
+   */
+  async stopListening(): Promise<void> {
     this.#draining = true;
-    this.#hub?.close();
-    // Ends the long-polls; the streams above were closed with their buffered events, which
-    // the graceful shutdown still delivers.
     if (!this.#live.signal.aborted) this.#live.abort();
-    await this.#server?.shutdown();
+    this.#batches.close();
+    // Deno closes the listener and removes the socket file at once; the promise settles
+    // once the open connections (the event streams) are done.
+    this.#closing ??= this.#server?.shutdown() ?? Promise.resolve();
     this.#server = null;
-    // Servers left behind by accept failures: their connections are closed, without waiting.
-    for (const old of this.#stopped.splice(0)) {
-      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
-    }
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     try {
       await Deno.remove(this.#path);
     } catch {
       // Deno removes the socket file itself when the listener closes.
+    }
+  }
+
+  /** Ends the event streams (with their buffered events) and waits; stops listening first. */
+  async close(): Promise<void> {
+    await this.stopListening();
+    this.#hub?.close();
+    if (!this.#streams.signal.aborted) this.#streams.abort();
+    // The streams were closed with their buffered events, which the graceful shutdown still
+    // delivers.
+    await this.#closing;
+    // Servers left behind by accept failures: their connections are closed, without waiting.
+    for (const old of this.#stopped.splice(0)) {
+      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
     }
   }
 
@@ -354,13 +374,16 @@ export class ControlServer {
     this.#route("POST", "/v1/jobs", async (request) => {
       const specs = parseEnqueueBody(await readJson(request));
       const results = await executor().enqueueMany(specs);
-      return json({ jobs: results }, 201);
+      // `batch` names these jobs for POST /v1/jobs/wait: a wait need not send every id.
+      const batch = this.#batches.add(results.map((r) => r.id));
+      return json({ jobs: results, batch }, 201);
     });
 
     this.#route("POST", "/v1/jobs/wait", async (request) => {
       const body = await readJson(request);
-      const { ids, timeoutMs } = parseWaitBody(body);
-      return json(await this.#wait(ids, timeoutMs));
+      const wait = parseWaitBody(body);
+      if ("batch" in wait) return json(await this.#batches.wait(wait.batch, wait.timeoutMs));
+      return json(await this.#wait(wait.ids, wait.timeoutMs));
     }, false);
 
     this.#route("POST", "/v1/jobs/prune", async (request) => {
@@ -622,7 +645,7 @@ export class ControlServer {
       }, 202);
     }, false);
 
-    this.#route("GET", "/v1/events", (_request, _params, url) => {
+    this.#route("GET", "/v1/events", (request, _params, url) => {
       if (this.#hub === null) {
         throw new LiminalError("RUNTIME_NOT_RUNNING", "the event stream is not open");
       }
@@ -634,7 +657,9 @@ export class ControlServer {
       // Deno aborts it as soon as the response starts.
       const body = this.#hub.open(
         { ...(events ? { events } : {}), ...(jobs ? { jobs } : {}) },
-        this.#live.signal,
+        this.#streams.signal,
+        // A reconnecting client gets what it missed (or a `gap` event saying it is lost).
+        request.headers.get("last-event-id"),
       );
       return Promise.resolve(
         new Response(body, {
@@ -817,21 +842,42 @@ export function parseEnqueueBody(body: JsonValue): JobSpec[] {
   return Array.from({ length: n }, () => spec);
 }
 
-function parseWaitBody(body: JsonValue): { ids: string[]; timeoutMs: number } {
+function parseWaitBody(
+  body: JsonValue,
+): { ids: string[]; timeoutMs: number } | { batch: string; timeoutMs: number } {
   const object = asObject(body, "the request body");
+  const timeoutMs = parseWaitTimeout(object.timeout);
+  if (object.batch !== undefined) {
+    if (object.ids !== undefined) {
+      throw new LiminalError("INVALID_ARGUMENT", 'give "batch" or "ids", not both');
+    }
+    if (typeof object.batch !== "string" || !isId(object.batch)) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        '"batch" must be the batch id an enqueue answered (POST /v1/jobs)',
+      );
+    }
+    return { batch: object.batch.toLowerCase(), timeoutMs };
+  }
   const ids = object.ids;
   if (
     !Array.isArray(ids) || ids.length === 0 || ids.length > MAX_BATCH ||
     !ids.every((id) => typeof id === "string")
   ) {
-    throw new LiminalError("INVALID_ARGUMENT", '"ids" must be a non-empty array of job ids');
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      '"ids" must be a non-empty array of job ids (or give "batch", the id an enqueue answered)',
+    );
   }
-  const timeout = object.timeout ?? "30s";
+  return { ids: [...new Set(ids.map((id) => checkId(id as string)))], timeoutMs };
+}
+
+function parseWaitTimeout(value: JsonValue | undefined): number {
+  const timeout = value ?? "30s";
   if (typeof timeout !== "string" && typeof timeout !== "number") {
     throw new LiminalError("INVALID_DURATION", '"timeout" must be a duration such as "30s"');
   }
-  const timeoutMs = Math.min(parseDuration(timeout as Duration, "timeout"), MAX_WAIT_MS);
-  return { ids: [...new Set(ids.map((id) => checkId(id as string)))], timeoutMs };
+  return Math.min(parseDuration(timeout as Duration, "timeout"), MAX_WAIT_MS);
 }
 
 function parseShutdownBody(body: JsonValue): { grace?: number; force: boolean } {

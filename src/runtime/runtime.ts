@@ -25,7 +25,7 @@ import { UnifiedMessageRouter } from "../router/router.ts";
 import type { EndpointDefinition } from "../router/definition.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { Emitter, type EventSource } from "../shared/emitter.ts";
-import { errorMessage, LiminalError } from "../shared/errors.ts";
+import { type ErrorCode, errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
 import type {
   ClusterSnapshot,
   RuntimeSnapshot,
@@ -106,6 +106,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #progress: ShutdownProgress | null = null;
   #cluster: ClusterSnapshot | null = null;
   #clusterReading: Promise<void> | null = null;
+  /** The code of the last failed node-list read: an unreachable store is said as such. */
+  #clusterErrorCode: ErrorCode | null = null;
   readonly #loop = new LoopMonitor();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
@@ -263,6 +265,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     } catch (error) {
       log.debug("start failed: {error}", { error: errorMessage(error) });
       await this.#plan.run(AbortSignal.abort(), () => {});
+      await this.#control?.close().catch(() => {});
       this.#signals?.uninstall();
       this.#finish();
       throw error;
@@ -402,7 +405,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         control.closeIntake();
       });
       this.#plan.add("control-closed", "control", async () => {
-        await control.close();
+        // The event streams stay open until the report is out (see #runShutdown).
+        await control.stopListening();
         return `socket ${control.path} removed`;
       });
     }
@@ -550,6 +554,12 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     progress.report = report;
     log.info(formatReport(report));
     this.#events.emit("shutdown:report", report);
+    // Now the event streams end: their clients (`liminal shutdown`) have heard the report.
+    await this.#control?.close().catch((error) =>
+      log.warn("control socket: closing the event streams failed: {error}", {
+        error: errorMessage(error),
+      })
+    );
     this.#finish();
     return report;
   }
@@ -615,7 +625,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       await this.#readCluster(true);
       if (this.#cluster?.error) {
         throw new LiminalError(
-          "STORE_UNAVAILABLE",
+          this.#clusterErrorCode === "STORE_UNREACHABLE"
+            ? "STORE_UNREACHABLE"
+            : "STORE_UNAVAILABLE",
           `could not list the nodes: ${this.#cluster.error}`,
         );
       }
@@ -645,7 +657,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       try {
         const nodes = await store.nodes!();
         this.#cluster = { nodeId: store.nodeId ?? "", nodes, readAt, error: null };
+        this.#clusterErrorCode = null;
       } catch (error) {
+        this.#clusterErrorCode = isLiminalError(error) ? error.code : null;
         this.#cluster = {
           nodeId: store.nodeId ?? "",
           nodes: this.#cluster?.nodes ?? [],
