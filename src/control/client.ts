@@ -16,6 +16,7 @@ import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
 import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
 import type { DeadLetterView, RouterSnapshot } from "../shared/router_snapshot.ts";
 import type { Priority } from "../shared/priority.ts";
+import { checkSocketPath } from "./socket.ts";
 
 /** A job kind as `GET /v1/kinds` describes it. */
 export interface KindInfo {
@@ -343,7 +344,10 @@ export class ControlClient implements Disposable {
     body: JsonValue | undefined,
     options: CallOptions = {},
   ): Promise<Response> {
-    this.#http ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.#path } });
+    if (this.#http === null) {
+      checkSocketPath(this.#path); // too long to connect to: say so, not "nothing listens"
+      this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: this.#path } });
+    }
     const timeoutMs = options.timeoutMs ?? 30_000;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);

@@ -15,7 +15,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ControlServer } from "../control/server.ts";
-import { assertSocketFree } from "../control/socket.ts";
+import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
 import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
@@ -278,8 +278,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
 
   async #startParts(): Promise<void> {
     const config = this.#config;
-    // Refuse a live runtime on the socket before touching the store.
-    if (config.socket !== null) await assertSocketFree(config.socket);
+    // Refuse a socket path too long to bind, or a live runtime on it, before touching the store.
+    if (config.socket !== null) {
+      checkSocketPath(config.socket);
+      await assertSocketFree(config.socket);
+    }
     this.#loop.start();
     this.#plan.add("store-closed", "loop monitor", () => this.#loop.stop());
     // 1. store
