@@ -51,6 +51,7 @@ import type {
   StoreInfo,
 } from "../types.ts";
 import { openError, writeError } from "./_errors.ts";
+import { makeStoreFilesPrivate } from "./_files.ts";
 import { DatabaseLock } from "./_lock.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/mod.ts";
 
@@ -171,6 +172,7 @@ export class SqliteStore implements JobStore {
     const lock = await DatabaseLock.acquire(this.#path);
     let db: DatabaseSync | null = null;
     try {
+      await makeStoreFilesPrivate(this.#path);
       db = new DatabaseSync(this.#path, { enableForeignKeyConstraints: true });
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.#busyTimeoutMs))}`);
       checkApplication(db, this.#path);
