@@ -83,11 +83,13 @@ export class ControlClient implements Disposable {
     return this.#call("POST", "/v1/jobs", request as unknown as JsonValue, options);
   }
 
+  /** Jobs, newest first; their payloads' `env` values masked unless `reveal`. */
   async listJobs(
-    filter: { state?: JobState; kind?: string; limit?: number } = {},
+    filter: { state?: JobState; kind?: string; limit?: number; reveal?: boolean } = {},
     options?: CallOptions,
   ): Promise<JobSnapshot[]> {
     const query = new URLSearchParams();
+    if (filter.reveal) query.set("reveal", "1");
     if (filter.state !== undefined) query.set("state", filter.state);
     if (filter.kind !== undefined) query.set("kind", filter.kind);
     if (filter.limit !== undefined) query.set("limit", String(filter.limit));
@@ -100,8 +102,10 @@ export class ControlClient implements Disposable {
     )).jobs;
   }
 
-  getJob(id: string, options?: CallOptions): Promise<JobSnapshot> {
-    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}`, undefined, options);
+  /** One job; its payload's `env` values masked unless `reveal`. */
+  getJob(id: string, options?: CallOptions & { reveal?: boolean }): Promise<JobSnapshot> {
+    const suffix = options?.reveal ? "?reveal=1" : "";
+    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}${suffix}`, undefined, options);
   }
 
   cancelJob(id: string, options?: CallOptions): Promise<JobSnapshot> {
