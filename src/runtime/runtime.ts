@@ -42,6 +42,7 @@ import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from ".
 import { LoopMonitor } from "./loop_monitor.ts";
 import { pruneInBatches, RetentionSweeper } from "./retention.ts";
 import { ShutdownPlan } from "./shutdown.ts";
+import { StoreWriteWatch } from "./store_writes.ts";
 import { type ShutdownSignal, SignalWatcher } from "./signals.ts";
 
 const ACTIVE = Symbol.for("liminal.runtime.active");
@@ -107,6 +108,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #cluster: ClusterSnapshot | null = null;
   #clusterReading: Promise<void> | null = null;
   readonly #loop = new LoopMonitor();
+  readonly #writes = new StoreWriteWatch();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
   #interrupted = 0;
@@ -118,7 +120,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#config = config;
     this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     // Building the parts is pure: nothing opens, listens or runs until start().
-    const store = config.store ?? new MemoryStore();
+    // Every part writes through the watch, so status can say when the store refuses writes.
+    const store = this.#writes.watch(config.store ?? new MemoryStore());
     this.#store = store;
     this.#leases = new LeaseManager({ store });
     const leases = this.#leases;
@@ -651,7 +654,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const now = Date.now();
     const executorSnapshot = await executor.snapshot();
     const lag = this.#loop.lag();
-    const warnings: Warning[] = [...executorSnapshot.warnings];
+    const refused = this.#writes.warning(now);
+    // The watch sees every write, the executor's own settle and claim failures included.
+    const warnings: Warning[] = refused === null
+      ? [...executorSnapshot.warnings]
+      : [...executorSnapshot.warnings.filter((w) => w.code !== "STORE_WRITE_FAILING"), refused];
     if (lag.max10sMs >= LOOP_BLOCKED_MS) {
       warnings.push({
         code: "EVENT_LOOP_BLOCKED",
