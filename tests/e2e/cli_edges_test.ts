@@ -102,6 +102,16 @@ Deno.test("the store's files are created 0600, and wider ones are tightened at s
     assert.match(again.stderr, /liminal\.db was mode 0644; made it 0600/);
     again.kill("SIGTERM");
     assert.equal((await again.done()).code, 0);
+    // A file refused as another application's keeps its mode, like its bytes.
+    const other = `${dir}/other.db`;
+    await Deno.writeTextFile(other, "not ours\n".repeat(100));
+    await Deno.chmod(other, 0o644);
+    const refused = await runLiminal(
+      ["start", "--no-tui", "--store", other, "--socket", `${dir}/o.sock`],
+      { cwd: dir },
+    );
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal((await Deno.stat(other)).mode! & 0o777, 0o644);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

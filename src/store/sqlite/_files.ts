@@ -2,8 +2,9 @@
  * The store's files are private to their owner: payloads, `env` values and job output may hold
  * secrets. The database is created 0600 before SQLite opens it; SQLite gives its `-wal` and
  * `-shm` files the database's mode, and the lock file is created 0600 too. Files left with
- * wider modes (by an older liminal, or a copy) are tightened at open when this process owns
- * them, with a warning that says so; files of another owner are only warned about.
+ * wider modes (by an older liminal, or a copy) are tightened at open, once the database is
+ * known to be liminal's, when this process owns them, with a warning that says so; files of
+ * another owner are only warned about.
  *
  * @module
  */
@@ -20,11 +21,8 @@ export function storeFiles(path: string): string[] {
   return [path, `${path}-wal`, `${path}-shm`, `${path}.lock`];
 }
 
-/**
- * Creates the database file 0600 when it is missing (so SQLite's `-wal` and `-shm` follow),
- * and tightens the store's existing files to 0600.
- */
-export async function makeStoreFilesPrivate(path: string): Promise<void> {
+/** Creates the database file 0600 when it is missing, so SQLite's `-wal` and `-shm` follow. */
+export async function createPrivateDatabase(path: string): Promise<void> {
   if (Deno.build.os === "windows") return;
   try {
     const file = await Deno.open(path, { createNew: true, write: true, mode: PRIVATE_MODE });
@@ -32,6 +30,14 @@ export async function makeStoreFilesPrivate(path: string): Promise<void> {
   } catch (error) {
     if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
   }
+}
+
+/**
+ * Tightens the store's existing files to 0600. Called once the database is known to be
+ * liminal's: a file refused as another application's is left exactly as it was.
+ */
+export async function tightenStoreFiles(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
   for (const file of storeFiles(path)) await tighten(file);
 }
 
