@@ -23,6 +23,7 @@ export function jobsCommand(_ctx: CliContext) {
 Examples:
   $ liminal jobs --state dead
   $ liminal jobs show 01a2b3c4-…
+  $ liminal jobs show 01a2b3c4-… --reveal        # env values in full
   $ liminal jobs why 01a2b3c4-…
   $ liminal jobs cancel 01a2b3c4-… --yes
   $ liminal jobs retry 01a2b3c4-…
@@ -72,10 +73,11 @@ Examples:
     .description("everything about one job: spec, state, attempts, progress, log, result")
     .argument("<id>", "the job id")
     .option("--json", "print the job as one JSON document")
+    .option("--reveal", "show the payload's env values (masked as *** otherwise)")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (id, options) => {
       await withClient(options.socket, async (client) => {
-        const job = await client.getJob(id);
+        const job = await client.getJob(id, { reveal: options.reveal === true });
         if (options.json) printJson(job);
         else writeOut(formatJobDetail(job, colorEnabled()));
       });

@@ -12,7 +12,7 @@ import { LiminalError } from "../shared/errors.ts";
 import { parseDuration } from "../shared/duration.ts";
 import { createStore, isPostgresUrl, parseDurability, resolveStoreOption } from "./_store.ts";
 import { VERSION } from "../shared/version.ts";
-import { resolveSocketPath } from "../control/socket.ts";
+import { checkSocketPath, resolveSocketPath } from "../control/socket.ts";
 import { SOCKET_HELP } from "./_client.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
@@ -108,6 +108,8 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const durability = parseDurability(options.durability);
       const retain = parseDurationOption(options.retain, "--retain")!;
       const retainCount = parseRetainCount(options.retainCount);
+      const socket = resolveSocketPath(options.socket);
+      checkSocketPath(socket); // before the store, its directory or its migrations exist
       const location = resolveStoreOption(options.store);
       const nodeId = options.nodeId ??
         (isPostgresUrl(location) ? Deno.env.get("LIMINAL_NODE_ID") || undefined : undefined);
@@ -129,7 +131,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         stuckAfter,
         endpoints: modules.flatMap((m) => m.endpoints),
         handleSignals: true,
-        socket: resolveSocketPath(options.socket),
+        socket,
         store,
         retention: { maxAge: retain, maxCount: retainCount },
         leases: { defaultTtl: parseDurationOption(options.leaseTtl, "--lease-ttl")! },
@@ -146,7 +148,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         {
           store: store.info.location,
           version: VERSION,
-          socket: resolveSocketPath(options.socket),
+          socket,
           pid: Deno.pid,
           workers: runtime.config.workers,
           kinds: runtime.executor.kinds.names().join(", "),

@@ -17,6 +17,7 @@ import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
 import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
 import type { DeadLetterView, RouterSnapshot } from "../shared/router_snapshot.ts";
 import type { Priority } from "../shared/priority.ts";
+import { checkSocketPath } from "./socket.ts";
 
 /** A job kind as `GET /v1/kinds` describes it. */
 export interface KindInfo {
@@ -102,11 +103,13 @@ export class ControlClient implements Disposable {
     return this.#call("POST", "/v1/jobs", request as unknown as JsonValue, options);
   }
 
+  /** Jobs, newest first; their payloads' `env` values masked unless `reveal`. */
   async listJobs(
-    filter: { state?: JobState; kind?: string; limit?: number } = {},
+    filter: { state?: JobState; kind?: string; limit?: number; reveal?: boolean } = {},
     options?: CallOptions,
   ): Promise<JobSnapshot[]> {
     const query = new URLSearchParams();
+    if (filter.reveal) query.set("reveal", "1");
     if (filter.state !== undefined) query.set("state", filter.state);
     if (filter.kind !== undefined) query.set("kind", filter.kind);
     if (filter.limit !== undefined) query.set("limit", String(filter.limit));
@@ -119,8 +122,10 @@ export class ControlClient implements Disposable {
     )).jobs;
   }
 
-  getJob(id: string, options?: CallOptions): Promise<JobSnapshot> {
-    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}`, undefined, options);
+  /** One job; its payload's `env` values masked unless `reveal`. */
+  getJob(id: string, options?: CallOptions & { reveal?: boolean }): Promise<JobSnapshot> {
+    const suffix = options?.reveal ? "?reveal=1" : "";
+    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}${suffix}`, undefined, options);
   }
 
   cancelJob(id: string, options?: CallOptions): Promise<JobSnapshot> {
@@ -390,7 +395,10 @@ export class ControlClient implements Disposable {
     body: JsonValue | undefined,
     options: CallOptions = {},
   ): Promise<Response> {
-    this.#http ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.#path } });
+    if (this.#http === null) {
+      checkSocketPath(this.#path); // too long to connect to: say so, not "nothing listens"
+      this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: this.#path } });
+    }
     const timeoutMs = options.timeoutMs ?? 30_000;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);

@@ -23,7 +23,15 @@ import { type Duration, parseDuration } from "../shared/duration.ts";
 import type { EventSource } from "../shared/emitter.ts";
 import { errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
 import { isId } from "../shared/ids.ts";
-import { FINAL_STATES, isJobState, JOB_STATES, toJobSnapshot } from "../shared/job.ts";
+import {
+  FINAL_STATES,
+  isJobState,
+  JOB_STATES,
+  type JobRecord,
+  type JobSnapshot,
+  toJobSnapshot,
+} from "../shared/job.ts";
+import { maskJob } from "../shared/secrets.ts";
 import { type JsonValue, MAX_PAYLOAD_BYTES, parseJson } from "../shared/json.ts";
 import type { RuntimeSnapshot, RuntimeState, ShutdownReport } from "../shared/snapshot.ts";
 import { VERSION } from "../shared/version.ts";
@@ -368,7 +376,8 @@ export class ControlServer {
         ...(kind === null ? {} : { kind }),
         limit,
       });
-      return json({ jobs: records.map(toJobSnapshot) });
+      const reveal = revealAsked(url);
+      return json({ jobs: records.map((r) => shownJob(r, reveal)) });
     });
 
     this.#route("POST", "/v1/jobs", async (request) => {
@@ -601,20 +610,20 @@ export class ControlServer {
       });
     });
 
-    this.#route("GET", "/v1/jobs/:id", async (_request, { id }) => {
+    this.#route("GET", "/v1/jobs/:id", async (_request, { id }, url) => {
       const record = await target.store.get(checkId(id!));
       if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
-      return json(toJobSnapshot(record));
+      return json(shownJob(record, revealAsked(url)));
     });
 
     this.#route("POST", "/v1/jobs/:id/cancel", async (_request, { id }) => {
       const record = await executor().cancel(checkId(id!));
-      return json(toJobSnapshot(record));
+      return json(shownJob(record));
     });
 
     this.#route("POST", "/v1/jobs/:id/retry", async (_request, { id }) => {
       const record = await executor().retry(checkId(id!));
-      return json(toJobSnapshot(record));
+      return json(shownJob(record));
     });
 
     this.#route("POST", "/v1/intake", async (request) => {
@@ -711,9 +720,23 @@ export class ControlServer {
       }
     }
     const records = await Promise.all(ids.map((id) => store.get(id)));
-    const jobs = records.map((r) => (r === null ? null : toJobSnapshot(r)));
+    const jobs = records.map((r) => (r === null ? null : shownJob(r)));
     return { done: jobs.every((j) => j !== null && FINAL_STATES.has(j.state)), jobs };
   }
+}
+
+/** A job as the API shows it: its payload's `env` values masked unless `reveal`. */
+function shownJob(record: JobRecord, reveal = false): JobSnapshot {
+  const job = toJobSnapshot(record);
+  return reveal ? job : maskJob(job);
+}
+
+/** Whether the query asks for secrets in full (`?reveal=1` or `?reveal=true`). */
+function revealAsked(url: URL): boolean {
+  const value = url.searchParams.get("reveal");
+  if (value === null || value === "0" || value === "false") return false;
+  if (value === "" || value === "1" || value === "true") return true;
+  throw new LiminalError("INVALID_ARGUMENT", `invalid reveal "${value}"; use 1 or 0`);
 }
 
 function checkId(id: string, what: "job" | "message" = "job"): string {

@@ -15,7 +15,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ControlServer } from "../control/server.ts";
-import { assertSocketFree } from "../control/socket.ts";
+import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
 import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
@@ -42,6 +42,7 @@ import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from ".
 import { LoopMonitor } from "./loop_monitor.ts";
 import { pruneInBatches, RetentionSweeper } from "./retention.ts";
 import { ShutdownPlan } from "./shutdown.ts";
+import { StoreWriteWatch } from "./store_writes.ts";
 import { type ShutdownSignal, SignalWatcher } from "./signals.ts";
 
 const ACTIVE = Symbol.for("liminal.runtime.active");
@@ -109,6 +110,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   /** The code of the last failed node-list read: an unreachable store is said as such. */
   #clusterErrorCode: ErrorCode | null = null;
   readonly #loop = new LoopMonitor();
+  readonly #writes = new StoreWriteWatch();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
   #interrupted = 0;
@@ -120,7 +122,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#config = config;
     this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     // Building the parts is pure: nothing opens, listens or runs until start().
-    const store = config.store ?? new MemoryStore();
+    // Every part writes through the watch, so status can say when the store refuses writes.
+    const store = this.#writes.watch(config.store ?? new MemoryStore());
     this.#store = store;
     this.#leases = new LeaseManager({ store, ...config.leases });
     const leases = this.#leases;
@@ -281,8 +284,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
 
   async #startParts(): Promise<void> {
     const config = this.#config;
-    // Refuse a live runtime on the socket before touching the store.
-    if (config.socket !== null) await assertSocketFree(config.socket);
+    // Refuse a socket path too long to bind, or a live runtime on it, before touching the store.
+    if (config.socket !== null) {
+      checkSocketPath(config.socket);
+      await assertSocketFree(config.socket);
+    }
     this.#loop.start();
     this.#plan.add("store-closed", "loop monitor", () => this.#loop.stop());
     // 1. store
@@ -680,7 +686,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const now = Date.now();
     const executorSnapshot = await executor.snapshot();
     const lag = this.#loop.lag();
-    const warnings: Warning[] = [...executorSnapshot.warnings];
+    const refused = this.#writes.warning(now);
+    // The watch sees every write, the executor's own settle and claim failures included.
+    const warnings: Warning[] = refused === null
+      ? [...executorSnapshot.warnings]
+      : [...executorSnapshot.warnings.filter((w) => w.code !== "STORE_WRITE_FAILING"), refused];
     if (lag.max10sMs >= LOOP_BLOCKED_MS) {
       warnings.push({
         code: "EVENT_LOOP_BLOCKED",

@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's errors in liminal's terms. Messages name what failed (the server, the
- * database, the user, the schema) and never the password.
+ * database, the user, the schema) and never the password: a connection URL a message quotes
+ * has its password replaced by `***`, and nothing else is touched.
  *
  * - Opening: a server that cannot be reached (refused, no socket, unknown host, timed out, not
  *   accepting connections) is `STORE_UNREACHABLE` (exit 3, as from every command); every other
@@ -13,6 +14,7 @@
  * @module
  */
 import { errorMessage, LiminalError } from "../../shared/errors.ts";
+import { redactUrl } from "./_url.ts";
 
 /** SQLSTATE classes and codes we branch on. */
 const SQLSTATE = {
@@ -61,19 +63,17 @@ export interface ErrorContext {
   database: string;
   user: string;
   schema: string;
-  /** Removed from every message, in case a server or driver echoes it. */
-  password: string;
 }
 
 /** Maps an error met while opening (connecting, migrating, registering). */
 export function openError(error: unknown, ctx: ErrorContext): LiminalError {
   if (error instanceof LiminalError) return error;
-  const message = scrub(errorMessage(error), ctx);
+  const message = scrub(errorMessage(error));
   const code = (error as { code?: unknown } | null)?.code;
   const state = sqlState(error);
   const where = `PostgreSQL at ${ctx.server}`;
   const make = (text: string, hint?: string, unreachable = false) =>
-    new LiminalError(unreachable ? "STORE_UNREACHABLE" : "STORE_UNAVAILABLE", scrub(text, ctx), {
+    new LiminalError(unreachable ? "STORE_UNREACHABLE" : "STORE_UNAVAILABLE", scrub(text), {
       cause: error,
       ...(hint === undefined ? {} : { hint }),
     });
@@ -155,7 +155,7 @@ export function openError(error: unknown, ctx: ErrorContext): LiminalError {
  */
 export function writeError(error: unknown, what: string, ctx: ErrorContext): LiminalError {
   if (error instanceof LiminalError) return error;
-  const message = scrub(errorMessage(error), ctx);
+  const message = scrub(errorMessage(error));
   const state = sqlState(error);
   if (state === SQLSTATE.DISK_FULL || state === SQLSTATE.PROGRAM_LIMIT) {
     return new LiminalError(
@@ -182,6 +182,11 @@ export function writeError(error: unknown, what: string, ctx: ErrorContext): Lim
   return new LiminalError("STORE_ERROR", `${what} failed: ${message}`, { cause: error });
 }
 
-function scrub(text: string, ctx: ErrorContext): string {
-  return ctx.password.length >= 3 ? text.replaceAll(ctx.password, "***") : text;
+/**
+ * Hides the password of every connection URL in `text` (in case a driver echoes one), and only
+ * there: a password that is also a word (`postgres`) leaves the database or user of that name
+ * readable elsewhere in the message.
+ */
+function scrub(text: string): string {
+  return text.replace(/postgres(?:ql)?:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
 }

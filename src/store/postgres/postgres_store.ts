@@ -316,7 +316,6 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       database: this.#target.database || env("PGDATABASE") || user,
       user,
       schema,
-      password: this.#target.password,
     };
   }
 

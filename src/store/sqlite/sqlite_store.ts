@@ -52,6 +52,7 @@ import type {
   StoreInfo,
 } from "../types.ts";
 import { openError, writeError } from "./_errors.ts";
+import { createPrivateDatabase, tightenStoreFiles } from "./_files.ts";
 import { DatabaseLock } from "./_lock.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/mod.ts";
 
@@ -172,9 +173,11 @@ export class SqliteStore implements JobStore {
     const lock = await DatabaseLock.acquire(this.#path);
     let db: DatabaseSync | null = null;
     try {
+      await createPrivateDatabase(this.#path);
       db = new DatabaseSync(this.#path, { enableForeignKeyConstraints: true });
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.#busyTimeoutMs))}`);
       checkApplication(db, this.#path);
+      await tightenStoreFiles(this.#path);
       const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as Row | undefined)?.journal_mode;
       if (mode !== "wal") throw new Error(`could not switch to WAL (journal mode ${String(mode)})`);
       db.exec(`PRAGMA synchronous = ${this.#durability === "full" ? "FULL" : "NORMAL"}`);
