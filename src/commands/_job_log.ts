@@ -5,9 +5,16 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { MaintenanceExecutor } from "../executor/executor.ts";
+import type { DeadReason } from "../executor/events.ts";
 import { formatDuration } from "../shared/duration.ts";
 
 const log = getLogger(["liminal", "job"]);
+
+const DEAD_WHY: Record<DeadReason, string> = {
+  exhausted: "no attempts left",
+  permanent: "a permanent error: retrying cannot help",
+  interrupted: "interrupted too often",
+};
 
 /** Logs the executor's job events until the returned function is called. */
 export function logJobLifecycle(executor: MaintenanceExecutor): () => void {
@@ -32,19 +39,23 @@ export function logJobLifecycle(executor: MaintenanceExecutor): () => void {
     executor.on("job:failed", (e) => {
       const next = e.next === "scheduled"
         ? `retry in ${formatDuration(Math.max(0, (e.retryAt ?? Date.now()) - Date.now()))}`
-        : e.next === "dead"
-        ? "no attempts left: dead"
-        : "failed for good";
-      const fields = {
+        : "it will not run again";
+      log.warn(`job {id} {kind} attempt {attempt} failed: {message} ({then})`, {
         event: "job.failed",
         ...e,
         message: e.error.message,
         code: e.error.code,
         then: next,
-      };
-      if (e.next === "scheduled") {
-        log.warn(`job {id} {kind} attempt {attempt} failed: {message} ({then})`, fields);
-      } else log.error(`job {id} {kind} attempt {attempt} failed: {message} ({then})`, fields);
+      });
+    }),
+    executor.on("job:dead", (e) => {
+      log.error(`job {id} {kind} dead after attempt {attempt}: {message} ({why})`, {
+        event: "job.dead",
+        ...e,
+        message: e.error.message,
+        code: e.error.code,
+        why: DEAD_WHY[e.reason],
+      });
     }),
     executor.on("job:cancelled", (e) => {
       log.warn(`job {id} {kind} cancelled${e.running ? " while running" : ""}`, {
@@ -69,11 +80,15 @@ export function logJobLifecycle(executor: MaintenanceExecutor): () => void {
       });
     }),
     executor.on("worker:stuck", (e) => {
-      log.warn(`worker {worker} looks stuck: job {jobId} silent for {silent}`, {
-        event: "worker.stuck",
-        ...e,
-        silent: formatDuration(e.silentMs),
-      });
+      log.warn(
+        `worker {worker} looks stuck: job {jobId} {kind} shows no heartbeat, progress or log for {silent} (stuck after {threshold}); {hint}`,
+        {
+          event: "worker.stuck",
+          ...e,
+          silent: formatDuration(e.silentMs),
+          threshold: formatDuration(e.stuckAfterMs),
+        },
+      );
     }),
   ];
   return () => offs.forEach((off) => off());

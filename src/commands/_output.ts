@@ -32,9 +32,17 @@ function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): v
   while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
 }
 
+let printedJson = false;
+
 /** Prints one JSON document on stdout. */
 export function printJson(value: unknown): void {
+  printedJson = true;
   writeOut(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Whether {@link printJson} has printed a document in this process. */
+export function jsonPrinted(): boolean {
+  return printedJson;
 }
 
 /** Whether colours may be used on a stream. */

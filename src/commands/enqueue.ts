@@ -90,14 +90,14 @@ Examples:
             kinds.map((k) => ({ value: k.kind, description: k.description })),
           );
         }
-        const { jobs: results } = await client.enqueue({
+        const { jobs: results, batch } = await client.enqueue({
           kind,
           ...spec,
           ...(count > 1 ? { count } : {}),
         });
         const color = colorEnabled();
         if (!options.wait) {
-          if (options.json) printJson(count > 1 ? { jobs: results } : results[0]);
+          if (options.json) printJson({ jobs: results });
           else {
             for (const r of results) writeOut(`${r.id}\n`);
             const existing = results.filter((r) => !r.created).length;
@@ -122,63 +122,114 @@ Examples:
         Deno.addSignalListener("SIGINT", onInterrupt);
         let jobs: JobSnapshot[];
         try {
-          jobs = await follow(client, ids);
+          jobs = await follow(client, ids, batch);
         } finally {
           Deno.removeSignalListener("SIGINT", onInterrupt);
         }
-        const ok = jobs.every((j) => j.state === "succeeded");
-        if (options.json) printJson(count > 1 ? { jobs } : jobs[0]);
-        else writeOut(formatJobTable(jobs, color));
+        const ok = jobs.length === ids.length && jobs.every((j) => j.state === "succeeded");
+        if (options.json) printJson({ jobs });
+        else {
+          writeOut(formatJobTable(jobs, color));
+          if (jobs.length < ids.length) {
+            writeErr(
+              `${paint("note:", "bold", colorEnabled(Deno.stderr))} ${
+                ids.length - jobs.length
+              } job(s) were removed from the store before they were seen to end\n`,
+            );
+          }
+        }
         ctx.exitCode = ok ? 0 : 1;
       });
     });
 }
 
+/** The most ids one wait call carries when a runtime cannot follow a batch. */
+const IDS_PER_WAIT = 5_000;
+
 /**
- * Waits until every job is final, showing progress on a terminal. If the runtime goes away
- * first: `RUNTIME_UNREACHABLE`.
+ * Waits until every job is final, showing progress on a terminal: by the enqueue's `batch`
+ * (the runtime follows its jobs; no id is sent again), else by the ids, a few thousand per
+ * call. If the runtime goes away first: `RUNTIME_UNREACHABLE`.
  */
-export async function follow(client: ControlClient, ids: string[]): Promise<JobSnapshot[]> {
+export async function follow(
+  client: ControlClient,
+  ids: string[],
+  batch?: string,
+): Promise<JobSnapshot[]> {
   const tty = Deno.stderr.isTerminal();
   const color = colorEnabled(Deno.stderr);
+  const poll = tty ? "1s" : "30s";
   let last: JobSnapshot[] = [];
+  let open = "the job(s)";
+  const show = (finished: number, total: number, jobs: JobSnapshot[] | null) => {
+    if (!tty) return;
+    const running = (jobs ?? []).filter((j) => j.state === "running");
+    const progress = running.length === 1 && running[0]!.progress
+      ? ` ${running[0]!.progress.done}${
+        running[0]!.progress.total === null ? "" : `/${running[0]!.progress.total}`
+      }`
+      : "";
+    writeErr(
+      `\r\x1b[2K${paint("waiting", "cyan", color)} ${finished}/${total} done${
+        jobs === null ? "" : `, ${running.length} running`
+      }${progress}`,
+    );
+  };
   try {
-    for (;;) {
-      const { done, jobs } = await client.waitJobs(ids, tty ? "1s" : "30s");
-      last = jobs;
-      if (tty) {
-        const finished = jobs.filter((j) => FINAL_STATES.has(j.state)).length;
-        const running = jobs.filter((j) => j.state === "running");
-        const progress = running.length === 1 && running[0]!.progress
-          ? ` ${running[0]!.progress.done}${
-            running[0]!.progress.total === null ? "" : `/${running[0]!.progress.total}`
-          }`
-          : "";
-        writeErr(
-          `\r\x1b[2K${
-            paint("waiting", "cyan", color)
-          } ${finished}/${jobs.length} done, ${running.length} running${progress}`,
-        );
+    if (batch !== undefined) {
+      try {
+        for (;;) {
+          const answer = await client.waitBatch(batch, poll);
+          if (answer.jobs !== null) last = answer.jobs;
+          open = `${answer.total - answer.finished} of ${answer.total} job(s)`;
+          show(answer.finished, answer.total, answer.jobs);
+          if (answer.done) {
+            if (tty) writeErr("\r\x1b[2K");
+            return answer.jobs ?? [];
+          }
+        }
+      } catch (error) {
+        // A runtime that does not know the batch (an older one, or it dropped it): by ids.
+        if (!(error instanceof LiminalError && error.code === "NOT_FOUND")) throw error;
       }
-      if (done) break;
     }
+    const done: JobSnapshot[] = [];
+    for (let i = 0; i < ids.length; i += IDS_PER_WAIT) {
+      const chunk = ids.slice(i, i + IDS_PER_WAIT);
+      for (;;) {
+        const answer = await client.waitJobs(chunk, poll);
+        last = answer.jobs;
+        const finished = answer.jobs.filter((j) => FINAL_STATES.has(j.state)).length;
+        open = answer.jobs.filter((j) =>
+          !FINAL_STATES.has(j.state)
+        ).map((j) => `${j.id} (${j.state})`).slice(0, 10).join(", ") || open;
+        show(done.length + finished, ids.length, answer.jobs);
+        if (answer.done) break;
+      }
+      done.push(...last);
+    }
+    if (tty) writeErr("\r\x1b[2K");
+    return done;
   } catch (error) {
     if (tty) writeErr("\r\x1b[2K");
     if (error instanceof LiminalError && error.code === "RUNTIME_UNREACHABLE") {
-      const open = last.filter((j) => !FINAL_STATES.has(j.state)).map((j) =>
-        `${j.id} (${j.state})`
-      );
       throw new LiminalError(
         "RUNTIME_UNREACHABLE",
-        `the runtime went away before ${open.length > 0 ? open.join(", ") : "the job(s)"} finished`,
+        `the runtime went away before ${open} finished`,
         {
           hint:
             "the jobs stay in the store; follow them with liminal jobs show <id> after the next start",
         },
       );
     }
+    // Exit 2 says nothing changed; the jobs exist by now.
+    if (error instanceof LiminalError && error.exitCode === 2) {
+      throw new LiminalError(
+        "INTERNAL",
+        `the job(s) were enqueued, but following them failed: ${error.code}: ${error.message}`,
+        { cause: error, hint: "follow them with liminal jobs show <id>" },
+      );
+    }
     throw error;
   }
-  if (tty) writeErr("\r\x1b[2K");
-  return last;
 }

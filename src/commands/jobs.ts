@@ -23,6 +23,7 @@ export function jobsCommand(_ctx: CliContext) {
 Examples:
   $ liminal jobs --state dead
   $ liminal jobs show 01a2b3c4-…
+  $ liminal jobs show 01a2b3c4-… --reveal        # env values in full
   $ liminal jobs why 01a2b3c4-…
   $ liminal jobs cancel 01a2b3c4-… --yes
   $ liminal jobs retry 01a2b3c4-…
@@ -31,13 +32,25 @@ Examples:
 
   jobs.command("list", { isDefault: true })
     .description("list jobs, newest first")
-    .option("--state <state>", `only jobs in this state (${JOB_STATES.join(", ")})`)
+    .option(
+      "--state <state>",
+      `only jobs in this state (${
+        JOB_STATES.join(", ")
+      }); failed: the same as dead (a failed job that will not run again is dead)`,
+    )
     .option("--kind <kind>", "only jobs of this kind")
     .option("--limit <n>", "at most this many", "50")
     .option("--json", "print one JSON document: { jobs: [...] }")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (options) => {
-      const state = options.state;
+      let state = options.state;
+      if (state === "failed") {
+        // `failed` is an attempt's outcome: the jobs people mean by it are the dead ones.
+        writeErr(
+          "note: failed is how an attempt ends, not a job state; a job that failed and will not run again is dead: listing --state dead\n",
+        );
+        state = "dead";
+      }
       if (state !== undefined && !isJobState(state)) {
         throw new LiminalError(
           "INVALID_ARGUMENT",
@@ -60,10 +73,11 @@ Examples:
     .description("everything about one job: spec, state, attempts, progress, log, result")
     .argument("<id>", "the job id")
     .option("--json", "print the job as one JSON document")
+    .option("--reveal", "show the payload's env values (masked as *** otherwise)")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (id, options) => {
       await withClient(options.socket, async (client) => {
-        const job = await client.getJob(id);
+        const job = await client.getJob(id, { reveal: options.reveal === true });
         if (options.json) printJson(job);
         else writeOut(formatJobDetail(job, colorEnabled()));
       });
@@ -117,7 +131,7 @@ Examples:
     });
 
   jobs.command("retry")
-    .description("put a dead, failed or cancelled job back in the queue with fresh attempts")
+    .description("put a dead or cancelled job back in the queue with fresh attempts")
     .argument("<id>", "the job id")
     .option("--json", "print the job as one JSON document")
     .option("--socket <path>", SOCKET_HELP)

@@ -7,7 +7,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../shared/version.ts";
 import type { CliContext } from "./_context.ts";
-import { reportError } from "./_errors.ts";
+import { errorDocument, printErrorDocument, reportError } from "./_errors.ts";
 import { closest } from "../executor/job_kind.ts";
 import { colorEnabled, paint, writeErr, writeOut } from "./_output.ts";
 import { addCompletions, isCompletionRequest, kindsForCompletion } from "./completions.ts";
@@ -115,6 +115,7 @@ export async function main(args: string[]): Promise<number> {
     writeErr(program.helpInformation());
     return 2;
   }
+  const json = wantsJson(args);
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
@@ -126,8 +127,21 @@ export async function main(args: string[]): Promise<number> {
       ) {
         return 0;
       }
+      if (json) {
+        const document = errorDocument(error);
+        document.error.code = "USAGE";
+        document.error.message = error.message.replace(/^error: /, "");
+        document.error.hint = null;
+        printErrorDocument(document);
+      }
       return 2;
     }
-    return reportError(error);
+    return reportError(error, json);
   }
+}
+
+/** Whether the command line asks for JSON output (`--json` before any `--`). */
+function wantsJson(args: string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).includes("--json");
 }

@@ -14,6 +14,7 @@ import {
   isDeadLetterReason,
   type MessageView,
   type RouterSnapshot,
+  type UnroutedView,
 } from "../shared/router_snapshot.ts";
 import { SOCKET_HELP, withClient } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
@@ -69,7 +70,7 @@ export function formatRouter(s: RouterSnapshot, color: boolean): string {
   return out.join("\n") + "\n";
 }
 
-function messageLine(event: string, m: MessageView, color: boolean): string {
+function messageLine(event: string, m: MessageView | UnroutedView, color: boolean): string {
   const what = event.replace("message:", "");
   const tone = what === "dead-lettered" || what === "rejected"
     ? "red"
@@ -78,8 +79,8 @@ function messageLine(event: string, m: MessageView, color: boolean): string {
     : "gray";
   return `${m.sentAt.slice(11, 23)} ${paint(what.padEnd(13), tone, color)} ${
     m.priority.padEnd(10)
-  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${JSON.stringify(m.payload).slice(0, 80)} ${
-    paint(m.id, "gray", color)
+  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${JSON.stringify(m.payload).slice(0, 80)}${
+    m.id === null ? paint(" (no subscriber)", "gray", color) : ` ${paint(m.id, "gray", color)}`
   }\n`;
 }
 
@@ -157,7 +158,9 @@ Examples:
     });
 
   router.command("tail")
-    .description("print messages as they move, until Ctrl-C")
+    .description(
+      "print messages as they move, until Ctrl-C; topic events nobody subscribes to show as unrouted",
+    )
     .option(
       "--topic <pattern>",
       "only messages to this endpoint or topic (a final * matches any rest)",
@@ -178,7 +181,7 @@ Examples:
           for await (
             const { event, data } of client.events({ events: ["message:*"] }, stop.signal)
           ) {
-            const message = (data as { message?: MessageView }).message;
+            const message = (data as { message?: MessageView | UnroutedView }).message;
             if (message === undefined || !matches(message.to)) continue;
             if (options.json) writeOut(`${JSON.stringify({ event, ...data })}\n`);
             else writeOut(messageLine(event, message, color));

@@ -1,11 +1,17 @@
 /**
  * `liminal run <plan.json>`: runs a maintenance plan in an ephemeral runtime, prints a
  * summary (a table, or one JSON document with `--json`) and exits 0 when every job
- * succeeded, 1 when one failed, died or was cancelled, 2 for a bad plan, 130 on Ctrl-C.
+ * succeeded, 1 when one failed, died or was cancelled, 2 for a bad plan, 4 when a lease is
+ * held and `--no-wait-leases` was given, 130 on Ctrl-C.
+ *
+ * When a runtime answers on the control socket, a plan job that names `leases` takes them in
+ * that runtime first (see `_remote_leases.ts`): it never runs while the runtime, one of its
+ * jobs or an operator holds one.
  *
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
+import { parseLeaseList } from "../executor/job_spec.ts";
 import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { formatDuration } from "../shared/duration.ts";
@@ -17,6 +23,8 @@ import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
 import { colorEnabled, formatTable, paint, paintState, printJson, writeOut } from "./_output.ts";
 import { parseDurationOption, parseWorkers } from "./_parse.ts";
 import { loadPlan } from "./_plan.ts";
+import { RemoteLeases } from "./_remote_leases.ts";
+import { SOCKET_HELP } from "./_client.ts";
 
 /** The `--json` document of `liminal run`. */
 export interface RunSummary {
@@ -27,7 +35,7 @@ export interface RunSummary {
   counts: {
     total: number;
     succeeded: number;
-    failed: number;
+    /** Jobs that failed and will not run again (`failed` is an attempt's outcome, not a state). */
     dead: number;
     cancelled: number;
     unfinished: number;
@@ -46,14 +54,30 @@ export function runCommand(ctx: CliContext) {
     .option("--json", "print one JSON document instead of a table")
     .option("--log-format <format>", "pretty or json (logs go to stderr)", "pretty")
     .option("--log-level <level>", "debug, info, warning or error", "info")
+    .option(
+      "--no-wait-leases",
+      "fail at once (exit 4, naming the holder) when the runtime holds a lease a plan job needs",
+    )
+    .option("--socket <path>", `whose leases to honour: ${SOCKET_HELP}`)
     .addHelpText(
       "after",
       `
 Examples:
   $ liminal run nightly.json
   $ liminal run nightly.json --workers 2 --json > result.json
+  $ liminal run nightly.json --no-wait-leases
+
+Leases: when a runtime answers on the control socket, a plan job that names "leases" first
+takes them in that runtime, through its control API, as a holder named run:<plan>:<pid>-<id>
+(not preemptible, renewed while the run needs it, released once the job is final), with the
+job's priority (which may preempt a runtime job's lease of lower priority). While the runtime,
+one of its jobs or an operator holds one, the job waits in that runtime's line (the other plan
+jobs go on); with --no-wait-leases the run takes every lease of the plan before
+anything runs, and fails with exit 4 naming the holder when one is held. Without a runtime on
+the socket, the plan's leases are only its own (a --socket that does not answer: exit 3).
 
 Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a bad plan;
+3 the --socket runtime does not answer; 4 a lease is held (--no-wait-leases);
 130 interrupted by Ctrl-C.`,
     )
     .action(async (planPath, options) => {
@@ -86,35 +110,123 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
         throw error;
       }
       configureLogging(format, level);
+      const leased = plan.jobs.map((spec, i) => ({
+        spec,
+        label: `plan job #${i + 1} (${spec.kind})`,
+        leases: spec.leases === undefined ? [] : parseLeaseList(spec.leases, `jobs[${i}]`),
+      }));
+      const remote = leased.some((j) => j.leases.length > 0)
+        ? await RemoteLeases.connect(
+          options.socket,
+          `run:${plan.name.slice(0, 60)}:${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`,
+          options.waitLeases,
+        )
+        : null;
+      // Jobs that wait for a lease held in the runtime are enqueued once they hold it.
+      const later = remote !== null && options.waitLeases
+        ? leased.filter((j) => j.leases.length > 0)
+        : [];
+      const now = leased.filter((j) => !later.includes(j));
+      if (remote !== null && !options.waitLeases) {
+        // Every lease of the plan before anything runs: held, the run fails at once.
+        try {
+          for (const job of now) {
+            if (job.leases.length > 0) await remote.take(job.leases, job.spec.priority, job.label);
+          }
+        } catch (error) {
+          await remote.close();
+          throw error;
+        }
+      }
       const stopLogging = logJobLifecycle(runtime.executor);
       const started = performance.now();
       await runtime.start();
       let records: JobRecord[] = [];
       let interrupted = false;
+      let laterEnqueued = 0;
+      const ids: string[] = [];
+      const stopWaiting = new AbortController();
       try {
-        const results = await runtime.executor.enqueueMany(plan.jobs);
-        const ids = [...new Set(results.map((r) => r.id))];
-        const finished = Promise.all(ids.map((id) => runtime.executor.waitFor(id)));
+        // The remote leases a job took are given back once it is final.
+        const follow = async (id: string, job: (typeof leased)[number]) => {
+          try {
+            return await runtime.executor.waitFor(id);
+          } finally {
+            if (remote !== null && job.leases.length > 0) await remote.give(job.leases);
+          }
+        };
+        const results = await runtime.executor.enqueueMany(now.map((j) => j.spec));
+        const seen = new Set<string>();
+        const tasks: Promise<JobRecord | null>[] = [];
+        results.forEach((result, i) => {
+          ids.push(result.id);
+          // Duplicates (a uniqueKey) are followed once; their leases are given back too.
+          if (!seen.has(result.id)) {
+            seen.add(result.id);
+            tasks.push(follow(result.id, now[i]!));
+          } else if (remote !== null && now[i]!.leases.length > 0) {
+            void remote.give(now[i]!.leases);
+          }
+        });
+        for (const job of later) {
+          tasks.push((async () => {
+            try {
+              await remote!.take(job.leases, job.spec.priority, job.label, stopWaiting.signal);
+            } catch (error) {
+              if (stopWaiting.signal.aborted) return null;
+              throw error;
+            }
+            let id: string;
+            try {
+              id = (await runtime.executor.enqueue(job.spec)).id;
+            } catch (error) {
+              await remote!.give(job.leases);
+              if (runtime.state !== "running") return null;
+              throw error;
+            }
+            laterEnqueued++;
+            ids.push(id);
+            if (seen.has(id)) {
+              await remote!.give(job.leases);
+              return null;
+            }
+            seen.add(id);
+            return await follow(id, job);
+          })());
+        }
+        const finished = Promise.all(tasks);
+        // Interrupted, the race below is over before the jobs are: their end is read below.
+        finished.catch(() => {});
         const outcome = await Promise.race([
           finished.then((list) => ({ done: true as const, list })),
           runtime.stopped().then(() => ({ done: false as const })),
         ]);
         if (outcome.done) {
-          records = outcome.list;
+          records = outcome.list.filter((r): r is JobRecord => r !== null);
         } else {
           interrupted = true;
+          stopWaiting.abort();
         }
         await runtime.shutdown();
         if (!outcome.done) {
-          records = (await Promise.all(ids.map((id) => runtime.store.get(id).catch(() => null))))
-            .filter((r): r is JobRecord => r !== null);
+          records = (await Promise.all(
+            [...new Set(ids)].map((id) => runtime.store.get(id).catch(() => null)),
+          )).filter((r): r is JobRecord => r !== null);
         }
       } finally {
+        stopWaiting.abort();
         await runtime.shutdown();
+        await remote?.close();
         stopLogging();
       }
       interrupted ||= runtime.report?.forced === true || (runtime.report?.interrupted ?? 0) > 0;
-      const summary = summarize(plan.name, records, performance.now() - started, interrupted);
+      const summary = summarize(
+        plan.name,
+        records,
+        performance.now() - started,
+        interrupted,
+        later.length - laterEnqueued,
+      );
       if (options.json) printJson(summary);
       else writeOut(formatSummary(summary));
       ctx.exitCode = interrupted ? 130 : summary.ok ? 0 : 1;
@@ -126,16 +238,16 @@ function summarize(
   records: JobRecord[],
   durationMs: number,
   interrupted: boolean,
+  notEnqueued = 0,
 ): RunSummary {
   const jobs = records.map(toJobSnapshot);
   const count = (state: string) => jobs.filter((j) => j.state === state).length;
   const counts = {
-    total: jobs.length,
+    total: jobs.length + notEnqueued,
     succeeded: count("succeeded"),
-    failed: count("failed"),
     dead: count("dead"),
     cancelled: count("cancelled"),
-    unfinished:
+    unfinished: notEnqueued +
       jobs.filter((j) => !["succeeded", "failed", "dead", "cancelled"].includes(j.state)).length,
   };
   return {
@@ -170,7 +282,6 @@ function formatSummary(summary: RunSummary): string {
   ], color);
   const c = summary.counts;
   const parts = [`${c.succeeded} succeeded`];
-  if (c.failed) parts.push(`${c.failed} failed`);
   if (c.dead) parts.push(`${c.dead} dead`);
   if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
   if (c.unfinished) parts.push(`${c.unfinished} unfinished`);

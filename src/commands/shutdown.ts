@@ -1,13 +1,15 @@
 /**
  * `liminal shutdown`: asks the running runtime for its ordered shutdown and follows the
- * phases until the process has exited.
+ * phases and the final report until the process has exited. The runtime stops listening in
+ * phase 5 but keeps this event stream open until it has sent the report.
  *
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
 import { formatDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
-import type { ShutdownPhaseEvent } from "../shared/snapshot.ts";
+import type { ShutdownPhaseEvent, ShutdownReport } from "../shared/snapshot.ts";
+import { formatReport } from "../runtime/runtime.ts";
 import { SOCKET_HELP, withClient } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
 import { colorEnabled, paint, printJson, writeOut } from "./_output.ts";
@@ -34,6 +36,7 @@ export function shutdownCommand(ctx: CliContext) {
         const color = colorEnabled();
         const started = performance.now();
         const phases: ShutdownPhaseEvent[] = [];
+        let report: ShutdownReport | null = null;
         const follow = new AbortController();
         const events = client.events({ events: ["shutdown:*", "state:changed"] }, follow.signal);
         // Subscribe before asking, so no phase is missed: the stream opens with "stream:open".
@@ -51,15 +54,14 @@ export function shutdownCommand(ctx: CliContext) {
         try {
           for (let next = await first; !next.done; next = await events.next()) {
             const { event, data } = next.value;
-            if (event !== "shutdown:phase") continue;
-            const phase = data as unknown as ShutdownPhaseEvent;
-            if (phase.status === "started") {
-              // The socket closes in phase 5: its end is not seen from here.
-              if (phase.phase === "control-closed" && !options.json) {
-                writeOut(`  phase ${phase.index}/6 ${phase.phase}: closing the socket\n`);
-              }
+            if (event === "shutdown:report") {
+              report = data as unknown as ShutdownReport;
+              if (!options.json) writeOut(`${formatReport(report)}\n`);
               continue;
             }
+            if (event !== "shutdown:phase") continue;
+            const phase = data as unknown as ShutdownPhaseEvent;
+            if (phase.status === "started") continue;
             phases.push(phase);
             if (!options.json) {
               const took = phase.durationMs === undefined
@@ -85,7 +87,13 @@ export function shutdownCommand(ctx: CliContext) {
         }
         const took = performance.now() - started;
         if (options.json) {
-          printJson({ pid: accepted.pid, exited: true, durationMs: Math.round(took), phases });
+          printJson({
+            pid: accepted.pid,
+            exited: true,
+            durationMs: Math.round(took),
+            phases,
+            report,
+          });
         } else writeOut(`runtime (pid ${accepted.pid}) exited after ${formatDuration(took)}\n`);
         ctx.exitCode = 0;
       });

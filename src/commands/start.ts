@@ -9,9 +9,10 @@ import { getLogger } from "@logtape/logtape";
 import { loadJobModules } from "../runtime/modules.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
+import { parseDuration } from "../shared/duration.ts";
 import { createStore, isPostgresUrl, parseDurability, resolveStoreOption } from "./_store.ts";
 import { VERSION } from "../shared/version.ts";
-import { resolveSocketPath } from "../control/socket.ts";
+import { checkSocketPath, resolveSocketPath } from "../control/socket.ts";
 import { SOCKET_HELP } from "./_client.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
@@ -35,6 +36,11 @@ export function startCommand(ctx: CliContext) {
     .description("run the runtime here until Ctrl-C or SIGTERM, then shut down in order")
     .option("-w, --workers <n>", "concurrent workers", "4")
     .option("--grace <duration>", "time running jobs get to finish on shutdown", "10s")
+    .option(
+      "--stuck-after <duration>",
+      "a running job showing no heartbeat, progress or log this long marks its worker stuck (a kind's stuckAfter overrides it)",
+      "30s",
+    )
     .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
     .option(
       "--store <store>",
@@ -66,6 +72,11 @@ export function startCommand(ctx: CliContext) {
     )
     .option("--retain <duration>", "keep finished jobs this long", "7d")
     .option("--retain-count <n>", "keep at most this many finished jobs", "100000")
+    .option(
+      "--lease-ttl <duration>",
+      "a lease's TTL when none is asked (at most 1h); a job's leases are renewed every third of it while it runs, and end at it after a crash: keep it above the kill grace",
+      "15m",
+    )
     .option("--socket <path>", SOCKET_HELP)
     .option("--log-format <format>", "pretty or json", "pretty")
     .option("--log-level <level>", "debug, info, warning or error", "info")
@@ -90,12 +101,21 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
     .action(async (options) => {
       const format = parseLogFormat(options.logFormat);
       const level = parseLogLevel(options.logLevel);
+      const stuckAfter = options.stuckAfter;
+      if (parseDuration(stuckAfter, "--stuck-after") <= 0) {
+        throw new LiminalError(
+          "INVALID_DURATION",
+          `--stuck-after must be longer than 0, got "${stuckAfter}"`,
+        );
+      }
       const workers = parseWorkers(options.workers);
       const grace = parseDurationOption(options.grace, "--grace");
       const durability = parseDurability(options.durability);
       const retain = parseDurationOption(options.retain, "--retain")!;
       const killGrace = parseDurationOption(options.killGrace, "--kill-grace")!;
       const retainCount = parseRetainCount(options.retainCount);
+      const socket = resolveSocketPath(options.socket);
+      checkSocketPath(socket); // before the store, its directory or its migrations exist
       const location = resolveStoreOption(options.store);
       const nodeId = options.nodeId ??
         (isPostgresUrl(location) ? Deno.env.get("LIMINAL_NODE_ID") || undefined : undefined);
@@ -115,11 +135,13 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         killGrace,
         jobs: modules.flatMap((m) => m.kinds),
         schedules: modules.flatMap((m) => m.schedules),
+        stuckAfter,
         endpoints: modules.flatMap((m) => m.endpoints),
         handleSignals: true,
-        socket: resolveSocketPath(options.socket),
+        socket,
         store,
         retention: { maxAge: retain, maxCount: retainCount },
+        leases: { defaultTtl: parseDurationOption(options.leaseTtl, "--lease-ttl")! },
       });
       const stopLogging = logJobLifecycle(runtime.executor);
       try {
@@ -133,7 +155,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         {
           store: store.info.location,
           version: VERSION,
-          socket: resolveSocketPath(options.socket),
+          socket,
           pid: Deno.pid,
           workers: runtime.config.workers,
           kinds: runtime.executor.kinds.names().join(", "),

@@ -8,6 +8,7 @@
  * @module
  */
 import type { EnqueueResult, JobSpec } from "../executor/job_spec.ts";
+import type { BatchWaitResult } from "./batches.ts";
 import type { Duration } from "../shared/duration.ts";
 import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot, JobState } from "../shared/job.ts";
@@ -16,6 +17,7 @@ import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
 import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
 import type { DeadLetterView, RouterSnapshot } from "../shared/router_snapshot.ts";
 import type { Priority } from "../shared/priority.ts";
+import { checkSocketPath } from "./socket.ts";
 
 /** A job kind as `GET /v1/kinds` describes it. */
 export interface KindInfo {
@@ -37,6 +39,19 @@ export interface LeaseView {
   acquiredAt: string;
   expiresAt: string;
   jobId: string | null;
+  /** Whether a higher priority may take it over (a job's lease, or one acquired so). */
+  preemptible?: boolean;
+}
+
+/** A lease taken from its holder, as `GET /v1/leases` lists the latest. */
+export interface PreemptionView {
+  resource: string;
+  holder: string;
+  jobId: string | null;
+  by: string;
+  byJobId: string | null;
+  byPriority: Priority;
+  at: string;
 }
 
 /** One server-sent event. */
@@ -49,6 +64,8 @@ export interface StreamEvent {
 /** Options of one call. */
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
   /** @default 30 s */
   timeoutMs?: number;
 }
@@ -78,15 +95,21 @@ export class ControlClient implements Disposable {
     return (await this.#call<{ kinds: KindInfo[] }>("GET", "/v1/kinds", undefined, options)).kinds;
   }
 
-  enqueue(request: EnqueueRequest, options?: CallOptions): Promise<{ jobs: EnqueueResult[] }> {
+  /** Adds jobs; `batch` names them for {@link waitBatch} (absent from an older runtime). */
+  enqueue(
+    request: EnqueueRequest,
+    options?: CallOptions,
+  ): Promise<{ jobs: EnqueueResult[]; batch?: string }> {
     return this.#call("POST", "/v1/jobs", request as unknown as JsonValue, options);
   }
 
+  /** Jobs, newest first; their payloads' `env` values masked unless `reveal`. */
   async listJobs(
-    filter: { state?: JobState; kind?: string; limit?: number } = {},
+    filter: { state?: JobState; kind?: string; limit?: number; reveal?: boolean } = {},
     options?: CallOptions,
   ): Promise<JobSnapshot[]> {
     const query = new URLSearchParams();
+    if (filter.reveal) query.set("reveal", "1");
     if (filter.state !== undefined) query.set("state", filter.state);
     if (filter.kind !== undefined) query.set("kind", filter.kind);
     if (filter.limit !== undefined) query.set("limit", String(filter.limit));
@@ -99,8 +122,10 @@ export class ControlClient implements Disposable {
     )).jobs;
   }
 
-  getJob(id: string, options?: CallOptions): Promise<JobSnapshot> {
-    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}`, undefined, options);
+  /** One job; its payload's `env` values masked unless `reveal`. */
+  getJob(id: string, options?: CallOptions & { reveal?: boolean }): Promise<JobSnapshot> {
+    const suffix = options?.reveal ? "?reveal=1" : "";
+    return this.#call("GET", `/v1/jobs/${encodeURIComponent(id)}${suffix}`, undefined, options);
   }
 
   cancelJob(id: string, options?: CallOptions): Promise<JobSnapshot> {
@@ -208,6 +233,13 @@ export class ControlClient implements Disposable {
       .leases;
   }
 
+  /** The leases held, and the latest preemptions (oldest first). */
+  leaseState(
+    options?: CallOptions,
+  ): Promise<{ leases: LeaseSnapshot[]; preemptions: PreemptionView[] }> {
+    return this.#call("GET", "/v1/leases", undefined, options);
+  }
+
   acquireLease(
     request: {
       resource: string;
@@ -215,6 +247,7 @@ export class ControlClient implements Disposable {
       ttl?: Duration;
       priority?: Priority;
       wait?: Duration;
+      preemptible?: boolean;
     },
     options?: CallOptions,
   ): Promise<LeaseView> {
@@ -234,7 +267,7 @@ export class ControlClient implements Disposable {
   renewLease(
     request: { resource: string; holder: string; ttl?: Duration },
     options?: CallOptions,
-  ): Promise<LeaseView> {
+  ): Promise<LeaseView & { previousExpiresAt: string | null; shortened: boolean }> {
     return this.#call("POST", "/v1/leases/renew", request as unknown as JsonValue, options);
   }
 
@@ -255,6 +288,21 @@ export class ControlClient implements Disposable {
     return this.#call("POST", "/v1/jobs/wait", { ids, timeout }, { timeoutMs: 90_000, ...options });
   }
 
+  /**
+   * Holds until every job of an enqueue's `batch` is final or `timeout` passes. The answer
+   * counts them; it holds the jobs at the end (and all along for a batch of at most 100).
+   */
+  waitBatch(
+    batch: string,
+    timeout: Duration,
+    options: CallOptions = {},
+  ): Promise<BatchWaitResult> {
+    return this.#call("POST", "/v1/jobs/wait", { batch, timeout }, {
+      timeoutMs: 90_000,
+      ...options,
+    });
+  }
+
   shutdown(
     request: { grace?: Duration; force?: boolean } = {},
     options?: CallOptions,
@@ -271,10 +319,13 @@ export class ControlClient implements Disposable {
    * The live event stream, until `signal` aborts or the runtime closes it.
    *
    * @param filter event names (prefix* allowed) and job ids to receive
+   * @param lastEventId the id of the last event seen before a reconnect: the runtime sends
+   *   what it still holds after it (or a `gap` event)
    */
   async *events(
     filter: { events?: string[]; jobs?: string[] } = {},
     signal?: AbortSignal,
+    lastEventId?: string,
   ): AsyncGenerator<StreamEvent> {
     const query = new URLSearchParams();
     if (filter.events?.length) query.set("events", filter.events.join(","));
@@ -282,6 +333,7 @@ export class ControlClient implements Disposable {
     const suffix = query.size > 0 ? `?${query}` : "";
     const response = await this.#fetch("GET", `/v1/events${suffix}`, undefined, {
       ...(signal ? { signal } : {}),
+      ...(lastEventId === undefined ? {} : { headers: { "last-event-id": lastEventId } }),
       timeoutMs: 0,
     });
     if (response.body === null) return;
@@ -343,7 +395,10 @@ export class ControlClient implements Disposable {
     body: JsonValue | undefined,
     options: CallOptions = {},
   ): Promise<Response> {
-    this.#http ??= Deno.createHttpClient({ proxy: { transport: "unix", path: this.#path } });
+    if (this.#http === null) {
+      checkSocketPath(this.#path); // too long to connect to: say so, not "nothing listens"
+      this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: this.#path } });
+    }
     const timeoutMs = options.timeoutMs ?? 30_000;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
@@ -357,9 +412,10 @@ export class ControlClient implements Disposable {
       const response = await fetch(`http://liminal${path}`, {
         method,
         client: this.#http,
-        ...(body === undefined
-          ? {}
-          : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+        ...(body === undefined ? { headers: { ...options.headers } } : {
+          body: JSON.stringify(body),
+          headers: { "content-type": "application/json", ...options.headers },
+        }),
         ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
       if (!response.ok && !(response.headers.get("content-type") ?? "").includes("json")) {

@@ -5,6 +5,12 @@
  * A slow client does not hold the runtime back: past {@link MAX_BUFFERED} unsent events its
  * stream is closed.
  *
+ * Every event gets an SSE `id` (one sequence per runtime, whether or not anyone listens), and
+ * the hub keeps the last {@link REPLAY_CAPACITY}. A client that reconnects with
+ * `Last-Event-ID` gets, after `stream:open`, the events it asks for that came after that id;
+ * when some of them are no longer held (or the id is not this runtime's), a `gap` event says
+ * so first: `{ "after": id, "lost": n | null, "message": … }`.
+ *
  * @module
  */
 import type { MaintenanceExecutor } from "../executor/executor.ts";
@@ -18,6 +24,13 @@ export type StreamEventName = keyof ExecutorEventMap | keyof RuntimeEventMap | k
 
 /** Events buffered for one client before it is dropped. */
 export const MAX_BUFFERED = 10_000;
+/** Events kept for clients that reconnect with `Last-Event-ID`. */
+export const REPLAY_CAPACITY = 4_096;
+/**
+ * A router event larger than this (a big message payload) is sent but not kept for replay:
+ * the ring stays small. A replay over it says so with a `gap` event.
+ */
+export const MAX_HELD_BYTES = 64 * 1024;
 /** A comment line keeps idle connections open through proxies. */
 const KEEPALIVE_MS = 15_000;
 
@@ -28,6 +41,7 @@ const FORWARDED_EXECUTOR: (keyof ExecutorEventMap)[] = [
   "job:log",
   "job:succeeded",
   "job:failed",
+  "job:dead",
   "job:cancelled",
   "job:interrupted",
   "job:retried",
@@ -41,6 +55,7 @@ const FORWARDED_RUNTIME: (keyof RuntimeEventMap)[] = [
   "shutdown:phase",
   "shutdown:report",
   "signal",
+  "lease:preempted",
 ];
 /** Router events go only to clients that ask for them (`events=message:*`): they are many. */
 const FORWARDED_ROUTER: (keyof RouterEventMap)[] = [
@@ -51,6 +66,7 @@ const FORWARDED_ROUTER: (keyof RouterEventMap)[] = [
   "message:expired",
   "message:rejected",
   "message:dead-lettered",
+  "message:unrouted",
 ];
 
 interface Client {
@@ -68,11 +84,21 @@ export interface StreamFilter {
 
 const encoder = new TextEncoder();
 
+interface Held {
+  id: number;
+  event: string;
+  /** `null`: too large to keep. */
+  data: Record<string, unknown> | null;
+  frame: Uint8Array | null;
+}
+
 /** Fans events out to SSE clients. */
 export class EventHub {
   readonly #clients = new Set<Client>();
   readonly #offs: (() => void)[] = [];
   #seq = 0;
+  /** The last events, oldest first, as a ring. */
+  readonly #held: (Held | undefined)[] = new Array(REPLAY_CAPACITY);
   /** Clients that asked for router events: without any, they are not even serialised. */
   #routerClients = 0;
   #keepalive: ReturnType<typeof setInterval> | undefined;
@@ -109,8 +135,16 @@ export class EventHub {
     return this.#clients.size;
   }
 
-  /** A new SSE response body for one client; it ends when the client goes or the hub closes. */
-  open(filter: StreamFilter, signal: AbortSignal): ReadableStream<Uint8Array> {
+  /**
+   * A new SSE response body for one client; it ends when the client goes or the hub closes.
+   * With `lastEventId` (the `Last-Event-ID` header of a reconnect), the held events after it
+   * are sent first.
+   */
+  open(
+    filter: StreamFilter,
+    signal: AbortSignal,
+    lastEventId: string | null = null,
+  ): ReadableStream<Uint8Array> {
     let client: Client;
     const matches = compileFilter(filter);
     return new ReadableStream<Uint8Array>({
@@ -131,6 +165,7 @@ export class EventHub {
         controller.enqueue(
           encoder.encode(`retry: 1000\nevent: stream:open\ndata: {"pid":${Deno.pid}}\n\n`),
         );
+        if (lastEventId !== null) this.#replay(client, lastEventId.trim());
         this.#armKeepalive();
         signal.addEventListener("abort", () => this.#drop(client), { once: true });
       },
@@ -153,20 +188,64 @@ export class EventHub {
   }
 
   #publish(event: string, data: Record<string, unknown>): void {
+    const held: Held = { id: ++this.#seq, event, data, frame: null };
+    // Message views carry payloads (up to 1 MiB): a large one is not kept.
+    const tooLarge = event.startsWith("message:") && frameOf(held).byteLength > MAX_HELD_BYTES;
+    this.#held[held.id % REPLAY_CAPACITY] = tooLarge
+      ? { id: held.id, event, data: null, frame: null }
+      : held;
     if (this.#clients.size === 0) return;
-    let frame: Uint8Array | undefined;
     for (const client of this.#clients) {
       if (!client.filter(event, data)) continue;
-      frame ??= encoder.encode(
-        `id: ${++this.#seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+      this.#send(client, frameOf(held));
+    }
+  }
+
+  #send(client: Client, frame: Uint8Array): void {
+    if (
+      ++client.buffered > MAX_BUFFERED || (client.controller.desiredSize ?? 0) < -MAX_BUFFERED
+    ) {
+      this.#drop(client);
+      return;
+    }
+    client.controller.enqueue(frame);
+  }
+
+  /** Sends the held events after `lastEventId` that the client asks for, or says what is lost. */
+  #replay(client: Client, lastEventId: string): void {
+    const after = /^\d+$/.test(lastEventId) ? Number(lastEventId) : Number.NaN;
+    const gap = (lost: number | null, message: string) =>
+      client.controller.enqueue(
+        encoder.encode(
+          `event: gap\ndata: ${JSON.stringify({ after: lastEventId, lost, message })}\n\n`,
+        ),
       );
-      if (
-        ++client.buffered > MAX_BUFFERED || (client.controller.desiredSize ?? 0) < -MAX_BUFFERED
-      ) {
-        this.#drop(client);
+    if (!Number.isSafeInteger(after) || after > this.#seq) {
+      gap(
+        null,
+        `event id ${JSON.stringify(lastEventId)} is not this runtime's (it restarted?): ` +
+          "events since then are lost",
+      );
+      return;
+    }
+    const oldest = Math.max(1, this.#seq - REPLAY_CAPACITY + 1);
+    if (after + 1 < oldest) {
+      const lost = oldest - after - 1;
+      gap(
+        lost,
+        `${lost} event(s) after ${after} are no longer held (the last ${REPLAY_CAPACITY} are); some may not have matched this stream`,
+      );
+    }
+    for (let id = Math.max(after + 1, oldest); id <= this.#seq; id++) {
+      const held = this.#held[id % REPLAY_CAPACITY];
+      if (held === undefined || held.id !== id) continue;
+      if (held.data === null) {
+        gap(1, `event ${id} (${held.event}) was too large to keep (over ${MAX_HELD_BYTES} bytes)`);
         continue;
       }
-      client.controller.enqueue(frame);
+      if (!client.filter(held.event, held.data)) continue;
+      this.#send(client, frameOf(held));
+      if (!this.#clients.has(client)) return;
     }
   }
 
@@ -199,6 +278,12 @@ export class EventHub {
     if (this.#keepalive !== undefined) clearInterval(this.#keepalive);
     this.#keepalive = undefined;
   }
+}
+
+function frameOf(held: Held): Uint8Array {
+  return held.frame ??= encoder.encode(
+    `id: ${held.id}\nevent: ${held.event}\ndata: ${JSON.stringify(held.data)}\n\n`,
+  );
 }
 
 function compileFilter(

@@ -96,7 +96,6 @@ export function renderMetrics(snapshot: RuntimeSnapshot, histograms: HistogramCo
     ["retried", t.retried],
     ["timed_out", t.timedOut],
     ["dead", t.dead],
-    ["failed", t.failed],
     ["cancelled", t.cancelled],
     ["interrupted", t.interrupted],
     ["abandoned", t.abandoned],

@@ -10,7 +10,7 @@
  * @module
  */
 import type { MaintenanceExecutor } from "../executor/executor.ts";
-import type { LeaseManager } from "../leases/lease_manager.ts";
+import { isPreemptible, type LeaseManager } from "../leases/lease_manager.ts";
 import { defineSchedule, type ScheduleOptions } from "../scheduler/schedule.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { UnifiedMessageRouter } from "../router/router.ts";
@@ -23,11 +23,20 @@ import { type Duration, parseDuration } from "../shared/duration.ts";
 import type { EventSource } from "../shared/emitter.ts";
 import { errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
 import { isId } from "../shared/ids.ts";
-import { FINAL_STATES, isJobState, JOB_STATES, toJobSnapshot } from "../shared/job.ts";
+import {
+  FINAL_STATES,
+  isJobState,
+  JOB_STATES,
+  type JobRecord,
+  type JobSnapshot,
+  toJobSnapshot,
+} from "../shared/job.ts";
+import { maskJob } from "../shared/secrets.ts";
 import { type JsonValue, MAX_PAYLOAD_BYTES, parseJson } from "../shared/json.ts";
 import type { RuntimeSnapshot, RuntimeState, ShutdownReport } from "../shared/snapshot.ts";
 import { VERSION } from "../shared/version.ts";
 import type { JobStore } from "../store/types.ts";
+import { BatchWatches } from "./batches.ts";
 import { EventHub } from "./events.ts";
 import { BUCKETS_SECONDS, renderMetrics } from "./metrics.ts";
 import { claimSocketPath } from "./socket.ts";
@@ -105,7 +114,11 @@ export class ControlServer {
   readonly #path: string;
   readonly #routes: Route[] = [];
   readonly #live = new AbortController();
+  /** Ends the event streams: after the shutdown report, not with the socket (phase 5). */
+  readonly #streams = new AbortController();
+  #closing: Promise<void> | null = null;
   #hub: EventHub | null = null;
+  readonly #batches: BatchWatches;
   #server: Deno.HttpServer<Deno.UnixAddr> | null = null;
   #lastAcceptWarning = 0;
   #relistening = false;
@@ -133,6 +146,7 @@ export class ControlServer {
   constructor(target: ControlTarget, options: ControlServerOptions) {
     this.#target = target;
     this.#path = options.path;
+    this.#batches = new BatchWatches(target.executor, target.store, this.#live.signal);
     this.#defineRoutes();
   }
 
@@ -204,24 +218,38 @@ export class ControlServer {
     this.#draining = true;
   }
 
-  /** Shutdown phase 5: ends the event streams and waits, stops listening, removes the socket. */
-  async close(): Promise<void> {
+  /**
+   * Shutdown phase 5: stops listening and removes the socket, ends the long-polls. The event
+   * streams stay open, so their clients (`liminal shutdown`) hear the last phase and the
+   * report; {@link close} ends them.
+   */
+  async stopListening(): Promise<void> {
     this.#draining = true;
-    this.#hub?.close();
-    // Ends the long-polls; the streams above were closed with their buffered events, which
-    // the graceful shutdown still delivers.
     if (!this.#live.signal.aborted) this.#live.abort();
-    await this.#server?.shutdown();
+    this.#batches.close();
+    // Deno closes the listener and removes the socket file at once; the promise settles
+    // once the open connections (the event streams) are done.
+    this.#closing ??= this.#server?.shutdown() ?? Promise.resolve();
     this.#server = null;
-    // Servers left behind by accept failures: their connections are closed, without waiting.
-    for (const old of this.#stopped.splice(0)) {
-      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
-    }
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     try {
       await Deno.remove(this.#path);
     } catch {
       // Deno removes the socket file itself when the listener closes.
+    }
+  }
+
+  /** Ends the event streams (with their buffered events) and waits; stops listening first. */
+  async close(): Promise<void> {
+    await this.stopListening();
+    this.#hub?.close();
+    if (!this.#streams.signal.aborted) this.#streams.abort();
+    // The streams were closed with their buffered events, which the graceful shutdown still
+    // delivers.
+    await this.#closing;
+    // Servers left behind by accept failures: their connections are closed, without waiting.
+    for (const old of this.#stopped.splice(0)) {
+      await Promise.race([old.shutdown(), new Promise((r) => setTimeout(r, 100))]);
     }
   }
 
@@ -328,6 +356,13 @@ export class ControlServer {
 
     this.#route("GET", "/v1/jobs", async (_request, _params, url) => {
       const state = url.searchParams.get("state");
+      if (state === "failed") {
+        throw new LiminalError(
+          "INVALID_ARGUMENT",
+          `"failed" is how an attempt ends, not a state a job rests in: a job that failed and will not run again is "dead"`,
+          { hint: "ask for state=dead" },
+        );
+      }
       if (state !== null && !isJobState(state)) {
         throw new LiminalError(
           "INVALID_ARGUMENT",
@@ -341,19 +376,23 @@ export class ControlServer {
         ...(kind === null ? {} : { kind }),
         limit,
       });
-      return json({ jobs: records.map(toJobSnapshot) });
+      const reveal = revealAsked(url);
+      return json({ jobs: records.map((r) => shownJob(r, reveal)) });
     });
 
     this.#route("POST", "/v1/jobs", async (request) => {
       const specs = parseEnqueueBody(await readJson(request));
       const results = await executor().enqueueMany(specs);
-      return json({ jobs: results }, 201);
+      // `batch` names these jobs for POST /v1/jobs/wait: a wait need not send every id.
+      const batch = this.#batches.add(results.map((r) => r.id));
+      return json({ jobs: results, batch }, 201);
     });
 
     this.#route("POST", "/v1/jobs/wait", async (request) => {
       const body = await readJson(request);
-      const { ids, timeoutMs } = parseWaitBody(body);
-      return json(await this.#wait(ids, timeoutMs));
+      const wait = parseWaitBody(body);
+      if ("batch" in wait) return json(await this.#batches.wait(wait.batch, wait.timeoutMs));
+      return json(await this.#wait(wait.ids, wait.timeoutMs));
     }, false);
 
     this.#route("POST", "/v1/jobs/prune", async (request) => {
@@ -500,21 +539,30 @@ export class ControlServer {
     this.#route(
       "GET",
       "/v1/leases",
-      () => Promise.resolve(json({ leases: target.leaseSnapshot() })),
+      () =>
+        Promise.resolve(json({
+          leases: target.leaseSnapshot(),
+          preemptions: target.leases.recentPreemptions().map((p) => ({
+            ...p,
+            at: new Date(p.at).toISOString(),
+          })),
+        })),
     );
     this.#route("POST", "/v1/leases/acquire", async (request) => {
       const body = asObject(await readJson(request), "the request body");
-      const { resource, holder, ttl, priority, wait } = leaseBody(body, [
+      const { resource, holder, ttl, priority, wait, preemptible } = leaseBody(body, [
         "resource",
         "holder",
         "ttl",
         "priority",
         "wait",
+        "preemptible",
       ]);
       const leaseRequest = {
         holder,
         ...(ttl === undefined ? {} : { ttl }),
         ...(priority === undefined ? {} : { priority }),
+        ...(preemptible === undefined ? {} : { preemptible }),
       };
       if (wait === undefined || wait <= 0) {
         return json(leaseView(await target.leases.acquire(resource, leaseRequest)));
@@ -552,23 +600,30 @@ export class ControlServer {
     this.#route("POST", "/v1/leases/renew", async (request) => {
       const body = asObject(await readJson(request), "the request body");
       const { resource, holder, ttl } = leaseBody(body, ["resource", "holder", "ttl"]);
-      return json(leaseView(await target.leases.renew(resource, holder, ttl)));
+      const before = target.leases.get(resource);
+      const renewed = await target.leases.renew(resource, holder, ttl);
+      // Said in the answer: a renewal that shortens the lease does so only as asked.
+      return json({
+        ...leaseView(renewed),
+        previousExpiresAt: before === undefined ? null : new Date(before.expiresAt).toISOString(),
+        shortened: before !== undefined && renewed.expiresAt < before.expiresAt,
+      });
     });
 
-    this.#route("GET", "/v1/jobs/:id", async (_request, { id }) => {
+    this.#route("GET", "/v1/jobs/:id", async (_request, { id }, url) => {
       const record = await target.store.get(checkId(id!));
       if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
-      return json(toJobSnapshot(record));
+      return json(shownJob(record, revealAsked(url)));
     });
 
     this.#route("POST", "/v1/jobs/:id/cancel", async (_request, { id }) => {
       const record = await executor().cancel(checkId(id!));
-      return json(toJobSnapshot(record));
+      return json(shownJob(record));
     });
 
     this.#route("POST", "/v1/jobs/:id/retry", async (_request, { id }) => {
       const record = await executor().retry(checkId(id!));
-      return json(toJobSnapshot(record));
+      return json(shownJob(record));
     });
 
     this.#route("POST", "/v1/intake", async (request) => {
@@ -599,7 +654,7 @@ export class ControlServer {
       }, 202);
     }, false);
 
-    this.#route("GET", "/v1/events", (_request, _params, url) => {
+    this.#route("GET", "/v1/events", (request, _params, url) => {
       if (this.#hub === null) {
         throw new LiminalError("RUNTIME_NOT_RUNNING", "the event stream is not open");
       }
@@ -611,7 +666,9 @@ export class ControlServer {
       // Deno aborts it as soon as the response starts.
       const body = this.#hub.open(
         { ...(events ? { events } : {}), ...(jobs ? { jobs } : {}) },
-        this.#live.signal,
+        this.#streams.signal,
+        // A reconnecting client gets what it missed (or a `gap` event saying it is lost).
+        request.headers.get("last-event-id"),
       );
       return Promise.resolve(
         new Response(body, {
@@ -663,9 +720,23 @@ export class ControlServer {
       }
     }
     const records = await Promise.all(ids.map((id) => store.get(id)));
-    const jobs = records.map((r) => (r === null ? null : toJobSnapshot(r)));
+    const jobs = records.map((r) => (r === null ? null : shownJob(r)));
     return { done: jobs.every((j) => j !== null && FINAL_STATES.has(j.state)), jobs };
   }
+}
+
+/** A job as the API shows it: its payload's `env` values masked unless `reveal`. */
+function shownJob(record: JobRecord, reveal = false): JobSnapshot {
+  const job = toJobSnapshot(record);
+  return reveal ? job : maskJob(job);
+}
+
+/** Whether the query asks for secrets in full (`?reveal=1` or `?reveal=true`). */
+function revealAsked(url: URL): boolean {
+  const value = url.searchParams.get("reveal");
+  if (value === null || value === "0" || value === "false") return false;
+  if (value === "" || value === "1" || value === "true") return true;
+  throw new LiminalError("INVALID_ARGUMENT", `invalid reveal "${value}"; use 1 or 0`);
 }
 
 function checkId(id: string, what: "job" | "message" = "job"): string {
@@ -794,21 +865,42 @@ export function parseEnqueueBody(body: JsonValue): JobSpec[] {
   return Array.from({ length: n }, () => spec);
 }
 
-function parseWaitBody(body: JsonValue): { ids: string[]; timeoutMs: number } {
+function parseWaitBody(
+  body: JsonValue,
+): { ids: string[]; timeoutMs: number } | { batch: string; timeoutMs: number } {
   const object = asObject(body, "the request body");
+  const timeoutMs = parseWaitTimeout(object.timeout);
+  if (object.batch !== undefined) {
+    if (object.ids !== undefined) {
+      throw new LiminalError("INVALID_ARGUMENT", 'give "batch" or "ids", not both');
+    }
+    if (typeof object.batch !== "string" || !isId(object.batch)) {
+      throw new LiminalError(
+        "INVALID_ARGUMENT",
+        '"batch" must be the batch id an enqueue answered (POST /v1/jobs)',
+      );
+    }
+    return { batch: object.batch.toLowerCase(), timeoutMs };
+  }
   const ids = object.ids;
   if (
     !Array.isArray(ids) || ids.length === 0 || ids.length > MAX_BATCH ||
     !ids.every((id) => typeof id === "string")
   ) {
-    throw new LiminalError("INVALID_ARGUMENT", '"ids" must be a non-empty array of job ids');
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      '"ids" must be a non-empty array of job ids (or give "batch", the id an enqueue answered)',
+    );
   }
-  const timeout = object.timeout ?? "30s";
+  return { ids: [...new Set(ids.map((id) => checkId(id as string)))], timeoutMs };
+}
+
+function parseWaitTimeout(value: JsonValue | undefined): number {
+  const timeout = value ?? "30s";
   if (typeof timeout !== "string" && typeof timeout !== "number") {
     throw new LiminalError("INVALID_DURATION", '"timeout" must be a duration such as "30s"');
   }
-  const timeoutMs = Math.min(parseDuration(timeout as Duration, "timeout"), MAX_WAIT_MS);
-  return { ids: [...new Set(ids.map((id) => checkId(id as string)))], timeoutMs };
+  return Math.min(parseDuration(timeout as Duration, "timeout"), MAX_WAIT_MS);
 }
 
 function parseShutdownBody(body: JsonValue): { grace?: number; force: boolean } {
@@ -838,6 +930,8 @@ interface LeaseBody {
   priority?: import("../shared/priority.ts").Priority;
   /** Milliseconds to wait in line. */
   wait?: number;
+  /** An operator's lease that a higher priority may take over. */
+  preemptible?: boolean;
 }
 
 function leaseBody(body: Record<string, JsonValue>, fields: string[]): LeaseBody {
@@ -864,6 +958,12 @@ function leaseBody(body: Record<string, JsonValue>, fields: string[]): LeaseBody
     out.ttl = body.ttl;
   }
   if (body.priority !== undefined) out.priority = parsePriority(body.priority, "priority");
+  if (body.preemptible !== undefined) {
+    if (typeof body.preemptible !== "boolean") {
+      throw new LiminalError("INVALID_ARGUMENT", '"preemptible" must be true or false');
+    }
+    out.preemptible = body.preemptible;
+  }
   if (body.wait !== undefined && body.wait !== false) {
     const wait = body.wait === true ? "60s" : body.wait;
     if (typeof wait !== "string" && typeof wait !== "number") {
@@ -882,5 +982,6 @@ function leaseView(lease: import("../store/types.ts").LeaseRecord) {
     acquiredAt: new Date(lease.acquiredAt).toISOString(),
     expiresAt: new Date(lease.expiresAt).toISOString(),
     jobId: lease.jobId,
+    preemptible: isPreemptible(lease),
   };
 }

@@ -5,19 +5,53 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 
 /** The socket a runtime listens on when nothing else is said. */
 export const DEFAULT_SOCKET = ".liminal/liminal.sock";
 
-/** The longest path a Unix socket may have (sun_path is 108 bytes with its NUL). */
-export const MAX_SOCKET_PATH = 107;
+/**
+ * The longest path a Unix socket may have: `sun_path` holds 108 bytes on Linux and 104 on
+ * macOS and the BSDs, its closing NUL included.
+ */
+export const MAX_SOCKET_PATH = Deno.build.os === "linux" || Deno.build.os === "android" ? 107 : 103;
 
 /** The socket path from `--socket`, else `LIMINAL_SOCKET`, else the default. */
 export function resolveSocketPath(option?: string): string {
   if (option !== undefined && option !== "") return option;
   const fromEnv = Deno.env.get("LIMINAL_SOCKET");
   return fromEnv !== undefined && fromEnv !== "" ? fromEnv : DEFAULT_SOCKET;
+}
+
+/**
+ * Refuses (`INVALID_ARGUMENT`, exit 2) a socket path the OS cannot bind or connect to. The
+ * length that counts is the absolute path's: Deno resolves a relative path against the working
+ * directory before it binds (under granular `--allow-*` permissions), so the default
+ * `.liminal/liminal.sock` fails in a deep directory. Callers check before they create anything.
+ */
+export function checkSocketPath(path: string): void {
+  const dir = path.startsWith("/") ? null : cwd();
+  const absolute = dir === null ? path : resolve(dir, path);
+  const bytes = new TextEncoder().encode(absolute).length;
+  if (bytes <= MAX_SOCKET_PATH) return;
+  const spelled = absolute === path ? path : `${path} (${absolute})`;
+  throw new LiminalError(
+    "INVALID_ARGUMENT",
+    `the control socket path ${spelled} is ${bytes} bytes; a Unix socket path may have at most ${MAX_SOCKET_PATH} on this OS`,
+    {
+      hint:
+        "pass a shorter path with --socket PATH (or set LIMINAL_SOCKET), e.g. --socket /tmp/liminal-$USER.sock, and use the same one for every liminal command",
+    },
+  );
+}
+
+function cwd(): string | null {
+  try {
+    return Deno.cwd();
+  } catch {
+    return null; // no read permission: the path is measured as given
+  }
 }
 
 /** What is at a socket path now. */
@@ -88,14 +122,7 @@ async function readWithin(conn: Deno.UnixConn, ms: number): Promise<string> {
  * runtime (`CONFLICT`) or a file that is not a socket, and removes a stale socket.
  */
 export async function claimSocketPath(path: string): Promise<void> {
-  const bytes = new TextEncoder().encode(path).length;
-  if (bytes > MAX_SOCKET_PATH) {
-    throw new LiminalError(
-      "INVALID_ARGUMENT",
-      `socket path ${path} is ${bytes} bytes; a Unix socket path may have at most ${MAX_SOCKET_PATH}`,
-      { hint: "use a shorter --socket path" },
-    );
-  }
+  checkSocketPath(path);
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
   try {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });

@@ -6,6 +6,9 @@
 import type { AttemptError, JobState } from "../shared/job.ts";
 import type { Priority } from "../shared/priority.ts";
 
+/** Why a job is dead: see `job:dead`. */
+export type DeadReason = "exhausted" | "permanent" | "interrupted";
+
 /** Every event of a `MaintenanceExecutor`, by name. */
 export interface ExecutorEventMap {
   /** A job was created (or, with a unique key, found). */
@@ -29,7 +32,10 @@ export interface ExecutorEventMap {
     worker: string;
     durationMs: number;
   };
-  /** An attempt failed or timed out; `next` says what happens to the job. */
+  /**
+   * An attempt failed or timed out (`failed` is an attempt's outcome); `next` says what
+   * happens to the job: `scheduled` to retry, or `dead` (then `job:dead` follows).
+   */
   "job:failed": {
     id: string;
     kind: string;
@@ -37,9 +43,23 @@ export interface ExecutorEventMap {
     worker: string;
     durationMs: number;
     error: AttemptError;
-    next: "scheduled" | "dead" | "failed";
+    next: "scheduled" | "dead";
     /** When it runs again, for `next: "scheduled"`. */
     retryAt: number | null;
+  };
+  /**
+   * A job ended `dead`: it failed and will not run again. Emitted once its state is written,
+   * whatever ended it (`reason`): its attempts used up (`exhausted`), a permanent error
+   * (`permanent`: `PermanentJobError`, an unknown kind, a bad payload, a missing program or
+   * file), or shutdowns and crashes past `maxInterruptions` (`interrupted`).
+   */
+  "job:dead": {
+    id: string;
+    kind: string;
+    attempt: number;
+    worker: string;
+    error: AttemptError;
+    reason: DeadReason;
   };
   /** A job was cancelled (`running`: it was cancelled while it ran). */
   "job:cancelled": { id: string; kind: string; running: boolean };
@@ -51,7 +71,7 @@ export interface ExecutorEventMap {
     worker: string;
     requeued: boolean;
   };
-  /** A dead, failed or cancelled job was put back in the queue by an operator. */
+  /** A dead or cancelled job was put back in the queue by an operator. */
   "job:retried": { id: string; kind: string };
   /** A handler did not settle `killAfter` after its signal; its worker was freed. */
   "job:abandoned": {
@@ -60,8 +80,17 @@ export interface ExecutorEventMap {
     worker: string;
     reason: "timeout" | "cancelled" | "shutdown" | "preempted";
   };
-  /** A worker's job showed no life for `stuckAfter`. */
-  "worker:stuck": { worker: string; jobId: string; silentMs: number };
+  /** A worker's job showed no life for its `stuckAfter` (its kind's, else the executor's). */
+  "worker:stuck": {
+    worker: string;
+    jobId: string;
+    kind: string;
+    silentMs: number;
+    /** The threshold it passed. */
+    stuckAfterMs: number;
+    /** What to do about it. */
+    hint: string;
+  };
   /** A stuck worker's job showed life again or ended. */
   "worker:recovered": { worker: string; jobId: string };
   /** The store failed; the executor keeps the work and tries again. */

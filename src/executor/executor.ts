@@ -83,6 +83,14 @@ const SLOW_MIN_MS = 1_000;
 const STORM_MIN_FAILURES = 10;
 /** Scheduled jobs promoted per store call. */
 const PROMOTE_BATCH = 1_000;
+/** What to do about a stuck worker that is only quiet. */
+const STUCK_HINT =
+  "if this job is long and quiet, call ctx.heartbeat() or set stuckAfter on its kind (or --stuck-after)";
+
+/** Why a worker is stuck and what to do, in one line. */
+function stuckMessage(silentMs: number): string {
+  return `no heartbeat, progress or log for ${formatDuration(silentMs)}; ${STUCK_HINT}`;
+}
 
 class WorkerSlot {
   run: Run | null = null;
@@ -103,6 +111,12 @@ class Run {
   killAfterMs: number | null = null;
   /** Settled or abandoned: later settlements of the handler are ignored. */
   over = false;
+  /** It failed with an error that says retrying cannot help (the job is dead). */
+  permanent = false;
+  /** Silence after which its worker is stuck (its kind's, else the executor's); `null`: never. */
+  stuckAfterMs: number | null = null;
+  /** `aliveWhile` work pending: while any is, the job shows life. */
+  alive = 0;
   progress: { done: number; total: number | null } | null = null;
   constructor(
     readonly record: ClaimedJob,
@@ -207,7 +221,6 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     retried: 0,
     timedOut: 0,
     dead: 0,
-    failed: 0,
     cancelled: 0,
     interrupted: 0,
     abandoned: 0,
@@ -577,7 +590,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     return true;
   }
 
-  /** Puts a dead, failed or cancelled job back in the queue with a fresh attempt budget. */
+  /** Puts a dead or cancelled job back in the queue with a fresh attempt budget. */
   async retry(id: string): Promise<JobRecord> {
     this.#assertAccepting();
     const entry = await this.#store.retry(id, this.#options.clock());
@@ -595,8 +608,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   }
 
   /**
-   * Resolves with the job once it is in a final state (`succeeded`, `failed`, `dead`,
-   * `cancelled`) and that state is committed. Unknown id: `JOB_NOT_FOUND`.
+   * Resolves with the job once it is in a final state (`succeeded`, `dead`, `cancelled`) and
+   * that state is committed. Unknown id: `JOB_NOT_FOUND`.
    */
   async waitFor(id: string, signal?: AbortSignal): Promise<JobRecord> {
     signal?.throwIfAborted();
@@ -672,9 +685,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       if (worker.state === "stuck" && worker.job !== null) {
         warnings.push({
           code: "WORKER_STUCK",
-          message: `worker ${worker.id} has shown no life for ${
-            formatDuration(worker.silentMs ?? 0)
-          } running ${worker.job.kind} ${worker.job.id}`,
+          message: `worker ${worker.id} running ${worker.job.kind} ${worker.job.id}: ${
+            stuckMessage(worker.silentMs ?? 0)
+          }`,
           workerId: worker.id,
           jobId: worker.job.id,
         });
@@ -929,10 +942,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         failed: worker.failed,
       };
     }
-    const silentMs = Math.max(0, now - worker.lastActivity);
+    // Pending `aliveWhile` work is life shown now.
+    const silentMs = run.alive > 0 ? 0 : Math.max(0, now - worker.lastActivity);
     return {
       id: worker.id,
-      state: silentMs >= this.#options.stuckAfterMs ? "stuck" : "busy",
+      state: run.stuckAfterMs !== null && silentMs >= run.stuckAfterMs ? "stuck" : "busy",
       job: {
         id: run.record.id,
         kind: run.record.kind,
@@ -1494,8 +1508,9 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
       run.deadline = at + record.timeoutMs;
       if (run.deadline < this.#watchdogAt) this.#armWatchdog(run.deadline);
     }
-    const stuckAt = at + this.#options.stuckAfterMs;
-    if (stuckAt < this.#watchdogAt) this.#armWatchdog(stuckAt);
+    const stuckAfterMs = this.#kinds.get(record.kind)?.stuckAfterMs;
+    run.stuckAfterMs = stuckAfterMs === undefined ? this.#options.stuckAfterMs : stuckAfterMs;
+    this.#armStuck(run, at);
     if (this.#events.has("job:started")) {
       this.#events.emit("job:started", {
         id: record.id,
@@ -1603,6 +1618,19 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         }
       },
       heartbeat: touch,
+      aliveWhile: <T>(work: PromiseLike<T>): Promise<T> => {
+        const pending = Promise.resolve(work);
+        if (run.over) return pending;
+        touch();
+        run.alive++;
+        return pending.finally(() => {
+          run.alive--;
+          if (run.over || run.alive > 0) return;
+          // Its silence counts from here.
+          touch();
+          this.#armStuck(run, worker.lastActivity);
+        });
+      },
       send: (to, type, payload, options = {}) => {
         const messenger = this.#options.messenger;
         if (messenger === null) {
@@ -1728,8 +1756,10 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const failures = run.record.failures + 1;
     let next: NextState;
     let retryAt: number | null = null;
-    if (permanent) next = "failed";
-    else if (failures >= run.record.maxAttempts) next = "dead";
+    // A job that will not run again is dead, whatever ended it: `failed` is the attempt's
+    // outcome, not a state the job rests in.
+    run.permanent = permanent;
+    if (permanent || failures >= run.record.maxAttempts) next = "dead";
     else {
       next = "scheduled";
       retryAt = now + backoffDelay(run.record.backoff, failures, this.#options.random);
@@ -1806,7 +1836,6 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         if (outcome === "timeout") totals.timedOut++;
         if (next === "scheduled") totals.retried++;
         else if (next === "dead") totals.dead++;
-        else if (next === "failed") totals.failed++;
     }
     if (outcome === "interrupted" && next === "dead") totals.dead++;
     const settlement: Settlement = {
@@ -1859,9 +1888,23 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
             worker: worker.id,
             durationMs,
             error: error!,
-            next: next as "scheduled" | "dead" | "failed",
+            next: next as "scheduled" | "dead",
             retryAt,
           });
+      }
+      if (next === "dead") {
+        events.emit("job:dead", {
+          id: record.id,
+          kind: record.kind,
+          attempt: run.attempt,
+          worker: worker.id,
+          error: error!,
+          reason: outcome === "interrupted"
+            ? "interrupted"
+            : run.permanent
+            ? "permanent"
+            : "exhausted",
+        });
       }
       if (next === "scheduled" && retryAt !== null && this.#state === "running") {
         this.#armDue(retryAt);
@@ -1962,6 +2005,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     if (run.killAt < this.#watchdogAt) this.#armWatchdog(run.killAt);
   }
 
+  /** Wakes the watchdog when `run` would be stuck, counting its silence from `from`. */
+  #armStuck(run: Run, from: number): void {
+    if (run.stuckAfterMs === null) return;
+    const stuckAt = from + run.stuckAfterMs;
+    if (stuckAt < this.#watchdogAt) this.#armWatchdog(stuckAt);
+  }
+
   #killAfter(run: Run): number {
     return run.killAfterMs ?? this.#kinds.get(run.record.kind)?.defaults.killAfterMs ??
       this.#options.killAfterMs;
@@ -1991,13 +2041,19 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         continue;
       }
       const worker = run.worker;
-      const stuckAt = worker.lastActivity + this.#options.stuckAfterMs;
+      // Never stuck: a kind with `stuckAfter: null`, or `aliveWhile` work pending.
+      const stuckAt = run.stuckAfterMs === null || run.alive > 0
+        ? Number.POSITIVE_INFINITY
+        : worker.lastActivity + run.stuckAfterMs;
       if (!worker.stuck && now >= stuckAt) {
         worker.stuck = true;
         this.#events.emit("worker:stuck", {
           worker: worker.id,
           jobId: run.record.id,
+          kind: run.record.kind,
           silentMs: now - worker.lastActivity,
+          stuckAfterMs: run.stuckAfterMs!,
+          hint: STUCK_HINT,
         });
       }
       if (run.abortReason === null) next = Math.min(next, run.deadline);

@@ -27,8 +27,24 @@ export interface JobContext<P = JsonValue> {
   progress(done: number, total?: number): void;
   /** Adds a line to the job's log (the last 100 are kept); also counts as a heartbeat. */
   log(message: string): void;
-  /** Tells the executor the handler is alive, so its worker is not shown as stuck. */
+  /**
+   * Tells the executor the handler is alive, so its worker is not shown as stuck. Call it
+   * more often than the kind's `stuckAfter` (30 s by default) in long, quiet work.
+   */
   heartbeat(): void;
+  /**
+   * Counts the handler alive for as long as `work` is pending, and returns it: for work that
+   * shows life by its nature without reporting it (a timer, a child process being waited
+   * for). While it is pending the worker is never stuck; its silence counts from when it
+   * settles. Do not wrap something that can hang for ever: that is what stuck detection is
+   * for.
+   *
+   * @example
+   * ```ts
+   * await ctx.aliveWhile(delay(60_000, { signal: ctx.signal }));
+   * ```
+   */
+  aliveWhile<T>(work: PromiseLike<T>): Promise<T>;
   /**
    * Sends a message through the runtime's router, from `job:<kind>`. Unknown recipient:
    * `ENDPOINT_NOT_FOUND` (unless `optional`). Without a router: `ROUTER_CLOSED`.
@@ -102,6 +118,13 @@ export interface JobKindOptions<P, R> {
   description?: string;
   defaults?: JobKindDefaults;
   /**
+   * How long a running job of this kind may show no sign of life (start, `heartbeat()`,
+   * `progress()`, `log()`, `send()`, or pending `aliveWhile()` work) before its worker is
+   * reported stuck. `null`: never stuck (for work that cannot report life and must not be
+   * flagged; a timeout still bounds it). @default the runtime's `stuckAfter` (`--stuck-after`, 30 s)
+   */
+  stuckAfter?: Duration | null;
+  /**
    * Checks a payload when a job is enqueued (and again before it runs) and returns it typed.
    * Throw to refuse it; the message is shown to the user.
    */
@@ -139,6 +162,11 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly kind: string;
   readonly description: string;
   readonly defaults: ResolvedKindDefaults;
+  /**
+   * See {@link JobKindOptions.stuckAfter}: milliseconds, `null` for never, `undefined` for
+   * the executor's default.
+   */
+  readonly stuckAfterMs: number | null | undefined;
   /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
   parsePayload(payload: JsonValue): P;
   readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
@@ -149,7 +177,8 @@ export interface JobKind<P = unknown, R = unknown> {
 }
 
 /**
- * Throw this from a handler to fail the job for good: it goes to `failed` with no retry.
+ * Throw this from a handler to fail the job for good: the attempt fails and the job is `dead`
+ * at once, with no retry (and `jobs.dead` is published).
  *
  * @example
  * ```ts
@@ -259,6 +288,17 @@ export function defineJob<P = JsonValue, R = unknown>(
       `job kind "${kind}": concurrency must be a whole number of at least 1, got ${concurrency}`,
     );
   }
+  const stuckAfterMs = options.stuckAfter === undefined || options.stuckAfter === null
+    ? options.stuckAfter
+    : parseDuration(options.stuckAfter, `"${kind}" stuckAfter`);
+  if (stuckAfterMs !== undefined && stuckAfterMs !== null && stuckAfterMs <= 0) {
+    throw new LiminalError(
+      "INVALID_DURATION",
+      `job kind "${kind}": stuckAfter must be longer than 0 (or null for never), got ${
+        JSON.stringify(options.stuckAfter)
+      }`,
+    );
+  }
   const defaults: ResolvedKindDefaults = {
     priority: d.priority === undefined
       ? "coordinate"
@@ -276,6 +316,7 @@ export function defineJob<P = JsonValue, R = unknown>(
     kind,
     description: options.description ?? "",
     defaults,
+    stuckAfterMs,
     parsePayload(payload: JsonValue): P {
       if (validate === undefined) return payload as P;
       try {

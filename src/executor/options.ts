@@ -22,7 +22,10 @@ export interface ExecutorOptions {
   agingInterval?: Duration;
   /** Time a handler has to settle after its signal aborts before its worker is freed. @default "5s" */
   killAfter?: Duration;
-  /** A busy worker whose job shows no life this long is `stuck`. @default "30s" */
+  /**
+   * A busy worker whose job shows no life this long is `stuck`, unless the job's kind sets
+   * its own `stuckAfter` (or `null`: never). @default "30s"
+   */
   stuckAfter?: Duration;
   /** A queued job waiting longer than this is a warning. @default "60s" */
   starvationAfter?: Duration;

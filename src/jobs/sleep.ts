@@ -1,5 +1,6 @@
 /**
- * `sleep`: waits, then succeeds. Payload `{ "ms": 500 }`. Honours its signal at once.
+ * `sleep`: waits, then succeeds. Payload `{ "ms": 500 }`. Honours its signal at once. It is
+ * alive while its timer runs (`aliveWhile`): a long sleep never makes its worker stuck.
  *
  * @module
  */
@@ -25,10 +26,10 @@ export const sleepJob = defineJob({
     }
     return { ms };
   },
-  async handler({ payload, signal }) {
+  async handler({ payload, signal, aliveWhile }) {
     signal.throwIfAborted();
     if (payload.ms > 0) {
-      await delay(payload.ms, { signal }).catch((error) => {
+      await aliveWhile(delay(payload.ms, { signal })).catch((error) => {
         throw signal.aborted ? signal.reason : error;
       });
     }

@@ -3,31 +3,132 @@
  * `vacuum`, and `backup` (a consistent copy through SQLite's online backup API to a
  * timestamped file, keeping the last N).
  *
- * Deno's `node:sqlite` refuses `ATTACH` (and so `VACUUM`, which attaches a temporary database)
- * unless the process has every permission. `vacuum` therefore runs in a child `deno eval`
- * (which has them) that does nothing but open the file and vacuum it; its signal kills the
- * child. `backup` reports progress and stops between steps when its signal aborts.
+ * Each runs SQLite in a child `deno eval`, never in the runtime's process: Deno's `node:sqlite`
+ * is synchronous (a 5 s busy wait, a long vacuum or backup would stop every timer, signal and
+ * socket of the runtime), its `backup()` retries a locked source forever without returning, and
+ * it refuses `ATTACH` (so `VACUUM`) unless the process has every permission. The child opens
+ * the file, does the one thing, and prints one JSON line: its result, or SQLite's own error
+ * message ("database is locked", "file is not a database"), which the job reports as it is.
+ * The job's signal kills the child.
+ *
+ * Failures that no retry can fix are permanent (`PermanentJobError`): a missing file, a
+ * directory, a file that is not a SQLite database or is corrupt, one that cannot be opened or
+ * written. A locked database, a full disk or an I/O error fail the attempt and are retried.
  *
  * @module
  */
-import { backup, DatabaseSync } from "node:sqlite";
 import { defineJob, PermanentJobError } from "../executor/job_kind.ts";
 import { errorMessage } from "../shared/errors.ts";
 import { objectPayload } from "./_payload.ts";
 
-function openDatabase(path: string, readOnly = false): DatabaseSync {
+/** How long the child waits for a lock held by another connection before it gives up. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * The child's script: `<op> <path> [arg]`. `backup` first takes a read transaction (which
+ * waits at most the busy timeout, then fails "database is locked"), then copies every page in
+ * one step of the backup API within it: a consistent copy that never waits on a lock.
+ */
+const SQLITE_SCRIPT = `import { backup, DatabaseSync } from "node:sqlite";
+const [op, path, arg] = Deno.args;
+try {
+  const db = new DatabaseSync(path, { readOnly: op === "backup" });
+  db.exec("PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}");
+  let out = {};
+  if (op === "vacuum") db.exec("VACUUM");
+  else if (op === "checkpoint") out = db.prepare("PRAGMA wal_checkpoint(" + arg + ")").get();
+  else {
+    db.exec("BEGIN");
+    db.prepare("SELECT count(*) FROM sqlite_schema").get();
+    out = { pages: await backup(db, arg, { rate: -1 }) };
+    db.exec("COMMIT");
+  }
+  db.close();
+  console.log(JSON.stringify({ ok: out }));
+} catch (error) {
+  console.log(JSON.stringify({ error: String(error?.message ?? error) }));
+  Deno.exit(1);
+}
+`;
+
+/** SQLite's messages for a file no retry will fix. */
+const PERMANENT =
+  /file is not a database|disk image is malformed|unable to open database file|readonly database|access permission denied|not authorized/i;
+
+type Operation = "vacuum" | "checkpoint" | "backup";
+
+/**
+ * Runs one operation on the database at `path` in a child process; resolves with what it
+ * returned, throws SQLite's own error (permanent when no retry can fix it).
+ */
+async function runSqlite(
+  op: Operation,
+  path: string,
+  arg: string | null,
+  signal: AbortSignal,
+): Promise<Record<string, unknown>> {
+  signal.throwIfAborted();
+  await checkFile(path);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", "--no-config", SQLITE_SCRIPT, op, path, ...(arg ? [arg] : [])],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+  };
+  signal.addEventListener("abort", kill, { once: true });
+  let output: Deno.CommandOutput;
   try {
-    Deno.statSync(path);
+    output = await child.output();
+  } finally {
+    signal.removeEventListener("abort", kill);
+  }
+  if (signal.aborted) throw signal.reason;
+  const what = op === "checkpoint" ? "checkpoint" : op;
+  const answer = parseAnswer(new TextDecoder().decode(output.stdout));
+  if (answer !== null && "ok" in answer) return answer.ok;
+  if (answer !== null) {
+    const message = `${what} of ${path} failed: ${answer.error}`;
+    throw PERMANENT.test(answer.error) ? new PermanentJobError(message) : new Error(message);
+  }
+  // No answer: the child died (killed, out of memory) before it could say why.
+  const how = output.signal === null ? `exit ${output.code}` : `signal ${output.signal}`;
+  throw new Error(`${what} of ${path} failed: the SQLite process ended (${how}) without a result`);
+}
+
+function parseAnswer(
+  text: string,
+): { ok: Record<string, unknown> } | { error: string } | null {
+  const line = text.trim().split("\n").at(-1) ?? "";
+  try {
+    const answer = JSON.parse(line);
+    if (typeof answer?.error === "string") return { error: answer.error };
+    if (typeof answer?.ok === "object" && answer.ok !== null) return { ok: answer.ok };
   } catch {
-    throw new PermanentJobError(`no database file ${path}`);
+    // Not an answer.
   }
+  return null;
+}
+
+/** A missing file or a directory is permanent: SQLite would only say "unable to open". */
+async function checkFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
   try {
-    const db = new DatabaseSync(path, { readOnly });
-    db.exec("PRAGMA busy_timeout = 5000");
-    return db;
+    info = await Deno.stat(path);
   } catch (error) {
-    throw new PermanentJobError(`cannot open ${path}: ${errorMessage(error)}`);
+    if (error instanceof Deno.errors.NotFound) {
+      throw new PermanentJobError(`no database file ${path}`);
+    }
+    throw new PermanentJobError(`cannot read ${path}: ${errorMessage(error)}`);
   }
+  if (!info.isFile) throw new PermanentJobError(`${path} is not a file, so not a database`);
 }
 
 function pathOf(payload: Record<string, unknown>): string {
@@ -52,18 +153,13 @@ export const sqliteCheckpointJob = defineJob({
     }
     return { path: pathOf(p), mode: mode as typeof MODES[number] };
   },
-  handler({ payload, signal }) {
-    signal.throwIfAborted();
-    const db = openDatabase(payload.path);
-    try {
-      const row = db.prepare(`PRAGMA wal_checkpoint(${payload.mode})`).get() as Record<
-        string,
-        number
-      >;
-      return { busy: row.busy === 1, walPages: row.log, checkpointed: row.checkpointed };
-    } finally {
-      db.close();
-    }
+  async handler({ payload, signal }) {
+    const row = await runSqlite("checkpoint", payload.path, payload.mode, signal);
+    return {
+      busy: row.busy === 1,
+      walPages: Number(row.log),
+      checkpointed: Number(row.checkpointed),
+    };
   },
 });
 
@@ -76,42 +172,12 @@ export const vacuumJob = defineJob({
     return { path: pathOf(objectPayload(payload, ["path"], '{ "path": "data/app.db" }')) };
   },
   async handler({ payload, signal }) {
-    signal.throwIfAborted();
-    openDatabase(payload.path).close(); // a clear error for a missing or unreadable file
+    await checkFile(payload.path);
     const before = (await Deno.stat(payload.path)).size;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--quiet", VACUUM_SCRIPT, payload.path],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const kill = () => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    };
-    signal.addEventListener("abort", kill, { once: true });
-    try {
-      const { code, stderr } = await child.output();
-      if (signal.aborted) throw signal.reason;
-      if (code !== 0) {
-        const message = new TextDecoder().decode(stderr).trim().split("\n").at(-1) ?? "";
-        throw new Error(
-          `vacuum of ${payload.path} failed (exit ${code})${message ? `: ${message}` : ""}`,
-        );
-      }
-    } finally {
-      signal.removeEventListener("abort", kill);
-    }
+    await runSqlite("vacuum", payload.path, null, signal);
     return { bytesBefore: before, bytesAfter: (await Deno.stat(payload.path)).size };
   },
 });
-
-/** The child's script: open the file given as its argument and vacuum it. */
-const VACUUM_SCRIPT =
-  'import { DatabaseSync } from "node:sqlite"; const db = new DatabaseSync(Deno.args[0]); db.exec("PRAGMA busy_timeout = 5000"); db.exec("VACUUM"); db.close();';
 
 /** `backup`: `{ "path": "data/app.db", "dir": "backups", "keep"?: 7 }`. */
 export const backupJob = defineJob({
@@ -134,27 +200,19 @@ export const backupJob = defineJob({
     }
     return { path: pathOf(p), dir: p.dir, keep };
   },
-  async handler({ payload, signal, log, progress }) {
-    signal.throwIfAborted();
+  async handler({ payload, signal, log }) {
+    await checkFile(payload.path);
     await Deno.mkdir(payload.dir, { recursive: true });
     const base = payload.path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const target = `${payload.dir}/${base}-${stamp}.db`;
-    const db = openDatabase(payload.path, true);
     try {
-      // SQLite's online backup API: a consistent copy, even while others write.
-      await backup(db, target, {
-        rate: 256,
-        progress: ({ totalPages, remainingPages }) => {
-          progress(totalPages - remainingPages, totalPages);
-          if (signal.aborted) throw signal.reason;
-        },
-      });
+      // SQLite's online backup API, in a read transaction: a consistent copy, even while
+      // others write.
+      await runSqlite("backup", payload.path, target, signal);
     } catch (error) {
       await Deno.remove(target).catch(() => {});
-      throw signal.aborted ? signal.reason : error;
-    } finally {
-      db.close();
+      throw error;
     }
     const size = (await Deno.stat(target)).size;
     log(`backed up ${payload.path} to ${target} (${size} bytes)`);

@@ -7,13 +7,21 @@
  *   leases are swept.
  * - Resources overlap when equal, or when one ends in `/*` and the other lies under it:
  *   holding `files/uploads/*` excludes `files/uploads/a.png` and the reverse.
+ * - A job's lease lasts as long as its attempt: this runtime renews the leases it took for
+ *   running jobs every third of the TTL, and the executor releases them when the attempt
+ *   ends. After a crash nothing renews them: they end at their TTL.
  * - A requester at least one priority level above the holder takes the lease over
  *   (preemption; the holder is told: a job through its signal, anyone through the
  *   `lease:preempted` event) — unless the holder has 60 s or less left, in which case the
- *   requester waits.
+ *   requester waits. Only a job's lease, or an operator's lease acquired as `preemptible`,
+ *   is ever taken over: an operator's lease otherwise holds until released or expired.
+ * - One holder holds a resource once: acquiring it again is refused (renew it instead), and
+ *   only its holder may release or renew it (`LEASE_HELD_BY_OTHER`).
  * - Waiters queue in priority order, then in arrival order.
  * - Every lease is persisted; after a restart, leases are loaded back and expire on their
  *   own, so a runtime killed while holding one gives it back once its TTL has passed.
+ *   Whether an operator's lease is preemptible travels in its token (prefix `p-`), so every
+ *   store keeps it without a column of its own.
  *
  * This process decides (it owns the store); every change is written through the store's
  * compare-and-set verbs, so a lease taken elsewhere meanwhile is refused rather than lost.
@@ -36,6 +44,34 @@ const log = getLogger(["liminal", "leases"]);
 const SYNC_EVERY_MS = 5_000;
 /** A job lease this old whose job is not running is left over, and freed. */
 const STALE_JOB_LEASE_MS = 60_000;
+/** Token prefix of an operator's lease that may be preempted. */
+const PREEMPTIBLE_TOKEN = "p-";
+/** Preemptions remembered for `leases` (the most recent). */
+const RECENT_PREEMPTIONS = 20;
+
+/** Whether a lease may be taken over by a higher-priority requester: a job's, or one asked so. */
+export function isPreemptible(lease: LeaseRecord): boolean {
+  return lease.jobId !== null || lease.token.startsWith(PREEMPTIBLE_TOKEN);
+}
+
+/** A new token for a lease, keeping whether it is preemptible. */
+function tokenFor(preemptible: boolean, now: number): string {
+  return preemptible ? `${PREEMPTIBLE_TOKEN}${newId(now)}` : newId(now);
+}
+
+/** One lease taken from its holder, for `leases` and the event stream. */
+export interface Preemption {
+  resource: string;
+  /** Who lost it. */
+  holder: string;
+  jobId: string | null;
+  /** Who took it. */
+  by: string;
+  byJobId: string | null;
+  byPriority: Priority;
+  /** Epoch ms. */
+  at: number;
+}
 
 /** Who took a lease when only its absence is known: another runtime sharing the store. */
 function elsewhere(lease: LeaseRecord, now: number): LeaseRecord {
@@ -73,6 +109,11 @@ export interface LeaseRequest {
   priority?: Priority;
   /** The job taking it (jobs only). */
   jobId?: string | null;
+  /**
+   * An operator's lease that a higher-priority requester may take over (a job's lease always
+   * may). @default false: held until released or expired
+   */
+  preemptible?: boolean;
 }
 
 /** Events of a {@link LeaseManager}. */
@@ -137,6 +178,11 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   #reloadAgain = false;
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #offChange: (() => void) | null = null;
+  /** Renews the leases of running jobs every third of the TTL. */
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #renewing: Promise<void> | null = null;
+  /** The latest preemptions, newest last. */
+  #preemptions: Preemption[] = [];
 
   constructor(options: LeaseManagerOptions) {
     this.#store = options.store;
@@ -251,7 +297,11 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     }
     for (const lease of this.#held.values()) {
       const recent = this.#recent.get(lease.token);
-      const fresh = this.#writing.has(lease.token) || (recent !== undefined && !recent.dropped);
+      // A renewal of ours whose write the read already sees, but whose answer is still on its
+      // way, is ours too: the held lease stands until the renewal is known.
+      const renewing = this.#writing.has(next.get(lease.resource)?.token ?? "");
+      const fresh = this.#writing.has(lease.token) || renewing ||
+        (recent !== undefined && !recent.dropped);
       // Written (or being written) after the read began: newer than what was read.
       if (fresh) next.set(lease.resource, lease);
     }
@@ -283,7 +333,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     for (const [resource, lease] of next) this.#held.set(resource, lease);
     const live = new Set([...next.values()].map((l) => l.token));
     for (const token of this.#mine) if (!live.has(token)) this.#mine.delete(token);
-    for (const event of lost) this.#events.emit("lease:preempted", event);
+    for (const event of lost) this.#preempted(event.lease, event.by);
     this.#events.emit("lease:synced", { changed, freed });
     this.#armExpiry();
     await this.#serveWaiters();
@@ -319,6 +369,8 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     this.#offChange = null;
     if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
+    if (this.#renewTimer !== undefined) clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
@@ -362,6 +414,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   async acquire(resource: string, request: LeaseRequest): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(request.ttl);
     const now = this.#clock();
+    this.#refuseHeldAgain(resource, request, now);
     const verdict = this.#verdict(resource, request, now);
     if (verdict.kind === "held") {
       throw new LiminalError(
@@ -392,6 +445,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   ): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(request.ttl);
     const now = this.#clock();
+    this.#refuseHeldAgain(resource, request, now);
     const verdict = this.#verdict(resource, request, now);
     if (
       verdict.kind !== "held" &&
@@ -426,18 +480,21 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     });
   }
 
-  /** Extends a lease its holder holds. */
+  /**
+   * Sets a lease its holder holds to expire `ttl` from now (the default TTL when none is
+   * given): longer or shorter, as asked; {@link get} before it tells which.
+   */
   async renew(resource: string, holder: string, ttl?: Duration): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(ttl);
     const current = this.#live(resource, this.#clock());
-    if (current === undefined || current.holder !== holder) {
+    if (current === undefined || current.holder !== holder || current.jobId !== null) {
       throw notHeld(resource, holder, current);
     }
     // A new token: a runtime sharing the store that still has the old expiry in mind can
     // then never delete the renewed lease as expired.
     const renewed: LeaseRecord = {
       ...current,
-      token: newId(this.#clock()),
+      token: tokenFor(current.token.startsWith(PREEMPTIBLE_TOKEN), this.#clock()),
       expiresAt: this.#clock() + ttlMs,
     };
     if (!(await this.#store.swapLease(renewed, current.token, this.#clock()))) {
@@ -452,10 +509,14 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     return renewed;
   }
 
-  /** Releases a lease its holder holds (`LEASE_NOT_HELD` otherwise). */
+  /**
+   * Releases a lease its holder holds: `LEASE_NOT_HELD` when nobody holds it,
+   * `LEASE_HELD_BY_OTHER` (naming the holder) when someone else does.
+   */
   async release(resource: string, holder: string): Promise<LeaseRecord> {
     const current = this.#live(resource, this.#clock());
-    if (current === undefined || current.holder !== holder) {
+    // A job's lease is the executor's to give back (releaseJob), never by its holder's name.
+    if (current === undefined || current.holder !== holder || current.jobId !== null) {
       throw notHeld(resource, holder, current);
     }
     await this.#drop(current, "lease:released");
@@ -480,9 +541,19 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     if (this.#shared) await this.reload().catch(() => {});
     const now = this.#clock();
     const expired = [...this.#held.values()].filter((l) => l.expiresAt <= now);
-    for (const lease of expired) await this.#drop(lease, "lease:expired");
+    const dropped: LeaseRecord[] = [];
+    for (const lease of expired) {
+      // A running job's lease is not over while its attempt lives (a late renewal: the event
+      // loop was held up): renewed now, unless another runtime took it meanwhile.
+      if (this.#isJobLease(lease) && !this.#writing.has(lease.token)) {
+        if (await this.#extend(lease)) continue;
+        if (this.#held.get(lease.resource)?.token !== lease.token) continue;
+      }
+      await this.#drop(lease, "lease:expired");
+      dropped.push(lease);
+    }
     this.#armExpiry();
-    return expired;
+    return dropped;
   }
 
   /**
@@ -575,6 +646,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
         expiresAt: new Date(l.expiresAt).toISOString(),
         leftMs: l.expiresAt - now,
         jobId: l.jobId,
+        preemptible: isPreemptible(l),
         waiters: this.#waiters.filter((w) => overlaps(w.resource, l.resource)).map((w) => ({
           holder: w.request.holder,
           priority: w.request.priority ?? "coordinate",
@@ -582,6 +654,16 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
           jobId: w.request.jobId ?? null,
         })),
       }));
+  }
+
+  /** The latest preemptions (at most 20), oldest first. */
+  recentPreemptions(): Preemption[] {
+    return [...this.#preemptions];
+  }
+
+  /** The live lease on exactly `resource`, if any. */
+  get(resource: string): LeaseRecord | undefined {
+    return this.#live(resource, this.#clock());
   }
 
   /** The live lease overlapping `resource`, if any. */
@@ -606,6 +688,15 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     );
     if (blockers.length === 0) return { kind: "free" };
     for (const holder of blockers) {
+      if (!isPreemptible(holder)) {
+        return {
+          kind: "held",
+          by: holder,
+          why: `an operator's lease, not preemptible, ${
+            formatDuration(holder.expiresAt - now)
+          } left`,
+        };
+      }
       if (level(request) < priorityLevel(holder.priority) + 1) {
         return {
           kind: "held",
@@ -635,7 +726,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     const lease: LeaseRecord = {
       resource,
       holder: request.holder,
-      token: newId(now),
+      token: tokenFor(request.preemptible === true && !request.jobId, now),
       priority: request.priority ?? "coordinate",
       jobId: request.jobId ?? null,
       acquiredAt: now,
@@ -644,9 +735,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
     // Decide in memory first (the executor relies on it synchronously), then persist.
     for (const victim of victims) this.#held.delete(victim.resource);
     this.#held.set(resource, lease);
-    for (const victim of victims) {
-      this.#events.emit("lease:preempted", { lease: victim, by: lease });
-    }
+    for (const victim of victims) this.#preempted(victim, lease);
     this.#events.emit("lease:acquired", { lease });
     this.#armExpiry();
     const expected = victims.find((v) => v.resource === resource)?.token ??
@@ -675,12 +764,124 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
       throw new LiminalError("LEASE_HELD", `${resource} was taken by another runtime meanwhile`);
     }
     this.#noteLocal(lease.token, false);
+    if (this.#isJobLease(lease)) this.#armRenewal();
     log.debug("lease {resource} taken by {holder} ({token})", {
       resource,
       holder: lease.holder,
       token: lease.token,
     });
     return lease;
+  }
+
+  /** Refuses a holder that asks again for a resource it holds: renewing is explicit. */
+  #refuseHeldAgain(resource: string, request: LeaseRequest, now: number): void {
+    const current = this.#live(resource, now);
+    if (current === undefined || current.holder !== request.holder) return;
+    throw new LiminalError(
+      "LEASE_HELD",
+      `${resource} is already held by ${request.holder} (${
+        formatDuration(current.expiresAt - now)
+      } left): acquiring it again would change its TTL without saying so`,
+      { hint: `to change its TTL: liminal leases renew ${resource} --holder ${request.holder}` },
+    );
+  }
+
+  /** Records and announces a lease taken from its holder. */
+  #preempted(lease: LeaseRecord, by: LeaseRecord): void {
+    this.#preemptions.push({
+      resource: lease.resource,
+      holder: lease.holder,
+      jobId: lease.jobId,
+      by: by.holder,
+      byJobId: by.jobId,
+      byPriority: by.priority,
+      at: this.#clock(),
+    });
+    if (this.#preemptions.length > RECENT_PREEMPTIONS) this.#preemptions.shift();
+    this.#events.emit("lease:preempted", { lease, by });
+  }
+
+  /** Whether this runtime took `lease` for a job (that runs here, until it gives it back). */
+  #isJobLease(lease: LeaseRecord): boolean {
+    return lease.jobId !== null && this.#mine.has(lease.token);
+  }
+
+  /** Keeps renewing the leases of running jobs while there are any. */
+  #armRenewal(): void {
+    if (!this.#started || this.#renewTimer !== undefined) return;
+    if (![...this.#held.values()].some((l) => this.#isJobLease(l))) return;
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = undefined;
+      if (!this.#started) return;
+      this.#renewing ??= this.#renewJobLeases().finally(() => {
+        this.#renewing = null;
+        this.#armRenewal();
+      });
+    }, Math.max(10, Math.floor(this.#defaultTtlMs / 3)));
+  }
+
+  /** Extends every lease this runtime holds for a running job that was not renewed lately. */
+  async #renewJobLeases(): Promise<void> {
+    const period = this.#defaultTtlMs / 3;
+    for (const lease of [...this.#held.values()]) {
+      if (!this.#isJobLease(lease) || this.#writing.has(lease.token)) continue;
+      if (this.#held.get(lease.resource)?.token !== lease.token) continue;
+      // Renewed less than half a period ago (a sweep did it): not yet.
+      if (lease.expiresAt - this.#clock() > this.#defaultTtlMs - period / 2) continue;
+      await this.#extend(lease);
+    }
+  }
+
+  /**
+   * Extends a lease this runtime holds for a running job by the default TTL from now.
+   * `false` when it is no longer this job's: released meanwhile, or taken by another runtime
+   * sharing the store (then the job hears `lease:preempted`). A store that fails keeps the
+   * lease as it is, to be renewed at the next turn.
+   */
+  async #extend(current: LeaseRecord): Promise<boolean> {
+    const now = this.#clock();
+    const renewed: LeaseRecord = {
+      ...current,
+      token: tokenFor(false, now),
+      expiresAt: now + this.#defaultTtlMs,
+    };
+    this.#writing.add(renewed.token);
+    let written: boolean;
+    try {
+      written = await this.#store.swapLease(renewed, current.token, now);
+    } catch (error) {
+      log.warn("lease {resource} of {holder} could not be renewed, trying again: {error}", {
+        resource: current.resource,
+        holder: current.holder,
+        error: errorMessage(error),
+      });
+      return this.#held.get(current.resource)?.token === current.token;
+    } finally {
+      this.#writing.delete(renewed.token);
+    }
+    if (this.#held.get(current.resource)?.token !== current.token) {
+      // Released (or taken over here) while the renewal was written: the renewal must not
+      // outlive it.
+      if (written) await this.#delete(renewed);
+      return false;
+    }
+    if (!written) {
+      this.#held.delete(current.resource);
+      this.#mine.delete(current.token);
+      const by = [...this.#held.values()].find((l) => overlaps(l.resource, current.resource));
+      this.#preempted(current, by ?? elsewhere(current, now));
+      this.#armExpiry();
+      await this.reload().catch(() => {});
+      return false;
+    }
+    this.#noteLocal(current.token, true);
+    this.#noteLocal(renewed.token, false);
+    this.#mine.delete(current.token);
+    this.#mine.add(renewed.token);
+    this.#held.set(current.resource, renewed);
+    this.#events.emit("lease:renewed", { lease: renewed });
+    this.#armExpiry();
+    return true;
   }
 
   async #drop(lease: LeaseRecord, event: "lease:released" | "lease:expired"): Promise<void> {
@@ -781,10 +982,18 @@ function level(request: LeaseRequest): number {
 }
 
 function notHeld(resource: string, holder: string, current: LeaseRecord | undefined): LiminalError {
-  return new LiminalError(
-    "LEASE_NOT_HELD",
-    current === undefined
-      ? `${holder} does not hold ${resource}: nobody holds it`
-      : `${holder} does not hold ${resource}: ${current.holder} does`,
-  );
+  if (current?.jobId != null) {
+    return new LiminalError(
+      "LEASE_HELD_BY_OTHER",
+      `${resource} is held by ${current.holder}: a job's lease ends with its attempt`,
+      { hint: `to end it sooner: liminal jobs cancel ${current.jobId}` },
+    );
+  }
+  return current === undefined
+    ? new LiminalError("LEASE_NOT_HELD", `${holder} does not hold ${resource}: nobody holds it`)
+    : new LiminalError(
+      "LEASE_HELD_BY_OTHER",
+      `${holder} does not hold ${resource}: ${current.holder} does`,
+      { hint: "only its holder may release or renew it (see liminal leases)" },
+    );
 }

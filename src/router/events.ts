@@ -10,7 +10,12 @@
  */
 import type { ErrorCode } from "../shared/errors.ts";
 import type { Priority } from "../shared/priority.ts";
-import type { DeadLetterReason, MessageView, RouterState } from "../shared/router_snapshot.ts";
+import type {
+  DeadLetterReason,
+  MessageView,
+  RouterState,
+  UnroutedView,
+} from "../shared/router_snapshot.ts";
 
 /** Every event of a `UnifiedMessageRouter`, by name. */
 export interface RouterEventMap {
@@ -50,6 +55,11 @@ export interface RouterEventMap {
     reason: DeadLetterReason;
     error: string | null;
   };
+  /**
+   * A publish to a topic nobody subscribes to (a `jobs.*` event no one listens for): no
+   * message is made, but a tail still sees it.
+   */
+  "message:unrouted": { message: UnroutedView };
   /** A send has to wait for its sender's tokens. */
   "sender:throttled": { sender: string; priority: Priority; tokens: number; cost: number };
   /** The router's state changed. */

@@ -557,6 +557,20 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     if (route.length === 0) {
       if (options?.optional ?? defaultOptional) {
         this.#totals.unrouted++;
+        if (this.#watched && this.#events.has("message:unrouted")) {
+          this.#events.emit("message:unrouted", {
+            message: {
+              id: null,
+              from: sender.name,
+              to,
+              recipient: null,
+              type,
+              priority: PRIORITIES[level]!,
+              payload: JSON.parse(text),
+              sentAt: new Date(now).toISOString(),
+            },
+          });
+        }
         return Promise.resolve(EMPTY_RECEIPT);
       }
       const envelope = this.#envelope(

@@ -18,6 +18,7 @@ const EXECUTOR_EVENTS = [
   "job:progress",
   "job:succeeded",
   "job:failed",
+  "job:dead",
   "job:cancelled",
   "job:interrupted",
   "job:retried",

@@ -65,6 +65,21 @@ export interface RuntimeOptions {
   socket?: string;
   /** How long and how many finished jobs are kept. @default 7 days and 100,000 */
   retention?: RetentionOptions;
+  /** Territory leases: TTLs and the preemption grace. @default the lease manager's */
+  leases?: LeaseOptions;
+}
+
+/**
+ * Options of territory leases. A job's lease is renewed every third of `defaultTtl` while its
+ * attempt runs; after a crash it ends at that TTL, so keep it longer than the kill grace.
+ */
+export interface LeaseOptions {
+  /** A lease's TTL when none is asked, and a job's lease's TTL. @default "15m" */
+  defaultTtl?: Duration;
+  /** The longest TTL. @default "1h" */
+  maxTtl?: Duration;
+  /** A holder with this much time left or less is not preempted. @default "60s" */
+  preemptGrace?: Duration;
 }
 
 /** {@link RuntimeOptions} resolved. */
@@ -87,6 +102,7 @@ export interface RuntimeConfig {
   handleSignals: boolean;
   socket: string | null;
   retention: RetentionPolicy;
+  leases: LeaseOptions;
 }
 
 /** Applies defaults and checks every option. */
@@ -124,6 +140,7 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     handleSignals: options.handleSignals ?? false,
     socket: options.socket ?? null,
     retention: resolveRetention(options.retention),
+    leases: { ...options.leases },
   };
 }
 

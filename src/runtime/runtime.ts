@@ -15,7 +15,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ControlServer } from "../control/server.ts";
-import { assertSocketFree } from "../control/socket.ts";
+import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
 import { ProcessGuard } from "../jobs/_process_guard.ts";
@@ -26,7 +26,7 @@ import { UnifiedMessageRouter } from "../router/router.ts";
 import type { EndpointDefinition } from "../router/definition.ts";
 import { formatDuration } from "../shared/duration.ts";
 import { Emitter, type EventSource } from "../shared/emitter.ts";
-import { errorMessage, LiminalError } from "../shared/errors.ts";
+import { type ErrorCode, errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
 import type {
   ClusterSnapshot,
   RuntimeSnapshot,
@@ -43,6 +43,7 @@ import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from ".
 import { LoopMonitor } from "./loop_monitor.ts";
 import { pruneInBatches, RetentionSweeper } from "./retention.ts";
 import { ShutdownPlan } from "./shutdown.ts";
+import { StoreWriteWatch } from "./store_writes.ts";
 import { type ShutdownSignal, SignalWatcher } from "./signals.ts";
 
 const ACTIVE = Symbol.for("liminal.runtime.active");
@@ -108,7 +109,10 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #progress: ShutdownProgress | null = null;
   #cluster: ClusterSnapshot | null = null;
   #clusterReading: Promise<void> | null = null;
+  /** The code of the last failed node-list read: an unreachable store is said as such. */
+  #clusterErrorCode: ErrorCode | null = null;
   readonly #loop = new LoopMonitor();
+  readonly #writes = new StoreWriteWatch();
   #report: ShutdownReport | null = null;
   #graceMs = 0;
   #interrupted = 0;
@@ -120,7 +124,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#config = config;
     this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     // Building the parts is pure: nothing opens, listens or runs until start().
-    const store: JobStore = config.store ?? new MemoryStore();
+    // Every part writes through the watch, so status can say when the store refuses writes.
+    const store: JobStore = this.#writes.watch(config.store ?? new MemoryStore());
     this.#store = store;
     if (store.liveness !== undefined) checkFencing(store.liveness, config.killGraceMs);
     // The process groups of `command` jobs: a watchdog kills them if this process dies, and
@@ -129,7 +134,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       killGraceMs: config.killGraceMs,
       file: processRecordOf(store),
     });
-    this.#leases = new LeaseManager({ store });
+    this.#leases = new LeaseManager({ store, ...config.leases });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
     const routerOptions = config.router;
@@ -137,7 +142,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       ...routerOptions,
       tokens: routerOptions.tokens === false ? false : {
         ...routerOptions.tokens,
-        senders: { ...routerOptions.tokens?.senders, executor: false },
+        senders: { ...routerOptions.tokens?.senders, executor: false, leases: false },
       },
     });
     const router = this.#router;
@@ -277,6 +282,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     } catch (error) {
       log.debug("start failed: {error}", { error: errorMessage(error) });
       await this.#plan.run(AbortSignal.abort(), () => {});
+      await this.#control?.close().catch(() => {});
       this.#signals?.uninstall();
       this.#finish();
       throw error;
@@ -292,8 +298,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
 
   async #startParts(): Promise<void> {
     const config = this.#config;
-    // Refuse a live runtime on the socket before touching the store.
-    if (config.socket !== null) await assertSocketFree(config.socket);
+    // Refuse a socket path too long to bind, or a live runtime on it, before touching the store.
+    if (config.socket !== null) {
+      checkSocketPath(config.socket);
+      await assertSocketFree(config.socket);
+    }
     this.#loop.start();
     this.#plan.add("store-closed", "loop monitor", () => this.#loop.stop());
     // 1. store
@@ -351,7 +360,25 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       if (lease.jobId !== null) {
         this.#executor.preempt(
           lease.jobId,
-          `lease ${lease.resource} was taken over by ${by.holder} (${by.priority})`,
+          `preempted by ${by.holder} (${by.priority}): it took lease ${lease.resource}`,
+        );
+      }
+      const event = {
+        resource: lease.resource,
+        holder: lease.holder,
+        jobId: lease.jobId,
+        by: by.holder,
+        byJobId: by.jobId,
+        byPriority: by.priority,
+        at: new Date().toISOString(),
+      };
+      this.#events.emit("lease:preempted", event);
+      const router = this.#router;
+      if (router.state === "running") {
+        router.publish("leases.preempted", "lease.preempted", event, { from: "leases" }).catch(
+          () => {
+            // A full mailbox of a subscriber: that subscriber misses the event.
+          },
         );
       }
     });
@@ -417,7 +444,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         control.closeIntake();
       });
       this.#plan.add("control-closed", "control", async () => {
-        await control.close();
+        // The event streams stay open until the report is out (see #runShutdown).
+        await control.stopListening();
         return `socket ${control.path} removed`;
       });
     }
@@ -441,10 +469,10 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     executor.on("job:enqueued", forward("jobs.enqueued", "job.enqueued"));
     executor.on("job:started", forward("jobs.started", "job.started"));
     executor.on("job:succeeded", forward("jobs.succeeded", "job.succeeded"));
-    executor.on("job:failed", (e) => {
-      forward("jobs.failed", "job.failed")(e);
-      if (e.next === "dead") forward("jobs.dead", "job.dead")(e);
-    });
+    executor.on("job:failed", forward("jobs.failed", "job.failed"));
+    // Every job that will not run again, whatever ended it (attempts used up, a permanent
+    // error, interrupted too often): what alerting subscribes to.
+    executor.on("job:dead", forward("jobs.dead", "job.dead"));
     executor.on("job:cancelled", forward("jobs.cancelled", "job.cancelled"));
     executor.on("job:interrupted", forward("jobs.interrupted", "job.interrupted"));
     executor.on("job:retried", forward("jobs.retried", "job.retried"));
@@ -565,6 +593,12 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     progress.report = report;
     log.info(formatReport(report));
     this.#events.emit("shutdown:report", report);
+    // Now the event streams end: their clients (`liminal shutdown`) have heard the report.
+    await this.#control?.close().catch((error) =>
+      log.warn("control socket: closing the event streams failed: {error}", {
+        error: errorMessage(error),
+      })
+    );
     this.#finish();
     return report;
   }
@@ -630,7 +664,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       await this.#readCluster(true);
       if (this.#cluster?.error) {
         throw new LiminalError(
-          "STORE_UNAVAILABLE",
+          this.#clusterErrorCode === "STORE_UNREACHABLE"
+            ? "STORE_UNREACHABLE"
+            : "STORE_UNAVAILABLE",
           `could not list the nodes: ${this.#cluster.error}`,
         );
       }
@@ -660,7 +696,9 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       try {
         const nodes = await store.nodes!();
         this.#cluster = { nodeId: store.nodeId ?? "", nodes, readAt, error: null };
+        this.#clusterErrorCode = null;
       } catch (error) {
+        this.#clusterErrorCode = isLiminalError(error) ? error.code : null;
         this.#cluster = {
           nodeId: store.nodeId ?? "",
           nodes: this.#cluster?.nodes ?? [],
@@ -681,7 +719,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const now = Date.now();
     const executorSnapshot = await executor.snapshot();
     const lag = this.#loop.lag();
-    const warnings: Warning[] = [...executorSnapshot.warnings];
+    const refused = this.#writes.warning(now);
+    // The watch sees every write, the executor's own settle and claim failures included.
+    const warnings: Warning[] = refused === null
+      ? [...executorSnapshot.warnings]
+      : [...executorSnapshot.warnings.filter((w) => w.code !== "STORE_WRITE_FAILING"), refused];
     if (lag.max10sMs >= LOOP_BLOCKED_MS) {
       warnings.push({
         code: "EVENT_LOOP_BLOCKED",

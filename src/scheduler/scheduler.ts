@@ -89,7 +89,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
     const names = new Set<string>();
     for (const d of this.#definitions) {
       if (names.has(d.name)) {
-        throw new LiminalError("SCHEDULE_EXISTS", `schedule "${d.name}" is defined twice`);
+        throw new LiminalError("INVALID_ARGUMENT", `schedule "${d.name}" is defined twice`);
       }
       names.add(d.name);
     }

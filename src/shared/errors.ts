@@ -5,7 +5,10 @@
  * @module
  */
 
-/** Every code a {@link LiminalError} can carry, with the exit status and HTTP status it maps to. */
+/**
+ * Every code a {@link LiminalError} can carry, with the exit status and HTTP status it maps to.
+ * Every conflict (HTTP 409) exits 4, every unreachable runtime or store exits 3.
+ */
 export const ERROR_CODES = {
   /** Bad command-line usage: unknown option, missing argument. */
   USAGE: { exit: 2, status: 400 },
@@ -21,7 +24,8 @@ export const ERROR_CODES = {
   UNKNOWN_JOB_KIND: { exit: 2, status: 400 },
   DUPLICATE_JOB_KIND: { exit: 2, status: 400 },
   JOB_NOT_FOUND: { exit: 2, status: 404 },
-  INVALID_JOB_STATE: { exit: 2, status: 409 },
+  /** The job is not in a state that allows the call (cancel a finished job, retry a queued one). */
+  INVALID_JOB_STATE: { exit: 4, status: 409 },
   NOT_FOUND: { exit: 2, status: 404 },
   METHOD_NOT_ALLOWED: { exit: 2, status: 405 },
   /** Another runtime already runs in this process. */
@@ -33,19 +37,21 @@ export const ERROR_CODES = {
   /** No router endpoint or topic subscriber by that name. */
   ENDPOINT_NOT_FOUND: { exit: 2, status: 404 },
   /** A router endpoint with that name is already registered. */
-  ENDPOINT_EXISTS: { exit: 2, status: 409 },
+  ENDPOINT_EXISTS: { exit: 4, status: 409 },
   /** No such message (dead letter) in the router. */
   MESSAGE_NOT_FOUND: { exit: 2, status: 404 },
   /** The router is closed or closing. */
   ROUTER_CLOSED: { exit: 3, status: 503 },
   /** A territory lease is held by someone else (and cannot be preempted now). */
   LEASE_HELD: { exit: 4, status: 409 },
+  /** Releasing or renewing a lease someone else holds (or a job's lease, by its name). */
+  LEASE_HELD_BY_OTHER: { exit: 4, status: 409 },
   /** Releasing or renewing a lease one does not hold. */
-  LEASE_NOT_HELD: { exit: 2, status: 409 },
+  LEASE_NOT_HELD: { exit: 4, status: 409 },
   /** No schedule by that name. */
   SCHEDULE_NOT_FOUND: { exit: 2, status: 404 },
   /** A schedule by that name already exists. */
-  SCHEDULE_EXISTS: { exit: 2, status: 409 },
+  SCHEDULE_EXISTS: { exit: 4, status: 409 },
   RUNTIME_UNREACHABLE: { exit: 3, status: 503 },
   RUNTIME_SHUTTING_DOWN: { exit: 3, status: 503 },
   RUNTIME_NOT_RUNNING: { exit: 3, status: 503 },
@@ -60,6 +66,11 @@ export const ERROR_CODES = {
   STORE_ERROR: { exit: 1, status: 500 },
   /** The disk (or the database's size limit) is full: the change was not made. */
   STORE_FULL: { exit: 1, status: 507 },
+  /**
+   * The store's server cannot be reached (refused, unknown host, timed out, not accepting
+   * connections): the same code and exit status from every command.
+   */
+  STORE_UNREACHABLE: { exit: 3, status: 503 },
   /** The store cannot be opened or written: permissions, read-only, a newer schema. */
   STORE_UNAVAILABLE: { exit: 2, status: 503 },
   /** The file is not a liminal database (or not SQLite at all); it was left untouched. */

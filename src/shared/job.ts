@@ -7,13 +7,18 @@
  * scheduled ──(run-at reached)──► queued ──(claimed by a worker)──► running
  * running ──► succeeded
  *         ──► scheduled   (attempt failed, attempts left: retry after backoff)
- *         ──► dead        (attempt failed, no attempts left)
- *         ──► failed      (the handler said the failure is permanent)
+ *         ──► dead        (attempt failed and the job will not run again: no attempts left,
+ *                          a permanent error, an unknown kind, or interrupted too often)
  *         ──► cancelled   (cancelled while it ran)
  *         ──► queued      (interrupted by a shutdown or a crash: at-least-once)
  * scheduled | queued ──(cancel)──► cancelled
- * dead | failed | cancelled ──(retry)──► queued
+ * dead | cancelled ──(retry)──► queued
  * ```
+ *
+ * `failed` is how an attempt ends ({@link AttemptOutcome}), never a state a job rests in: a
+ * job whose attempt failed is either `scheduled` again (it will retry) or `dead`. Stores
+ * written by older versions may hold jobs in a `failed` state; they read as `dead`
+ * ({@link storedJobState}) and the stores' migrations move them.
  *
  * @module
  */
@@ -26,7 +31,6 @@ export const JOB_STATES = [
   "queued",
   "running",
   "succeeded",
-  "failed",
   "dead",
   "cancelled",
 ] as const;
@@ -37,7 +41,6 @@ export type JobState = typeof JOB_STATES[number];
 /** States a job never leaves on its own. */
 export const FINAL_STATES: ReadonlySet<JobState> = new Set([
   "succeeded",
-  "failed",
   "dead",
   "cancelled",
 ]);
@@ -45,6 +48,14 @@ export const FINAL_STATES: ReadonlySet<JobState> = new Set([
 /** Whether `value` names a job state. */
 export function isJobState(value: unknown): value is JobState {
   return typeof value === "string" && (JOB_STATES as readonly string[]).includes(value);
+}
+
+/**
+ * A state as a store keeps it, as this version reads it: the `failed` state of older versions
+ * (a job that failed for good) is `dead`.
+ */
+export function storedJobState(text: string): JobState {
+  return text === "failed" ? "dead" : text as JobState;
 }
 
 /** How an attempt ended. */
@@ -183,8 +194,7 @@ export interface JobSnapshot {
  * retry. A job running or queued again (retried) shows no error of an earlier life.
  */
 export function presentError(job: JobSnapshot): AttemptError | null {
-  return job.state === "failed" || job.state === "dead" || job.state === "cancelled" ||
-      job.state === "scheduled"
+  return job.state === "dead" || job.state === "cancelled" || job.state === "scheduled"
     ? job.error
     : null;
 }

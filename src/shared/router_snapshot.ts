@@ -102,6 +102,13 @@ export interface MessageView {
   replayOf: string | null;
 }
 
+/** A publish that reached nobody (no message was made, so it has no id or state). */
+export interface UnroutedView
+  extends Pick<MessageView, "from" | "to" | "type" | "priority" | "payload" | "sentAt"> {
+  id: null;
+  recipient: null;
+}
+
 /** A message in the dead-letter store. */
 export interface DeadLetterView extends MessageView {
   /** Why it is here. */

@@ -66,6 +66,8 @@ export interface LeaseSnapshot {
   leftMs: number;
   /** The job holding it, when a job does. */
   jobId: string | null;
+  /** Whether a higher-priority requester may take it over (a job's lease, or one asked so). */
+  preemptible?: boolean;
   /** Who waits for it, in the order they will get it. */
   waiters: { holder: string; priority: Priority; since: string; jobId: string | null }[];
 }

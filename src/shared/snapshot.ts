@@ -88,9 +88,11 @@ export interface ExecutorTotals {
   failedAttempts: number;
   retried: number;
   timedOut: number;
+  /**
+   * Jobs that ended `dead`: attempts used up, a permanent error (`PermanentJobError`, an
+   * unknown kind, a bad payload) or interrupted too often.
+   */
   dead: number;
-  /** Jobs that failed for good without exhausting their attempts. */
-  failed: number;
   cancelled: number;
   interrupted: number;
   /** Handlers that did not settle after their signal and were left behind. */

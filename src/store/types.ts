@@ -91,7 +91,7 @@ export interface ClaimRequest {
 export type ClaimBusy = "busy";
 
 /** Where a job goes when an attempt ends. */
-export type NextState = "succeeded" | "scheduled" | "queued" | "failed" | "dead" | "cancelled";
+export type NextState = "succeeded" | "scheduled" | "queued" | "dead" | "cancelled";
 
 /** The end of an attempt, as the executor decided it. */
 export interface Settlement {
@@ -233,7 +233,7 @@ export interface JobStore {
    * unchanged (the executor aborts it). A finished job: `INVALID_JOB_STATE`.
    */
   cancel(id: string, at: number): Promise<JobRecord>;
-  /** Moves a dead, failed or cancelled job back to `queued` with a fresh attempt budget. */
+  /** Moves a dead or cancelled job back to `queued` with a fresh attempt budget. */
   retry(id: string, at: number): Promise<ReadyEntry>;
   /**
    * Jobs left `running` by a runtime that is gone: each open attempt is closed as

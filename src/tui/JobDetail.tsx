@@ -1,10 +1,12 @@
 /**
  * One job in full: spec, state, attempts with errors and durations, progress, last log lines.
+ * The payload's `env` values are always masked here (`jobs show --reveal` shows them).
  *
  * @module
  */
 import { Box, Text } from "ink";
 import type { JobSnapshot } from "../shared/job.ts";
+import { maskPayload } from "../shared/secrets.ts";
 import { cell, ms } from "./format.ts";
 
 /** Props of {@link JobDetail}. */
@@ -28,7 +30,7 @@ export function JobDetail({ job, rows }: JobDetailProps) {
         {job.timeoutMs === null ? "" : ` · timeout ${ms(job.timeoutMs)}`}
         {job.uniqueKey === null ? "" : ` · key ${job.uniqueKey}`}
       </Text>
-      <Text wrap="truncate">payload {JSON.stringify(job.payload)}</Text>
+      <Text wrap="truncate">payload {JSON.stringify(maskPayload(job.payload))}</Text>
       {job.progress
         ? (
           <Text>

@@ -20,7 +20,6 @@ export interface RecentJobsPanelProps {
 
 const STATE_COLOR: Record<string, string> = {
   succeeded: "green",
-  failed: "red",
   dead: "red",
   cancelled: "yellow",
   running: "cyan",

@@ -145,6 +145,12 @@ Deno.test({
       await check(await raw(socket, "GET", "/v1/jobs/abc"), 400, "INVALID_ARGUMENT");
       await check(await raw(socket, "GET", "/v1/jobs?state=done"), 400, "INVALID_ARGUMENT");
       await check(
+        await raw(socket, "GET", "/v1/jobs?state=failed"),
+        400,
+        "INVALID_ARGUMENT",
+        /"failed" is how an attempt ends, not a state a job rests in: .* is "dead"/,
+      );
+      await check(
         await raw(socket, "GET", "/v1/jobs/01890000-0000-7000-8000-000000000000"),
         404,
         "JOB_NOT_FOUND",
@@ -175,12 +181,22 @@ Deno.test({
     const stream = (async () => {
       for await (const { event, data } of client.events()) {
         if (event === "shutdown:phase") seen.push(`${event} ${data.index} ${data.status}`);
+        else if (event === "job:dead") seen.push(`${event} ${data.kind} ${data.reason}`);
         else seen.push(event);
       }
     })();
     while (!seen.includes("stream:open")) await new Promise((r) => setTimeout(r, 5));
     const { jobs: [job] } = await client.enqueue({ kind: "sleep", payload: { ms: 50 } });
     await client.waitJobs([job!.id], "5s");
+    const { jobs: [doomed] } = await client.enqueue({
+      kind: "fail",
+      payload: { message: "disk on fire" },
+      attempts: 1,
+    });
+    await client.waitJobs([doomed!.id], "5s");
+    while (!seen.some((e) => e.startsWith("job:dead"))) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const shuttingDown = runtime.shutdown();
     await stream;
     await shuttingDown;
@@ -191,6 +207,11 @@ Deno.test({
       "job:started",
       "job:succeeded",
     ]);
+    assert.deepEqual(
+      seen.slice(4, 8),
+      ["job:enqueued", "job:started", "job:failed", "job:dead fail exhausted"],
+      "a job that will not run again streams job:dead after its failed attempt",
+    );
     for (const phase of ["1 finished", "2 finished", "3 finished", "4 finished", "5 started"]) {
       assert.ok(seen.includes(`shutdown:phase ${phase}`), `saw phase ${phase}: ${seen.join(", ")}`);
     }

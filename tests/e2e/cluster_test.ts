@@ -129,19 +129,24 @@ Deno.test({
       });
 
       await t.step("a unique key holds across nodes", async () => {
-        const [first, second] = await Promise.all([
+        const [first, second] = (await Promise.all([
           json("a", ["enqueue", "work", "--payload", '{"ms": 3000}', "--unique", "nightly"]),
           json("b", ["enqueue", "work", "--payload", '{"ms": 3000}', "--unique", "nightly"]),
-        ]);
+        ])).map((doc) => doc.jobs[0]);
         assert.equal(first.id, second.id, "one job for the key, whichever node was asked");
         assert.deepEqual([first.created, second.created].sort(), [false, true]);
-        const third = await json("c", ["enqueue", "work", "--unique", "nightly"]);
+        const third = (await json("c", ["enqueue", "work", "--unique", "nightly"])).jobs[0];
         assert.equal(third.id, first.id);
         assert.equal(third.created, false);
       });
 
       await t.step("a cancel reaches the node that runs the job", async () => {
-        const { id } = await json("a", ["enqueue", "work", "--payload", '{"ms": 60000}']);
+        const { jobs: [{ id }] } = await json("a", [
+          "enqueue",
+          "work",
+          "--payload",
+          '{"ms": 60000}',
+        ]);
         let runner = "";
         const deadline = Date.now() + 10_000;
         while (runner === "" && Date.now() < deadline) {
@@ -204,7 +209,7 @@ Deno.test({
               "--lease",
               "db/shared",
             ]))
-              .id,
+              .jobs[0].id,
           );
         }
         const waited = await cli("c", ["jobs", "list", "--kind", "work", "--limit", "100"]);

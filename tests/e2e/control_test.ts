@@ -71,7 +71,7 @@ Deno.test("control plane end to end", async (t) => {
         "--json",
       ]);
       assert.equal(result.code, 0, result.stderr);
-      const job = JSON.parse(result.stdout);
+      const { jobs: [job] } = JSON.parse(result.stdout);
       assert.equal(job.state, "succeeded");
       assert.equal(job.kind, "sleep");
       assert.deepEqual(job.result, { sleptMs: 100 });
@@ -91,7 +91,7 @@ Deno.test("control plane end to end", async (t) => {
           "--json",
         ]);
         assert.equal(result.code, 1, result.stderr);
-        const { id, state } = JSON.parse(result.stdout);
+        const { jobs: [{ id, state }] } = JSON.parse(result.stdout);
         assert.equal(state, "dead");
         const show = await cli(["jobs", "show", id, "--json"]);
         assert.equal(show.code, 0);
@@ -339,12 +339,12 @@ Deno.test("control plane end to end", async (t) => {
       assert.equal(retried.code, 0, retried.stderr);
       assert.equal(JSON.parse(retried.stdout).state, "queued");
       const again = await cli(["jobs", "retry", id]);
-      assert.equal(again.code, 2);
+      assert.equal(again.code, 4, "a job in the wrong state is a conflict");
       // A retried job gets a fresh set of attempts; the list says so rather than "2/1".
       const dead = await cli(["enqueue", "fail", "--attempts", "1", "--wait", "--json"]);
       assert.equal(dead.code, 1);
       const waited = JSON.parse(dead.stdout);
-      const deadId: string = waited.jobs?.[0]?.id ?? waited.id;
+      const deadId: string = waited.jobs[0].id;
       assert.match(deadId, /^[0-9a-f-]{36}$/);
       assert.equal((await cli(["jobs", "retry", deadId])).code, 0);
       const until = Date.now() + 10_000;

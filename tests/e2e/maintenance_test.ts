@@ -127,7 +127,7 @@ Deno.test("schedules and leases end to end", async (t) => {
             2,
             /INVALID_DURATION: a lease TTL of 2h is over the maximum of 1h/,
           ],
-          [["leases", "release", "db/never"], 2, /LEASE_NOT_HELD/],
+          [["leases", "release", "db/never"], 4, /LEASE_NOT_HELD/],
           [["leases", "acquire", "not a resource"], 2, /invalid resource/],
         ];
         for (const [args, code, pattern] of cases) {

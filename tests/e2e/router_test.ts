@@ -49,7 +49,7 @@ Deno.test("router end to end", async (t) => {
       async () => {
         const notified = await cli(["enqueue", "notify", "--wait", "--json"]);
         assert.equal(notified.code, 0, notified.stderr);
-        assert.match(JSON.parse(notified.stdout).result.message, /^[0-9a-f-]{36}$/);
+        assert.match(JSON.parse(notified.stdout).jobs[0].result.message, /^[0-9a-f-]{36}$/);
         await cli(["enqueue", "fail", "--attempts", "1", "--wait"]);
         const router = await json(["router", "show"]);
         const endpoint = router.endpoints.find((m: { name: string }) => m.name === "alerts");

@@ -53,7 +53,6 @@ Deno.test("liminal run", async (t) => {
         assert.deepEqual(summary.counts, {
           total: 2,
           succeeded: 1,
-          failed: 0,
           dead: 1,
           cancelled: 0,
           unfinished: 0,

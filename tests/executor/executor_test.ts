@@ -15,6 +15,7 @@ import type { JsonValue } from "../../src/shared/json.ts";
 import type { JobStore } from "../../src/store/types.ts";
 import { type FakeClock, installFakeTime, settle } from "../_support/fake_time.ts";
 import { STORE_CASES, type StoreCase } from "../_support/stores.ts";
+import { sleepJob } from "../../src/jobs/sleep.ts";
 
 interface Harness extends AsyncDisposable {
   executor: MaintenanceExecutor;
@@ -53,10 +54,13 @@ async function harness(
   storeCase: StoreCase,
   options: Partial<ExecutorOptions> = {},
   extraKinds: (started: string[]) => JobKind[] = () => [],
+  /** Writes to the store before the executor starts. */
+  seed?: (store: JobStore) => Promise<unknown>,
 ): Promise<Harness> {
   const clock = installFakeTime();
   const store = await storeCase.make();
   await store.open();
+  await seed?.(store);
   const started: string[] = [];
   const executor = new MaintenanceExecutor({
     store,
@@ -241,19 +245,95 @@ for (const storeCase of STORE_CASES) {
       assert.deepEqual(delays, [999, 1998, 2997, 2997, 2997]);
     });
 
-    await t.step("a PermanentJobError fails the job for good", async () => {
-      await using h = await harness(storeCase, {}, () => [
-        defineJob({
-          kind: "perm",
-          handler: () => Promise.reject(new PermanentJobError("no such table")),
-        }) as JobKind,
-      ]);
-      const { id } = await h.executor.enqueue({ kind: "perm", attempts: 5 });
-      const record = await h.executor.waitFor(id);
-      assert.equal(record.state, "failed");
-      assert.equal(record.attempts.length, 1);
-      assert.equal(record.lastError?.message, "no such table");
-    });
+    await t.step(
+      "a PermanentJobError, a payload its kind refuses or used-up attempts end the job dead, with job:dead",
+      async () => {
+        const orphanId = "0190a000-0000-7000-8000-00000000dead";
+        const dead: { id: string; reason: string; message: string }[] = [];
+        const failed: { id: string; next: string }[] = [];
+        await using h = await harness(storeCase, {}, () => [
+          defineJob({
+            kind: "perm",
+            handler: () => Promise.reject(new PermanentJobError("no such table")),
+          }) as JobKind,
+          defineJob({ kind: "boom", handler: () => Promise.reject(new Error("boom")) }) as JobKind,
+          defineJob({
+            kind: "strict",
+            validate: (p) => {
+              if (typeof p !== "number") throw new Error("expected a number");
+              return p;
+            },
+            handler: () => {},
+          }) as JobKind,
+        ], (store) =>
+          // A job whose payload its kind now refuses (stored by an older version, say).
+          store.insert([{
+            id: orphanId,
+            kind: "strict",
+            payload: "{}",
+            priority: "info",
+            timeoutMs: null,
+            maxAttempts: 3,
+            backoff: { baseMs: 1_000, maxMs: 60_000 },
+            uniqueKey: null,
+            leases: [],
+            createdAt: Date.now(),
+            runAt: Date.now() + 60_000,
+          }], Date.now()));
+        h.executor.on("job:dead", (e) => {
+          dead.push({ id: e.id, reason: e.reason, message: e.error.message });
+        });
+        h.executor.on("job:failed", (e) => failed.push({ id: e.id, next: e.next }));
+
+        const perm = await h.executor.enqueue({ kind: "perm", attempts: 5 });
+        const record = await h.executor.waitFor(perm.id);
+        assert.equal(record.state, "dead", "a permanent failure is dead, not failed");
+        assert.equal(record.attempts.length, 1, "and is not retried");
+        assert.equal(record.attempts[0]?.outcome, "failed", "failed is the attempt's outcome");
+        assert.equal(record.lastError?.message, "no such table");
+
+        const boom = await h.executor.enqueue({ kind: "boom", attempts: 1 });
+        assert.equal((await h.executor.waitFor(boom.id)).state, "dead");
+
+        // The refused payload's job comes due a minute in.
+        const waiting = h.executor.waitFor(orphanId);
+        await h.clock.tickAsync(60_000);
+        await settle(h.clock);
+        const unknown = await waiting;
+        assert.equal(unknown.state, "dead");
+        assert.equal(unknown.attempts.length, 1);
+        assert.match(unknown.lastError?.message ?? "", /invalid payload for "strict"/);
+        await settle(h.clock);
+
+        assert.deepEqual(dead, [
+          { id: perm.id, reason: "permanent", message: "no such table" },
+          { id: boom.id, reason: "exhausted", message: "boom" },
+          {
+            id: orphanId,
+            reason: "permanent",
+            message: 'invalid payload for "strict": expected a number',
+          },
+        ]);
+        assert.deepEqual(failed, [
+          { id: perm.id, next: "dead" },
+          { id: boom.id, next: "dead" },
+          { id: orphanId, next: "dead" },
+        ]);
+        const listed = await h.store.list({ state: "dead" });
+        assert.deepEqual(
+          listed.map((j) => j.id).sort(),
+          [perm.id, boom.id, orphanId].sort(),
+          "the store lists every one of them as dead",
+        );
+        const snapshot = await h.executor.snapshot();
+        assert.equal(snapshot.totals.dead, 3);
+        assert.equal(snapshot.queue.byState.dead, 3);
+        assert.equal((snapshot.queue.byState as Record<string, number>).failed, undefined);
+        // A dead job can be retried: back to queued with a fresh budget.
+        const retried = await h.executor.retry(perm.id);
+        assert.equal(retried.state, "queued");
+      },
+    );
 
     await t.step("a timeout aborts the signal with JOB_TIMEOUT and fails the attempt", async () => {
       await using h = await harness(storeCase);
@@ -531,6 +611,26 @@ for (const storeCase of STORE_CASES) {
       );
     });
 
+    await t.step(
+      "a job interrupted more than maxInterruptions times is dead, with job:dead",
+      async () => {
+        await using h = await harness(storeCase, { maxInterruptions: 0 });
+        const reasons: string[] = [];
+        h.executor.on("job:dead", (e) => reasons.push(e.reason));
+        const { id } = await h.executor.enqueue(job("long", {}, { ms: 60_000 }));
+        await settle(h.clock);
+        h.executor.closeIntake();
+        const interrupting = h.executor.interrupt(1_000);
+        await settle(h.clock);
+        assert.equal(await interrupting, 1);
+        await settle(h.clock);
+        const record = await h.executor.get(id);
+        assert.equal(record?.state, "dead");
+        assert.equal(record?.attempts[0]?.outcome, "interrupted");
+        assert.deepEqual(reasons, ["interrupted"]);
+      },
+    );
+
     await t.step("drain() waits for running jobs up to the grace period", async () => {
       await using h = await harness(storeCase, { workers: 2 });
       const quick = await h.executor.enqueue(job("quick", {}, { ms: 2_000 }));
@@ -637,3 +737,153 @@ for (const storeCase of STORE_CASES) {
     });
   });
 }
+
+/** A kind whose handler never settles and shows no life (it ignores its signal too). */
+function hangingKind(kind: string, stuckAfter?: string | null): JobKind {
+  return defineJob({
+    kind,
+    ...(stuckAfter === undefined ? {} : { stuckAfter }),
+    handler: () => new Promise<never>(() => {}),
+  }) as JobKind;
+}
+
+const MEMORY = STORE_CASES.find((c) => c.name === "memory")!;
+
+Deno.test("liveness: a worker is stuck only when its job shows no life it should show", async (t) => {
+  await t.step(
+    "the executor's stuckAfter is the default; the warning and the event say what to do",
+    async () => {
+      await using h = await harness(MEMORY, { stuckAfter: "10s" }, () => [hangingKind("hang")]);
+      const events: { silentMs: number; stuckAfterMs: number; kind: string; hint: string }[] = [];
+      h.executor.on("worker:stuck", (e) => events.push(e));
+      await h.executor.enqueue({ kind: "hang" });
+      await settle(h.clock);
+      await h.clock.tickAsync(9_999);
+      assert.equal((await h.executor.snapshot()).workers[0]?.state, "busy");
+      assert.equal(events.length, 0);
+      await h.clock.tickAsync(1);
+      const snapshot = await h.executor.snapshot();
+      assert.equal(snapshot.workers[0]?.state, "stuck");
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.kind, "hang");
+      assert.equal(events[0]!.stuckAfterMs, 10_000);
+      assert.equal(events[0]!.silentMs, 10_000);
+      assert.match(events[0]!.hint, /ctx\.heartbeat\(\)/);
+      assert.match(events[0]!.hint, /stuckAfter on its kind/);
+      assert.match(events[0]!.hint, /--stuck-after/);
+      const warning = snapshot.warnings.find((w) => w.code === "WORKER_STUCK");
+      assert.match(
+        warning?.message ?? "",
+        /^worker w1 running hang \S+: no heartbeat, progress or log for 10s; if this job is long and quiet, call ctx\.heartbeat\(\)/,
+      );
+    },
+  );
+
+  await t.step("a kind's stuckAfter overrides the default, longer or shorter", async () => {
+    await using h = await harness(
+      MEMORY,
+      { stuckAfter: "30s", workers: 2 },
+      () => [hangingKind("patient", "5m"), hangingKind("eager", "1s")],
+    );
+    const stuck: string[] = [];
+    h.executor.on("worker:stuck", (e) => stuck.push(`${e.kind}@${Date.now() - start}`));
+    const start = Date.now();
+    await h.executor.enqueueMany([{ kind: "patient" }, { kind: "eager" }]);
+    await settle(h.clock);
+    await h.clock.tickAsync(60_000);
+    assert.deepEqual(stuck, ["eager@1000"], "eager after its 1s; patient not at the default 30s");
+    await h.clock.tickAsync(4 * 60_000 - 1);
+    assert.deepEqual(stuck, ["eager@1000"]);
+    await h.clock.tickAsync(1);
+    assert.deepEqual(stuck, ["eager@1000", "patient@300000"]);
+  });
+
+  await t.step("stuckAfter: null is never stuck; a timeout still bounds it", async () => {
+    await using h = await harness(MEMORY, { stuckAfter: "1s" }, () => [
+      hangingKind("forever", null),
+    ]);
+    const stuck: string[] = [];
+    h.executor.on("worker:stuck", (e) => stuck.push(e.jobId));
+    const { id } = await h.executor.enqueue({ kind: "forever", timeout: "10h", attempts: 1 });
+    await settle(h.clock);
+    for (let hour = 0; hour < 9; hour++) await h.clock.tickAsync(3_600_000);
+    const snapshot = await h.executor.snapshot();
+    assert.equal(snapshot.workers[0]?.state, "busy");
+    assert.ok(!snapshot.warnings.some((w) => w.code === "WORKER_STUCK"));
+    assert.deepEqual(stuck, []);
+    await h.clock.tickAsync(3_600_000 + 5_000);
+    await settle(h.clock);
+    assert.equal((await h.executor.get(id))?.lastError?.code, "JOB_TIMEOUT");
+    assert.deepEqual(stuck, []);
+  });
+
+  await t.step("a built-in sleep of one hour is alive all along and succeeds", async () => {
+    await using h = await harness(MEMORY, { kinds: [sleepJob as JobKind] });
+    const stuck: string[] = [];
+    h.executor.on("worker:stuck", (e) => stuck.push(e.jobId));
+    const { id } = await h.executor.enqueue({ kind: "sleep", payload: { ms: 3_600_000 } });
+    await settle(h.clock);
+    for (let minute = 1; minute < 60; minute++) {
+      await h.clock.tickAsync(60_000);
+      const snapshot = await h.executor.snapshot();
+      assert.equal(snapshot.workers[0]?.state, "busy", `minute ${minute}`);
+      assert.equal(snapshot.workers[0]?.silentMs, 0, "its timer is life shown now");
+    }
+    assert.deepEqual(stuck, [], "no stuck warning in an hour of sleep");
+    await h.clock.tickAsync(60_000);
+    await settle(h.clock);
+    const record = await h.executor.get(id);
+    assert.equal(record?.state, "succeeded");
+    assert.deepEqual(stuck, []);
+  });
+
+  await t.step(
+    "aliveWhile: alive while the work is pending, silent from when it settles",
+    async () => {
+      let result: unknown;
+      await using h = await harness(MEMORY, { stuckAfter: "30s" }, () => [
+        defineJob({
+          kind: "waits-then-hangs",
+          handler: async (ctx) => {
+            result = await ctx.aliveWhile(
+              new Promise<string>((resolve) => setTimeout(() => resolve("woke"), 60_000)),
+            );
+            await assert.rejects(
+              ctx.aliveWhile(Promise.reject(new Error("passed on"))),
+              /passed on/,
+            );
+            return await new Promise<never>(() => {}); // no life from here on
+          },
+        }) as JobKind,
+      ]);
+      const stuck: number[] = [];
+      const start = Date.now();
+      h.executor.on("worker:stuck", () => stuck.push(Date.now() - start));
+      await h.executor.enqueue({ kind: "waits-then-hangs" });
+      await settle(h.clock);
+      await h.clock.tickAsync(60_000);
+      await settle(h.clock);
+      assert.equal(result, "woke", "aliveWhile returns the work's value");
+      await h.clock.tickAsync(29_999);
+      assert.deepEqual(stuck, []);
+      assert.equal((await h.executor.snapshot()).workers[0]?.state, "busy");
+      await h.clock.tickAsync(1);
+      assert.deepEqual(stuck, [90_000], "stuck 30 s after its wait ended");
+    },
+  );
+
+  await t.step("defineJob refuses a stuckAfter that is not a positive duration", () => {
+    for (const bad of ["0s", "soon", -5]) {
+      assert.throws(
+        () =>
+          defineJob({
+            kind: "bad",
+            stuckAfter: bad as string,
+            handler: () => {},
+          }),
+        (e) => isLiminalError(e, "INVALID_DURATION") && /stuckAfter|duration/.test(e.message),
+        String(bad),
+      );
+    }
+  });
+});

@@ -99,7 +99,8 @@ Deno.test({
         payload: { cmd: ["definitely-not-a-program-xyz"] },
       });
       const notFound = await executor.waitFor(missing.id);
-      assert.equal(notFound.state, "failed", "a missing program is not retried");
+      assert.equal(notFound.state, "dead", "a missing program is not retried: the job is dead");
+      assert.equal(notFound.attempts.length, 1);
       assert.match(
         notFound.lastError?.message ?? "",
         /cannot run "definitely-not-a-program-xyz": not found/,

@@ -136,7 +136,8 @@ Deno.test({
             payload: { path: `${dir}/nope.db`, dir: `${dir}/backups` },
           })).id,
         );
-        assert.equal(missing.state, "failed");
+        assert.equal(missing.state, "dead", "a missing source fails for good: dead");
+        assert.equal(missing.attempts.length, 1);
         assert.match(missing.lastError!.message, /no database file/);
       });
     } finally {

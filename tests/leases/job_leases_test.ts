@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { defineJob, type JobKind, MaintenanceExecutor } from "../../src/executor/mod.ts";
 import { LeaseManager } from "../../src/leases/mod.ts";
+import { isLiminalError } from "../../src/shared/errors.ts";
 import { MemoryStore } from "../../src/store/mod.ts";
 import { type FakeClock, installFakeTime, settle } from "../_support/fake_time.ts";
 
@@ -34,10 +35,10 @@ const work = defineJob({
   },
 }) as JobKind;
 
-async function setup(clock: FakeClock) {
+async function setup(clock: FakeClock, defaultTtl?: string) {
   const store = new MemoryStore();
   await store.open();
-  const leases = new LeaseManager({ store });
+  const leases = new LeaseManager({ store, ...(defaultTtl === undefined ? {} : { defaultTtl }) });
   await leases.start();
   const executor = new MaintenanceExecutor({
     store,
@@ -192,6 +193,94 @@ Deno.test("an operator one level higher preempts a job's lease: the job is inter
     );
     await t.leases.release("db/orders", "ops");
     await clock.tickAsync(5_000);
+    await settle(clock);
+    assert.equal((await t.executor.get(job.id))?.state, "succeeded");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a job keeps its lease as long as its attempt runs, past the TTL: renewed, then released", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock, "1s");
+  try {
+    const renewed: number[] = [];
+    t.leases.on("lease:renewed", ({ lease }) => renewed.push(lease.expiresAt));
+    const a = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 3_000, tag: "x" },
+      leases: ["db/x"],
+    });
+    const b = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 100, tag: "x" },
+      leases: ["db/x"],
+    });
+    await settle(clock);
+    const start = Date.now();
+    while (Date.now() - start < 2_950) {
+      await clock.tickAsync(50);
+      assert.equal((await t.executor.get(a.id))?.state, "running", "A runs its 3 s");
+      assert.equal(
+        (await t.executor.get(b.id))?.state,
+        "queued",
+        `B waits while A runs (at ${Date.now() - start} ms)`,
+      );
+      assert.equal(t.leases.holderOf("db/x")?.holder, `job:${a.id}`);
+      const stored = await t.store.listLeases();
+      assert.equal(stored.length, 1);
+      assert.ok(stored[0]!.expiresAt > Date.now(), "the stored lease is live too");
+    }
+    assert.ok(renewed.length >= 6, `renewed every third of the TTL (${renewed.length} times)`);
+    await assert.rejects(
+      t.leases.release("db/x", `job:${a.id}`),
+      (e) =>
+        isLiminalError(e, "LEASE_HELD_BY_OTHER") &&
+        /a job's lease ends with its attempt/.test(e.message),
+      "nobody releases a running job's lease by naming its holder",
+    );
+    await clock.tickAsync(100);
+    await settle(clock);
+    assert.equal((await t.executor.get(a.id))?.state, "succeeded");
+    assert.equal(t.leases.holderOf("db/x")?.holder, `job:${b.id}`, "B takes it when A ends");
+    await clock.tickAsync(200);
+    await settle(clock);
+    assert.equal((await t.executor.get(b.id))?.state, "succeeded");
+    assert.equal(mostInside.get("x"), 1, "never two handlers holding db/x at once");
+    assert.deepEqual(t.leases.snapshot(), [], "released when the attempts ended");
+    assert.deepEqual(await t.store.listLeases(), []);
+    // Nothing renews a lease nobody runs under: the timers are gone.
+    const count = renewed.length;
+    await clock.tickAsync(5_000);
+    assert.equal(renewed.length, count);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("an operator's lease is not preempted by a critical job: the job waits, named in why, and runs after the release", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock);
+  try {
+    await t.leases.acquire("db/app", { holder: "alice", ttl: "10m" });
+    const job = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 100 },
+      leases: ["db/app"],
+      priority: "critical",
+    });
+    await clock.tickAsync(60_000);
+    await settle(clock);
+    assert.equal((await t.executor.get(job.id))?.state, "queued");
+    assert.equal(t.executor.runningCount, 0, "parked: no worker taken");
+    assert.equal(t.leases.holderOf("db/app")?.holder, "alice");
+    const why = await t.executor.explain(job.id);
+    assert.ok(
+      why.reasons.some((r) => /needs lease db\/app, held by alice \(coordinate\) for 9m/.test(r)),
+      why.reasons.join("\n"),
+    );
+    await t.leases.release("db/app", "alice");
+    await clock.tickAsync(200);
     await settle(clock);
     assert.equal((await t.executor.get(job.id))?.state, "succeeded");
   } finally {

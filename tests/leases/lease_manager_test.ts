@@ -39,7 +39,7 @@ Deno.test("acquire, release, TTL limits and errors", async () => {
   );
   await assert.rejects(
     leases.release("db/orders", "bob"),
-    (e) => isLiminalError(e, "LEASE_NOT_HELD") && /ana does/.test(e.message),
+    (e) => isLiminalError(e, "LEASE_HELD_BY_OTHER") && /ana does/.test(e.message),
   );
   await assert.rejects(
     leases.release("db/none", "bob"),
@@ -75,12 +75,21 @@ Deno.test("preemption: one level higher takes over unless 60 s or less are left;
   const { leases } = await manager();
   const preempted: string[] = [];
   leases.on("lease:preempted", ({ lease, by }) => preempted.push(`${lease.holder}→${by.holder}`));
-  await leases.acquire("db/orders", { holder: "low", priority: "info", ttl: "10m" });
+  await leases.acquire("db/orders", {
+    holder: "low",
+    priority: "info",
+    ttl: "10m",
+    preemptible: true,
+  });
   await assert.rejects(
     leases.acquire("db/orders", { holder: "same", priority: "info" }),
     (e) => isLiminalError(e, "LEASE_HELD"),
   );
-  const taken = await leases.acquire("db/orders", { holder: "high", priority: "coordinate" });
+  const taken = await leases.acquire("db/orders", {
+    holder: "high",
+    priority: "coordinate",
+    preemptible: true,
+  });
   assert.equal(taken.holder, "high");
   assert.deepEqual(preempted, ["low→high"]);
   // The new holder has under a minute left: a higher requester waits rather than preempts.
@@ -159,4 +168,126 @@ Deno.test("leases persist: a restart loads live ones and drops expired ones", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("an operator's lease is never preempted unless acquired preemptible; the flag survives a renewal and a restart", async () => {
+  using clock = installFakeTime();
+  const dir = await Deno.makeTempDir({ prefix: "liminal-leases-" });
+  try {
+    const path = `${dir}/l.db`;
+    const { leases, store } = await manager(new SqliteStore({ path }));
+    await leases.acquire("db/app", { holder: "alice", ttl: "10m" });
+    await assert.rejects(
+      leases.acquire("db/app", { holder: "boss", priority: "override" }),
+      (e) =>
+        isLiminalError(e, "LEASE_HELD") &&
+        /held by alice \(an operator's lease, not preemptible, 10m left\)/.test(e.message),
+    );
+    assert.equal(
+      leases.blockedBy(["db/app"], { holder: "job:1", priority: "override", jobId: "1" }),
+      "db/app",
+      "a job of the highest priority waits too",
+    );
+    await leases.acquire("db/soft", { holder: "carol", ttl: "10m", preemptible: true });
+    await leases.renew("db/soft", "carol", "20m");
+    assert.deepEqual(
+      leases.snapshot().map((l) => [l.resource, l.preemptible]),
+      [["db/app", false], ["db/soft", true]],
+    );
+    leases.stop();
+    await store.close();
+    await clock.tickAsync(1_000);
+    const again = await manager(new SqliteStore({ path }));
+    await assert.rejects(
+      again.leases.acquire("db/app", { holder: "boss", priority: "override" }),
+      (e) => isLiminalError(e, "LEASE_HELD"),
+    );
+    const taken = await again.leases.acquire("db/soft", { holder: "boss", priority: "override" });
+    assert.equal(taken.holder, "boss");
+    assert.deepEqual(
+      again.leases.recentPreemptions().map((p) => `${p.holder}→${p.by} ${p.resource}`),
+      ["carol→boss db/soft"],
+    );
+    again.leases.stop();
+    await again.store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("acquiring again as the same holder is refused: renewing is explicit and may shorten only as asked", async () => {
+  using clock = installFakeTime();
+  const { leases } = await manager();
+  const first = await leases.acquire("db/app", { holder: "alice", ttl: "10m" });
+  await assert.rejects(
+    leases.acquire("db/app", { holder: "alice", ttl: "1m" }),
+    (e) =>
+      isLiminalError(e, "LEASE_HELD") && /already held by alice \(10m left\)/.test(e.message) &&
+      /leases renew db\/app --holder alice/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    leases.acquireOrWait("db/app", { holder: "alice", ttl: "1m" }),
+    (e) => isLiminalError(e, "LEASE_HELD"),
+  );
+  assert.equal(leases.get("db/app")?.expiresAt, first.expiresAt, "the TTL is unchanged");
+  await clock.tickAsync(1_000);
+  const shorter = await leases.renew("db/app", "alice", "1m");
+  assert.equal(shorter.expiresAt, Date.now() + 60_000, "a renewal sets what it was asked");
+  await assert.rejects(
+    leases.renew("db/app", "bob", "1h"),
+    (e) => isLiminalError(e, "LEASE_HELD_BY_OTHER") && /alice does/.test(e.message),
+  );
+  await assert.rejects(
+    leases.release("db/app", "bob"),
+    (e) => isLiminalError(e, "LEASE_HELD_BY_OTHER") && e.exitCode === 4,
+  );
+  await assert.rejects(
+    leases.release("db/none", "bob"),
+    (e) => isLiminalError(e, "LEASE_NOT_HELD") && /nobody holds it/.test(e.message),
+  );
+  leases.stop();
+});
+
+Deno.test("shared store: a read that sees a job lease's renewal before its write answers does not count it lost", async () => {
+  using clock = installFakeTime();
+  /** A shared store whose lease writes commit at once but may answer later. */
+  class SlowAnswers extends MemoryStore {
+    hold: Promise<void> | null = null;
+    onChange(): () => void {
+      return () => {};
+    }
+    override async swapLease(
+      ...args: Parameters<MemoryStore["swapLease"]>
+    ): Promise<boolean> {
+      const written = await super.swapLease(...args);
+      if (this.hold !== null) await this.hold;
+      return written;
+    }
+  }
+  const store = new SlowAnswers();
+  await store.open();
+  const leases = new LeaseManager({ store, defaultTtl: "3s" });
+  await leases.start();
+  const lost: string[] = [];
+  leases.on("lease:preempted", ({ lease }) => lost.push(lease.holder));
+  const request = { holder: "job:1", priority: "coordinate" as const, jobId: "1" };
+  assert.equal(await leases.takeForJob(["db/x"], request), true);
+  await leases.reload(); // the grant is known: what is read from now on is the store's word
+  let answer!: () => void;
+  store.hold = new Promise((r) => (answer = r));
+  await clock.tickAsync(1_000); // the renewal is written; its answer is held back
+  await settle(clock);
+  await leases.reload(); // reads the renewed row while the renewal is on its way
+  store.hold = null;
+  answer();
+  await settle(clock);
+  assert.deepEqual(lost, [], "not taken for a preemption");
+  assert.equal(leases.holderOf("db/x")?.holder, "job:1");
+  await clock.tickAsync(5_000);
+  await settle(clock);
+  assert.equal(leases.holderOf("db/x")?.holder, "job:1", "still renewed afterwards");
+  assert.deepEqual(lost, []);
+  await leases.releaseJob("1");
+  assert.deepEqual(await store.listLeases(), []);
+  leases.stop();
 });

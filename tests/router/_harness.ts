@@ -13,7 +13,10 @@ export const FINAL_EVENTS = [
   "message:dead-lettered",
 ] as const;
 
-type MessageEvent = Exclude<keyof RouterEventMap, "sender:throttled" | "router:state">;
+type MessageEvent = Exclude<
+  keyof RouterEventMap,
+  "sender:throttled" | "router:state" | "message:unrouted"
+>;
 
 /** One recorded event: its name, the message id, and when (fake epoch ms). */
 export interface Recorded {

@@ -107,6 +107,55 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "migration 3: a job an older version left failed (for good) reads, lists and retries as dead",
+  ...sanitized,
+  fn: () =>
+    withDir(async (dir) => {
+      const path = `${dir}/v2.db`;
+      const db = new DatabaseSync(path);
+      db.exec(
+        "CREATE TABLE liminal_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT",
+      );
+      for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+        db.exec(m.sql);
+        db.prepare("INSERT INTO liminal_migrations VALUES (?, ?, ?)").run(m.version, m.name, 0);
+      }
+      const id = newId();
+      db.prepare(
+        `INSERT INTO jobs (id, kind, payload, priority, state, created_at, run_at, seq, max_attempts,
+           backoff_base_ms, backoff_max_ms, attempt_count, failures, last_error, finished_at, updated_at)
+         VALUES (?, 'vacuum', '{"path":"/nonexistent.db"}', 1, 'failed', 1, 1, 1, 3, 1000, 60000, 1, 1,
+           '{"code":"JOB_FAILED","message":"no database file /nonexistent.db"}', 2, 2)`,
+      ).run(id);
+      db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+      db.close();
+
+      const store = new SqliteStore({ path });
+      await store.open();
+      try {
+        assert.equal((await store.get(id))?.state, "dead");
+        assert.deepEqual((await store.list({ state: "dead" })).map((j) => j.id), [id]);
+        const counts = await store.counts();
+        assert.equal(counts.byState.dead, 1);
+        assert.equal(Object.hasOwn(counts.byState, "failed"), false);
+        const entry = await store.retry(id, 10);
+        assert.equal(entry.id, id);
+        assert.equal((await store.get(id))?.state, "queued");
+      } finally {
+        await store.close();
+      }
+      const check = new DatabaseSync(path);
+      assert.equal(
+        check.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'failed'").get()!.n,
+        0,
+        "no row is left in the old state",
+      );
+      check.close();
+    }),
+});
+
+Deno.test({
   name: "a database from a newer liminal is refused with a clear message",
   ...sanitized,
   fn: () =>

@@ -41,7 +41,6 @@ Deno.test("Header: who, where and the summary bar; an error before any snapshot"
           queued: 40,
           running: 2,
           succeeded: 1234,
-          failed: 0,
           dead: 1,
           cancelled: 0,
         },

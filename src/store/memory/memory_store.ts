@@ -309,10 +309,10 @@ export class MemoryStore implements JobStore {
   async retry(id: string, at: number): Promise<ReadyEntry> {
     this.#assertOpen();
     const record = this.#require(id);
-    if (record.state !== "dead" && record.state !== "failed" && record.state !== "cancelled") {
+    if (record.state !== "dead" && record.state !== "cancelled") {
       throw new LiminalError(
         "INVALID_JOB_STATE",
-        `job ${id} is ${record.state}; only dead, failed or cancelled jobs can be retried`,
+        `job ${id} is ${record.state}; only dead or cancelled jobs can be retried`,
       );
     }
     if (record.uniqueKey !== null) {

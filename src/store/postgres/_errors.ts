@@ -1,16 +1,20 @@
 /**
  * PostgreSQL's errors in liminal's terms. Messages name what failed (the server, the
- * database, the user, the schema) and never the password.
+ * database, the user, the schema) and never the password: a connection URL a message quotes
+ * has its password replaced by `***`, and nothing else is touched.
  *
- * - Opening: every failure is `STORE_UNAVAILABLE` (exit 2), except a schema that belongs to
- *   another application (`STORE_CORRUPT`) and a node id in use (`CONFLICT`).
+ * - Opening: a server that cannot be reached (refused, no socket, unknown host, timed out, not
+ *   accepting connections) is `STORE_UNREACHABLE` (exit 3, as from every command); every other
+ *   failure is `STORE_UNAVAILABLE` (exit 2), except a schema that belongs to another
+ *   application (`STORE_CORRUPT`) and a node id in use (`CONFLICT`).
  * - Writing: a full disk is `STORE_FULL`; everything else `STORE_ERROR`, which the executor
- *   retries (settle batches with backoff). A lost connection is one of those: the `postgres`
- *   package reconnects on the next query.
+ *   retries (settle batches with backoff). A lost connection is `STORE_UNREACHABLE`, retried
+ *   the same way: the `postgres` package reconnects on the next query.
  *
  * @module
  */
 import { errorMessage, LiminalError } from "../../shared/errors.ts";
+import { redactUrl } from "./_url.ts";
 
 /** SQLSTATE classes and codes we branch on. */
 const SQLSTATE = {
@@ -59,31 +63,30 @@ export interface ErrorContext {
   database: string;
   user: string;
   schema: string;
-  /** Removed from every message, in case a server or driver echoes it. */
-  password: string;
 }
 
 /** Maps an error met while opening (connecting, migrating, registering). */
 export function openError(error: unknown, ctx: ErrorContext): LiminalError {
   if (error instanceof LiminalError) return error;
-  const message = scrub(errorMessage(error), ctx);
+  const message = scrub(errorMessage(error));
   const code = (error as { code?: unknown } | null)?.code;
   const state = sqlState(error);
   const where = `PostgreSQL at ${ctx.server}`;
-  const make = (text: string, hint?: string) =>
-    new LiminalError("STORE_UNAVAILABLE", scrub(text, ctx), {
+  const make = (text: string, hint?: string, unreachable = false) =>
+    new LiminalError(unreachable ? "STORE_UNREACHABLE" : "STORE_UNAVAILABLE", scrub(text), {
       cause: error,
       ...(hint === undefined ? {} : { hint }),
     });
+  const unreachable = (text: string, hint?: string) => make(text, hint, true);
   if (state === null) {
     switch (code) {
       case "ECONNREFUSED":
-        return make(
+        return unreachable(
           `cannot reach ${where}: connection refused`,
           "check that the server runs and listens there (host, port), or fix --store",
         );
       case "ENOENT":
-        return make(
+        return unreachable(
           `cannot reach ${where}: no such socket`,
           "check that the server runs and that host= names its socket directory",
         );
@@ -91,12 +94,14 @@ export function openError(error: unknown, ctx: ErrorContext): LiminalError {
         return make(`cannot reach ${where}: permission denied on the socket`);
       case "ENOTFOUND":
       case "EAI_AGAIN":
-        return make(`cannot reach ${where}: unknown host`, "check the host name in --store");
+        return unreachable(`cannot reach ${where}: unknown host`, "check the host name in --store");
       case "CONNECT_TIMEOUT":
       case "ETIMEDOUT":
-        return make(`cannot reach ${where}: the connection timed out`);
+        return unreachable(`cannot reach ${where}: the connection timed out`);
       default:
-        return make(`cannot reach ${where}: ${message}`);
+        return isConnectionError(error)
+          ? unreachable(`cannot reach ${where}: ${message}`)
+          : make(`cannot reach ${where}: ${message}`);
     }
   }
   switch (state) {
@@ -128,7 +133,7 @@ export function openError(error: unknown, ctx: ErrorContext): LiminalError {
     case SQLSTATE.CANNOT_CONNECT_NOW:
     case SQLSTATE.ADMIN_SHUTDOWN:
     case SQLSTATE.CRASH_SHUTDOWN:
-      return make(`${where} is not accepting connections: ${message}`);
+      return unreachable(`${where} is not accepting connections: ${message}`);
     case SQLSTATE.READ_ONLY_TRANSACTION:
       return make(
         `${where} is read-only (a standby?): ${message}`,
@@ -145,11 +150,12 @@ export function openError(error: unknown, ctx: ErrorContext): LiminalError {
 
 /**
  * Maps an error met by a verb: a full disk is `STORE_FULL`, a read-only server
- * `STORE_UNAVAILABLE`, the rest `STORE_ERROR` (nothing was changed; the caller may retry).
+ * `STORE_UNAVAILABLE`, a lost connection `STORE_UNREACHABLE`, the rest `STORE_ERROR` (nothing
+ * was changed; the caller may retry).
  */
 export function writeError(error: unknown, what: string, ctx: ErrorContext): LiminalError {
   if (error instanceof LiminalError) return error;
-  const message = scrub(errorMessage(error), ctx);
+  const message = scrub(errorMessage(error));
   const state = sqlState(error);
   if (state === SQLSTATE.DISK_FULL || state === SQLSTATE.PROGRAM_LIMIT) {
     return new LiminalError(
@@ -163,7 +169,7 @@ export function writeError(error: unknown, what: string, ctx: ErrorContext): Lim
   }
   if (isConnectionError(error)) {
     return new LiminalError(
-      "STORE_ERROR",
+      "STORE_UNREACHABLE",
       `${what} failed: the connection to PostgreSQL at ${ctx.server} was lost (${message}); it is retried on the next call`,
       { cause: error },
     );
@@ -176,6 +182,11 @@ export function writeError(error: unknown, what: string, ctx: ErrorContext): Lim
   return new LiminalError("STORE_ERROR", `${what} failed: ${message}`, { cause: error });
 }
 
-function scrub(text: string, ctx: ErrorContext): string {
-  return ctx.password.length >= 3 ? text.replaceAll(ctx.password, "***") : text;
+/**
+ * Hides the password of every connection URL in `text` (in case a driver echoes one), and only
+ * there: a password that is also a word (`postgres`) leaves the database or user of that name
+ * readable elsewhere in the message.
+ */
+function scrub(text: string): string {
+  return text.replace(/postgres(?:ql)?:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
 }

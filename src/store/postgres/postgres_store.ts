@@ -65,6 +65,7 @@ import {
   type JobRecord,
   type JobState,
   MAX_LOG_LINES,
+  storedJobState,
 } from "../../shared/job.ts";
 import { PRIORITIES, type Priority, priorityAt, priorityLevel } from "../../shared/priority.ts";
 import { VERSION } from "../../shared/version.ts";
@@ -322,7 +323,6 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       database: this.#target.database || env("PGDATABASE") || user,
       user,
       schema,
-      password: this.#target.password,
     };
   }
 
@@ -968,7 +968,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     await this.#write("cancel", async (tx) => {
       const [current] = await tx`SELECT state, node_id FROM jobs WHERE id = ${id} FOR UPDATE`;
       if (current === undefined) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
-      const state = current.state as JobState;
+      const state = storedJobState(String(current.state));
       if (state === "scheduled" || state === "queued") {
         await tx`
           UPDATE jobs SET state = 'cancelled', ready_at = NULL, finished_at = ${ms(at)}::bigint,
@@ -1008,11 +1008,11 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         if (current === undefined) {
           throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
         }
-        const state = current.state as JobState;
-        if (state !== "dead" && state !== "failed" && state !== "cancelled") {
+        const state = storedJobState(String(current.state));
+        if (state !== "dead" && state !== "cancelled") {
           throw new LiminalError(
             "INVALID_JOB_STATE",
-            `job ${id} is ${state}; only dead, failed or cancelled jobs can be retried`,
+            `job ${id} is ${state}; only dead or cancelled jobs can be retried`,
           );
         }
         const key = current.unique_key === null ? null : String(current.unique_key);
@@ -1116,7 +1116,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       SELECT state, priority, count(*)::int AS n FROM jobs GROUP BY state, priority`);
     const table = JOB_STATES.map(() => PRIORITIES.map(() => 0));
     for (const row of rows) {
-      const state = row.state as JobState;
+      const state = storedJobState(String(row.state));
       if (state in STATE_INDEX) table[STATE_INDEX[state]]![Number(row.priority)]! += Number(row.n);
     }
     const byState = {} as Record<JobState, number>;
@@ -1971,7 +1971,7 @@ function recordOf(row: Row): JobRecord {
     backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
     uniqueKey: row.unique_key === null ? null : String(row.unique_key),
     leases: leasesOf(row.leases),
-    state: row.state as JobState,
+    state: storedJobState(String(row.state)),
     createdAt: Number(row.created_at),
     runAt: Number(row.run_at),
     readyAt: numberOrNull(row.ready_at),

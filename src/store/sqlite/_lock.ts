@@ -41,7 +41,8 @@ export class DatabaseLock {
     }
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { read: true, write: true, create: true });
+      // 0600 like the database it guards (see _files.ts).
+      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
     } catch (error) {
       throw new LiminalError(
         "STORE_UNAVAILABLE",

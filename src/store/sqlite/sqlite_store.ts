@@ -31,6 +31,7 @@ import {
   type JobRecord,
   type JobState,
   MAX_LOG_LINES,
+  storedJobState,
 } from "../../shared/job.ts";
 import { PRIORITIES, type Priority, priorityAt, priorityLevel } from "../../shared/priority.ts";
 import type {
@@ -51,6 +52,7 @@ import type {
   StoreInfo,
 } from "../types.ts";
 import { openError, writeError } from "./_errors.ts";
+import { createPrivateDatabase, tightenStoreFiles } from "./_files.ts";
 import { DatabaseLock } from "./_lock.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/mod.ts";
 
@@ -171,9 +173,11 @@ export class SqliteStore implements JobStore {
     const lock = await DatabaseLock.acquire(this.#path);
     let db: DatabaseSync | null = null;
     try {
+      await createPrivateDatabase(this.#path);
       db = new DatabaseSync(this.#path, { enableForeignKeyConstraints: true });
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.#busyTimeoutMs))}`);
       checkApplication(db, this.#path);
+      await tightenStoreFiles(this.#path);
       const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as Row | undefined)?.journal_mode;
       if (mode !== "wal") throw new Error(`could not switch to WAL (journal mode ${String(mode)})`);
       db.exec(`PRAGMA synchronous = ${this.#durability === "full" ? "FULL" : "NORMAL"}`);
@@ -194,7 +198,7 @@ export class SqliteStore implements JobStore {
           "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority",
         ).all()
       ) {
-        const state = row.state as JobState;
+        const state = storedJobState(String(row.state));
         if (state in STATE_INDEX) {
           this.#counts[STATE_INDEX[state]]![Number(row.priority)]! += Number(row.n);
         }
@@ -434,7 +438,7 @@ export class SqliteStore implements JobStore {
     this.#transaction("cancel", () => {
       const current = st.stateOf.get(id) as Row | undefined;
       if (current === undefined) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
-      from = current.state as JobState;
+      from = storedJobState(String(current.state));
       if (from === "scheduled" || from === "queued") {
         const error = JSON.stringify({ code: "JOB_CANCELLED", message: "cancelled before it ran" });
         const row = st.cancel.get(error, at, at, id) as Row | undefined;
@@ -461,11 +465,11 @@ export class SqliteStore implements JobStore {
     this.#transaction("retry", () => {
       const current = st.stateOf.get(id) as Row | undefined;
       if (current === undefined) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
-      from = current.state as JobState;
-      if (from !== "dead" && from !== "failed" && from !== "cancelled") {
+      from = storedJobState(String(current.state));
+      if (from !== "dead" && from !== "cancelled") {
         throw new LiminalError(
           "INVALID_JOB_STATE",
-          `job ${id} is ${from}; only dead, failed or cancelled jobs can be retried`,
+          `job ${id} is ${from}; only dead or cancelled jobs can be retried`,
         );
       }
       if (current.unique_key !== null) {
@@ -590,7 +594,7 @@ export class SqliteStore implements JobStore {
       }
       for (const row of victims) {
         st.deleteJob.run(String(row.id));
-        removed.push([row.state as JobState, Number(row.priority)]);
+        removed.push([storedJobState(String(row.state)), Number(row.priority)]);
       }
     });
     for (const [state, level] of removed) this.#count(state, level, -1);
@@ -780,7 +784,7 @@ export class SqliteStore implements JobStore {
       backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
       uniqueKey: row.unique_key === null ? null : String(row.unique_key),
       leases: parseLeases(row.leases),
-      state: row.state as JobState,
+      state: storedJobState(String(row.state)),
       createdAt: Number(row.created_at),
       runAt: Number(row.run_at),
       readyAt: row.ready_at === null ? null : Number(row.ready_at),

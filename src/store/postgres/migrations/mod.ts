@@ -7,6 +7,7 @@
  */
 import { sql as jobs } from "./0001_jobs.ts";
 import { sql as nodes } from "./0002_nodes.ts";
+import { sql as failedIsDead } from "./0003_failed_is_dead.ts";
 
 /** One migration. */
 export interface Migration {
@@ -19,6 +20,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "jobs, schedules and leases", sql: jobs },
   { version: 2, name: "nodes", sql: nodes },
+  { version: 3, name: "failed jobs are dead", sql: failedIsDead },
 ];
 
 /** The schema version this liminal writes. */

@@ -6,6 +6,7 @@
  */
 import { sql as initial } from "./0001_initial.ts";
 import { sql as schedulesLeases } from "./0002_schedules_leases.ts";
+import { sql as failedIsDead } from "./0003_failed_is_dead.ts";
 
 /** One migration. */
 export interface Migration {
@@ -18,6 +19,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "schedules and leases", sql: schedulesLeases },
+  { version: 3, name: "failed jobs are dead", sql: failedIsDead },
 ];
 
 /** The schema version this liminal writes. */

@@ -1,0 +1,15 @@
+/**
+ * Migration 3: a job that failed and will not run again is `dead`. Older versions left a job
+ * whose handler threw `PermanentJobError` in a `failed` state; it moves to `dead`, where
+ * `jobs --state dead`, `retry` and the retention find it (`failed` is now only an attempt's
+ * outcome). The state check still admits `failed`, so that a runtime of an older version
+ * still running on the same database can settle its jobs; this version reads such a row as
+ * `dead`.
+ *
+ * @module
+ */
+
+/** The SQL of migration 3. */
+export const sql = `
+UPDATE jobs SET state = 'dead' WHERE state = 'failed';
+`;

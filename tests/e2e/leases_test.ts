@@ -1,0 +1,279 @@
+/**
+ * Territory leases with real processes: an operator's lease holds against a critical job
+ * (`jobs why` names her; her release lets the job run); holders are unique per acquire;
+ * releasing another's lease exits 4; a preemption shows in `leases`; `liminal run` honours
+ * the running runtime's leases (waits, or exits 4 with --no-wait-leases).
+ */
+import assert from "node:assert/strict";
+import { type LiminalProcess, runLiminal, spawnLiminal } from "../_support/cli.ts";
+
+async function start(dir: string): Promise<LiminalProcess> {
+  const proc = spawnLiminal(["start", "--no-tui"], { cwd: dir });
+  await proc.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime to start");
+  return proc;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("territory leases between shells, jobs and liminal run", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-leases-" });
+  const cli = (args: string[], env?: Record<string, string>) =>
+    runLiminal(args, { cwd: dir, ...(env === undefined ? {} : { env }) });
+  const json = async (args: string[]) => {
+    const result = await cli([...args, "--json"]);
+    assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
+  const state = async (id: string) => (await json(["jobs", "show", id])).state as string;
+  const until = async (what: string, ok: () => Promise<boolean>, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!(await ok())) {
+      assert.ok(Date.now() < deadline, `timed out: ${what}`);
+      await sleep(100);
+    }
+  };
+  const runtime = await start(dir);
+  try {
+    await t.step(
+      "alice's lease survives a critical job that wants it; jobs why names her; her release lets it run",
+      async () => {
+        const acquired = await cli([
+          "leases",
+          "acquire",
+          "db/app",
+          "--holder",
+          "alice",
+          "--ttl",
+          "10m",
+        ]);
+        assert.equal(acquired.code, 0, acquired.stderr);
+        const enqueued = await cli([
+          "enqueue",
+          "sleep",
+          "--payload",
+          '{"ms": 100}',
+          "--lease",
+          "db/app",
+          "-p",
+          "critical",
+        ]);
+        assert.equal(enqueued.code, 0, enqueued.stderr);
+        const id = enqueued.stdout.trim();
+        await sleep(1_500);
+        assert.equal(await state(id), "queued", "the critical job did not take alice's lease");
+        const leases = await json(["leases"]);
+        const app = leases.leases.find((l: { resource: string }) => l.resource === "db/app");
+        assert.equal(app.holder, "alice");
+        assert.equal(app.preemptible, false);
+        assert.deepEqual(app.waiters.map((w: { jobId: string }) => w.jobId), [id]);
+        const why = await cli(["jobs", "why", id]);
+        assert.match(
+          why.stdout,
+          /needs lease db\/app, held by alice \(coordinate\) for 9m \d+s more/,
+        );
+        const released = await cli(["leases", "release", "db/app", "--holder", "alice"]);
+        assert.equal(released.code, 0, released.stderr);
+        await until(
+          "the job to run after the release",
+          async () => (await state(id)) === "succeeded",
+        );
+      },
+    );
+
+    await t.step("two acquires without --holder get different holders, printed", async () => {
+      const first = await cli(["leases", "acquire", "db/one"], { USER: "sam" });
+      const second = await cli(["leases", "acquire", "db/two"], { USER: "sam" });
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(second.code, 0, second.stderr);
+      const holderOf = (out: string) => /held by (\S+) until/.exec(out)?.[1];
+      const one = holderOf(first.stdout);
+      const two = holderOf(second.stdout);
+      assert.match(one ?? "", /^sam@cli-[0-9a-f]{6}$/);
+      assert.match(two ?? "", /^sam@cli-[0-9a-f]{6}$/);
+      assert.notEqual(one, two, "two shells never share a holder");
+      assert.match(
+        first.stdout,
+        new RegExp(`release: liminal leases release db/one --holder ${one}`),
+      );
+      // The second shell does not hold the first's lease.
+      const again = await cli(["leases", "acquire", "db/one"], { USER: "sam" });
+      assert.equal(again.code, 4);
+      assert.match(again.stderr, new RegExp(`LEASE_HELD: db/one is held by ${one}`));
+      const bare = await cli(["leases", "release", "db/one"]);
+      assert.equal(bare.code, 2, "a release must name its holder");
+      assert.match(bare.stderr, new RegExp(`needs --holder .*held by ${one}`));
+      assert.equal((await cli(["leases", "release", "db/one", "--holder", one!])).code, 0);
+      const viaEnv = await cli(["leases", "release", "db/two"], { LIMINAL_LEASE_HOLDER: two! });
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    });
+
+    await t.step(
+      "releasing another's lease exits 4 naming the holder; acquiring again is refused; renew says when it shortens",
+      async () => {
+        assert.equal(
+          (await cli(["leases", "acquire", "db/x", "--holder", "ana", "--ttl", "10m"])).code,
+          0,
+        );
+        const other = await cli(["leases", "release", "db/x", "--holder", "bob"]);
+        assert.equal(other.code, 4, other.stderr);
+        assert.match(other.stderr, /LEASE_HELD_BY_OTHER: bob does not hold db\/x: ana does/);
+        const nobody = await cli(["leases", "release", "db/never", "--holder", "bob"]);
+        assert.notEqual(nobody.code, 0, "releasing a lease nobody holds stays an error");
+        assert.match(nobody.stderr, /LEASE_NOT_HELD: bob does not hold db\/never: nobody holds it/);
+        const again = await cli(["leases", "acquire", "db/x", "--holder", "ana", "--ttl", "1m"]);
+        assert.equal(again.code, 4);
+        assert.match(again.stderr, /already held by ana/);
+        const left = (await json(["leases"])).leases.find((l: { resource: string }) =>
+          l.resource === "db/x"
+        ).leftMs;
+        assert.ok(left > 9 * 60_000, `still about 10m left (${left} ms)`);
+        const shorter = await cli(["leases", "renew", "db/x", "--holder", "ana", "--ttl", "1m"]);
+        assert.equal(shorter.code, 0, shorter.stderr);
+        assert.match(shorter.stdout, /\(shortened: it was held until /);
+        assert.equal((await cli(["leases", "release", "db/x", "--holder", "ana"])).code, 0);
+      },
+    );
+
+    await t.step(
+      "a preempted job is interrupted with 'preempted by …', shown in leases",
+      async () => {
+        const id = (await cli([
+          "enqueue",
+          "sleep",
+          "--payload",
+          '{"ms": 60000}',
+          "--lease",
+          "db/pre",
+          "-p",
+          "info",
+        ])).stdout.trim();
+        await until("the job to start", async () => (await state(id)) === "running");
+        const taken = await cli([
+          "leases",
+          "acquire",
+          "db/pre",
+          "--holder",
+          "ops",
+          "-p",
+          "critical",
+          "--ttl",
+          "5m",
+        ]);
+        assert.equal(taken.code, 0, taken.stderr);
+        await until("the job to be interrupted", async () => (await state(id)) === "queued");
+        const job = await json(["jobs", "show", id]);
+        assert.match(JSON.stringify(job), /preempted by ops \(critical\)/);
+        const listed = await cli(["leases"]);
+        assert.match(
+          listed.stdout,
+          /recent preemptions:\n.*db\/pre: job:\S+ preempted by ops \(critical\)/,
+        );
+        assert.equal((await cli(["jobs", "cancel", id, "--yes"])).code, 0);
+        assert.equal((await cli(["leases", "release", "db/pre", "--holder", "ops"])).code, 0);
+      },
+    );
+
+    await t.step(
+      "liminal run waits while the runtime holds a plan job's lease; --no-wait-leases exits 4",
+      async () => {
+        const plan = `${dir}/plan.json`;
+        await Deno.writeTextFile(
+          plan,
+          JSON.stringify({
+            name: "leased",
+            jobs: [
+              { kind: "sleep", payload: { ms: 50 }, leases: ["db/app"] },
+              { kind: "sleep", payload: { ms: 50 } },
+            ],
+          }),
+        );
+        assert.equal(
+          (await cli(["leases", "acquire", "db/app", "--holder", "alice", "--ttl", "10m"])).code,
+          0,
+        );
+        const run = spawnLiminal(["run", plan, "--json"], { cwd: dir });
+        try {
+          await until("run to wait in the runtime's line", async () => {
+            const app = (await json(["leases"])).leases.find((l: { resource: string }) =>
+              l.resource === "db/app"
+            );
+            return app.waiters.some((w: { holder: string }) => w.holder.startsWith("run:leased:"));
+          });
+          await sleep(1_000);
+          assert.equal(run.stdout, "", "run has not finished: its --json summary comes at the end");
+          const releasedAt = Date.now();
+          assert.equal((await cli(["leases", "release", "db/app", "--holder", "alice"])).code, 0);
+          const result = await run.done();
+          assert.equal(result.code, 0, result.stderr);
+          const summary = JSON.parse(result.stdout);
+          assert.equal(summary.counts.succeeded, 2);
+          const leasedJob = summary.jobs.find((j: { leases: string[] }) => j.leases?.length);
+          const startedAt = Date.parse(leasedJob.attempts[0].startedAt);
+          assert.ok(
+            startedAt >= releasedAt - 50,
+            `the plan job started (${startedAt}) after alice released (${releasedAt})`,
+          );
+          const free = summary.jobs.find((j: { leases: string[] }) => !j.leases?.length);
+          assert.ok(
+            Date.parse(free.attempts[0].startedAt) < releasedAt,
+            "the plan job without leases did not wait",
+          );
+          const after = (await json(["leases"])).leases;
+          assert.deepEqual(after, [], "run gave its lease back");
+        } finally {
+          await run[Symbol.asyncDispose]();
+        }
+        assert.equal(
+          (await cli(["leases", "acquire", "db/app", "--holder", "alice", "--ttl", "10m"])).code,
+          0,
+        );
+        const refused = await cli(["run", plan, "--no-wait-leases"]);
+        assert.equal(refused.code, 4, refused.stderr);
+        assert.match(
+          refused.stderr,
+          /LEASE_HELD: plan job #1 \(sleep\) needs lease db\/app: .*held by alice/,
+        );
+        assert.equal(refused.stdout, "", "nothing ran");
+        assert.equal((await cli(["leases", "release", "db/app", "--holder", "alice"])).code, 0);
+      },
+    );
+  } finally {
+    runtime.kill("SIGTERM");
+    await runtime.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("start --lease-ttl 1s: a 3 s job keeps its lease; the next job needing it waits", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-ttl-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  const proc = spawnLiminal(["start", "--no-tui", "--lease-ttl", "1s"], { cwd: dir });
+  try {
+    await proc.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime to start");
+    const enqueue = async (ms: number) =>
+      (await cli(["enqueue", "sleep", "--payload", `{"ms": ${ms}}`, "--lease", "db/x"])).stdout
+        .trim();
+    const a = await enqueue(3_000);
+    const b = await enqueue(100);
+    const show = async (id: string) =>
+      JSON.parse((await cli(["jobs", "show", id, "--json"])).stdout);
+    const deadline = Date.now() + 15_000;
+    let ja, jb;
+    for (;;) {
+      [ja, jb] = [await show(a), await show(b)];
+      if (ja.state === "succeeded" && jb.state === "succeeded") break;
+      assert.ok(Date.now() < deadline, `a ${ja.state}, b ${jb.state}`);
+      await sleep(200);
+    }
+    const aEnded = Date.parse(ja.attempts[0].endedAt);
+    const bStarted = Date.parse(jb.attempts[0].startedAt);
+    assert.ok(bStarted >= aEnded, `b started ${aEnded - bStarted} ms before a ended`);
+    assert.equal(ja.attempts.length, 1);
+    const bad = await cli(["start", "--no-tui", "--lease-ttl", "2h", "--socket", `${dir}/x.sock`]);
+    assert.equal(bad.code, 2, bad.stderr);
+  } finally {
+    proc.kill("SIGTERM");
+    await proc.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
