@@ -65,6 +65,11 @@ export function startCommand(ctx: CliContext) {
       "normal (safe against a crash) or full (also against power loss)",
       "normal",
     )
+    .option(
+      "--kill-grace <duration>",
+      "time a command job's program gets between SIGTERM and SIGKILL (its payload's killGrace wins); also when this runtime dies",
+      "5s",
+    )
     .option("--retain <duration>", "keep finished jobs this long", "7d")
     .option("--retain-count <n>", "keep at most this many finished jobs", "100000")
     .option(
@@ -107,6 +112,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const grace = parseDurationOption(options.grace, "--grace");
       const durability = parseDurability(options.durability);
       const retain = parseDurationOption(options.retain, "--retain")!;
+      const killGrace = parseDurationOption(options.killGrace, "--kill-grace")!;
       const retainCount = parseRetainCount(options.retainCount);
       const socket = resolveSocketPath(options.socket);
       checkSocketPath(socket); // before the store, its directory or its migrations exist
@@ -126,6 +132,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const runtime = new Runtime({
         ...(workers === undefined ? {} : { workers }),
         ...(grace === undefined ? {} : { grace }),
+        killGrace,
         jobs: modules.flatMap((m) => m.kinds),
         schedules: modules.flatMap((m) => m.schedules),
         stuckAfter,

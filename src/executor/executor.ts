@@ -107,6 +107,8 @@ class Run {
   deadline = Number.POSITIVE_INFINITY;
   killAt = Number.POSITIVE_INFINITY;
   abortReason: AbortReason | null = null;
+  /** The job's own killAfter (from its payload), or `null` for its kind's. */
+  killAfterMs: number | null = null;
   /** Settled or abandoned: later settlements of the handler are ignored. */
   over = false;
   /** It failed with an error that says retrying cannot help (the job is dead). */
@@ -1458,6 +1460,18 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         return;
       case "leases":
         return; // the runtime's lease manager reloads them
+      case "fenced": {
+        // Another runtime may soon take this one for dead and run its jobs: stop them all.
+        const why = `this runtime's store heartbeat has failed for ${
+          formatDuration(change.silentMs)
+        }: its jobs are stopped before another runtime may run them`;
+        for (const id of [...this.#running.keys(), ...this.#claimingIds]) this.preempt(id, why);
+        return;
+      }
+      case "unfenced":
+        this.#claimBackoffUntil = 0;
+        this.#scheduleDispatch();
+        return;
     }
   }
 
@@ -1531,6 +1545,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         throw new PermanentJobError(`unknown job kind "${record.kind}"`);
       }
       const payload = kind.parsePayload(parsePayloadText(record.payload));
+      run.killAfterMs = kind.killAfterOf?.(payload) ?? null;
       const ctx = this.#context(run, kind, payload);
       settle = kind.handler(ctx);
     } catch (error) {
@@ -1998,7 +2013,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   }
 
   #killAfter(run: Run): number {
-    return this.#kinds.get(run.record.kind)?.defaults.killAfterMs ?? this.#options.killAfterMs;
+    return run.killAfterMs ?? this.#kinds.get(run.record.kind)?.defaults.killAfterMs ??
+      this.#options.killAfterMs;
   }
 
   // ── Timers ────────────────────────────────────────────────────────────────────────────

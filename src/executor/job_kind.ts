@@ -132,6 +132,11 @@ export interface JobKindOptions<P, R> {
   /** Runs one attempt. Its result (JSON) is kept; a throw fails the attempt. */
   handler: (ctx: JobContext<P>) => R | Promise<R>;
   /**
+   * The `killAfter` (ms) of one job, from its payload (a kill grace it asks for); `undefined`
+   * for the kind's default.
+   */
+  killAfterOf?: (payload: P) => number | undefined;
+  /**
    * Called once when the executor stops, after the last attempt was given up on: release
    * what abandoned handlers still hold (child processes, connections).
    */
@@ -165,6 +170,8 @@ export interface JobKind<P = unknown, R = unknown> {
   /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
   parsePayload(payload: JsonValue): P;
   readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
+  /** See {@link JobKindOptions.killAfterOf}. */
+  readonly killAfterOf: ((payload: P) => number | undefined) | undefined;
   /** See {@link JobKindOptions.dispose}. */
   readonly dispose: (() => void | Promise<void>) | undefined;
 }
@@ -323,6 +330,7 @@ export function defineJob<P = JsonValue, R = unknown>(
       }
     },
     handler,
+    killAfterOf: options.killAfterOf,
     dispose: options.dispose,
   });
 }

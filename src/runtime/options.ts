@@ -41,6 +41,12 @@ export interface RuntimeOptions {
   agingInterval?: Duration;
   /** Time a timed-out or cancelled handler has to settle before its worker is freed. @default "5s" */
   killAfter?: Duration;
+  /**
+   * Time between SIGTERM and SIGKILL for the programs of `command` jobs (a job's payload may
+   * ask for its own), and for the process watchdog that stops them when the runtime dies.
+   * @default "5s"
+   */
+  killGrace?: Duration;
   /** A job silent this long marks its worker stuck. @default "30s" */
   stuckAfter?: Duration;
   /** A job queued this long is a warning. @default "60s" */
@@ -89,6 +95,7 @@ export interface RuntimeConfig {
   hardDeadlineMs: number;
   agingInterval: Duration;
   killAfter: Duration;
+  killGraceMs: number;
   stuckAfter: Duration;
   starvationAfter: Duration;
   window: number | undefined;
@@ -126,6 +133,7 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     hardDeadlineMs: parseDuration(options.hardDeadline ?? "1s", "hard deadline"),
     agingInterval: check(options.agingInterval ?? "5s", "aging interval"),
     killAfter: check(options.killAfter ?? "5s", "kill-after"),
+    killGraceMs: resolveKillGrace(options.killGrace ?? "5s"),
     stuckAfter: check(options.stuckAfter ?? "30s", "stuck-after"),
     starvationAfter: check(options.starvationAfter ?? "60s", "starvation threshold"),
     window,
@@ -134,4 +142,18 @@ export function resolveRuntimeConfig(options: RuntimeOptions): RuntimeConfig {
     retention: resolveRetention(options.retention),
     leases: { ...options.leases },
   };
+}
+
+/** Checks the kill grace: at most 1 h. */
+function resolveKillGrace(value: Duration): number {
+  const ms = parseDuration(value, "kill grace");
+  if (ms > 3_600_000) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `invalid kill grace ${
+        JSON.stringify(value)
+      }: use at most 1h (time between SIGTERM and SIGKILL)`,
+    );
+  }
+  return ms;
 }

@@ -18,6 +18,7 @@ import { ControlServer } from "../control/server.ts";
 import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
+import { ProcessGuard } from "../jobs/_process_guard.ts";
 import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
@@ -98,6 +99,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   readonly #leases: LeaseManager;
   readonly #router: UnifiedMessageRouter;
   readonly #scheduler: Scheduler;
+  readonly #processes: ProcessGuard;
   #signals: SignalWatcher | null = null;
   #control: ControlServer | null = null;
   #plan = new ShutdownPlan();
@@ -123,8 +125,15 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
     // Building the parts is pure: nothing opens, listens or runs until start().
     // Every part writes through the watch, so status can say when the store refuses writes.
-    const store = this.#writes.watch(config.store ?? new MemoryStore());
+    const store: JobStore = this.#writes.watch(config.store ?? new MemoryStore());
     this.#store = store;
+    if (store.liveness !== undefined) checkFencing(store.liveness, config.killGraceMs);
+    // The process groups of `command` jobs: a watchdog kills them if this process dies, and
+    // with a SQLite store they are recorded next to it for the next start on it.
+    this.#processes = new ProcessGuard({
+      killGraceMs: config.killGraceMs,
+      file: processRecordOf(store),
+    });
     this.#leases = new LeaseManager({ store, ...config.leases });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
@@ -140,7 +149,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#executor = new MaintenanceExecutor({
       store,
       kinds: [
-        ...(config.builtins ? builtinJobs() : []),
+        ...(config.builtins ? builtinJobs({ processes: this.#processes }) : []),
         ...(config.builtins
           ? runtimeJobs({
             prune: (options) => this.prune(options),
@@ -215,6 +224,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   /** Recurring schedules. */
   get scheduler(): Scheduler {
     return this.#scheduler;
+  }
+
+  /** The process groups of running `command` jobs, and their watchdog. */
+  get processes(): ProcessGuard {
+    return this.#processes;
   }
 
   /** The job store (opened by `start()`). */
@@ -293,6 +307,15 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     this.#plan.add("store-closed", "loop monitor", () => this.#loop.stop());
     // 1. store
     const store = this.#store;
+    if (store.liveness !== undefined && typeof store.fenceAfter === "function") {
+      // Self-fencing: this runtime's jobs (and their processes) are stopped before the other
+      // runtimes may take it for dead. See docs/architecture.md.
+      const { heartbeatMs, nodeTimeoutMs } = store.liveness;
+      store.fenceAfter(nodeTimeoutMs - config.killGraceMs - heartbeatMs);
+      store.onChange?.((change) => {
+        if (change.kind === "fenced") this.#processes.killAll();
+      });
+    }
     await store.open();
     this.#plan.add("store-closed", "store", async () => {
       await store.close();
@@ -303,6 +326,16 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         await store.markStopping!().catch((error) =>
           log.warn("could not tell the other runtimes: {error}", { error: errorMessage(error) })
         );
+      });
+    }
+    // Before any interrupted job is queued again: the programs an earlier runtime on this
+    // store left running are stopped, and the start waits until they are gone.
+    const processes = this.#processes;
+    this.#plan.add("store-closed", "processes", () => processes.close());
+    const reaped = await processes.recover((message) => log.warn(message));
+    if (reaped.killed.length > 0) {
+      log.warn("{count} process group(s) left running by a runtime that stopped were stopped", {
+        count: reaped.killed.length,
       });
     }
     if (typeof store.nodes === "function") await this.#readCluster();
@@ -739,6 +772,45 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
+}
+
+/**
+ * Refuses a shared store whose node timeout leaves no room to stop this runtime's processes
+ * before the others take it for dead: it must exceed two heartbeats (one may fail without
+ * fencing), the kill grace, and a margin of one more heartbeat.
+ */
+function checkFencing(
+  liveness: { heartbeatMs: number; nodeTimeoutMs: number },
+  killGraceMs: number,
+): void {
+  const { heartbeatMs, nodeTimeoutMs } = liveness;
+  const needed = 3 * heartbeatMs + killGraceMs;
+  if (nodeTimeoutMs >= needed) return;
+  throw new LiminalError(
+    "INVALID_ARGUMENT",
+    `the node timeout (${formatDuration(nodeTimeoutMs)}) is too short for a heartbeat of ${
+      formatDuration(heartbeatMs)
+    } and a kill grace of ${
+      formatDuration(killGraceMs)
+    }: a runtime that loses the store must stop its jobs' processes before the others take it for dead, which needs at least 3 × heartbeat + kill grace = ${
+      formatDuration(needed)
+    }`,
+    {
+      hint: `raise --node-timeout to at least ${
+        formatDuration(needed)
+      }, or lower --heartbeat or --kill-grace`,
+    },
+  );
+}
+
+/**
+ * Where a runtime records the process groups of its `command` jobs: `<db>.procs` next to a
+ * SQLite file (one runtime at a time owns it, by its lock); none for other stores.
+ */
+function processRecordOf(store: JobStore): string | null {
+  const { kind, location } = store.info;
+  if (kind !== "sqlite" || location === ":memory:" || location.startsWith("file:")) return null;
+  return `${location}.procs`;
 }
 
 /** How long the snapshot's node list is kept before it is read again. */

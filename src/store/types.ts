@@ -292,6 +292,13 @@ export interface JobStore {
   readonly nodeId?: string;
   /** Tells the other runtimes this one is shutting down (shown in their node lists). */
   markStopping?(): Promise<void>;
+  /** How the other runtimes judge this one alive (its heartbeat interval, their timeout). */
+  readonly liveness?: { heartbeatMs: number; nodeTimeoutMs: number };
+  /**
+   * Self-fencing: after `ms` without a successful heartbeat, report `fenced` (the runtime
+   * stops its running jobs) and refuse claims until one succeeds (`unfenced`). Before `open()`.
+   */
+  fenceAfter?(ms: number): void;
 }
 
 /** A lease removed because another preempts it: its resource and token. */
@@ -317,7 +324,14 @@ export type StoreChange =
   /** A job of a kind with a concurrency limit finished somewhere: retry the parked ones. */
   | { kind: "finished"; jobKind: string }
   /** Jobs reached a final state on another runtime: resolve whoever waits for them here. */
-  | { kind: "ended"; ids: string[] };
+  | { kind: "ended"; ids: string[] }
+  /**
+   * This runtime's heartbeat has not succeeded for `silentMs`: stop every running job now,
+   * before the other runtimes may take this one for dead and run them again.
+   */
+  | { kind: "fenced"; silentMs: number }
+  /** A heartbeat succeeded again after `fenced`: jobs may be claimed again. */
+  | { kind: "unfenced" };
 
 export type { NodeInfo };
 

@@ -96,6 +96,9 @@ Deno.test({
           "300ms",
           "--node-timeout",
           "1500ms",
+          // A node timeout must leave room for the kill grace (self-fencing).
+          "--kill-grace",
+          "500ms",
           "--log-level",
           Deno.env.get("LIMINAL_TEST_LOG_LEVEL") ?? "info",
         ], { cwd: dir(node), env: { LIMINAL_TEST_LOG: log, LIMINAL_NODE_ID: node } });

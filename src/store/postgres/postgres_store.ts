@@ -243,6 +243,13 @@ export class PostgresStore implements JobStore, AsyncDisposable {
   #announcedCancels = new Set<string>();
   /** Jobs of a dead earlier run of this node id, requeued by `open()`. */
   #takenOver = 0;
+  /** Self-fencing: after this long without a successful heartbeat (ms), `null`: never. */
+  #fenceAfterMs: number | null = null;
+  /** When the last successful heartbeat was sent (the store timers' clock). */
+  #lastBeatAt = 0;
+  #fenceTimer: unknown;
+  /** Whether this node fenced itself (its heartbeat is too old): claims are refused. */
+  #fenced = false;
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options?.url !== "string" || options.url.trim() === "") {
@@ -319,6 +326,27 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     };
   }
 
+  /** How the other nodes judge this one alive: its heartbeat interval and their timeout. */
+  get liveness(): { heartbeatMs: number; nodeTimeoutMs: number } {
+    return { heartbeatMs: this.#heartbeatMs, nodeTimeoutMs: this.#nodeTimeoutMs };
+  }
+
+  /**
+   * Self-fencing: once no heartbeat has succeeded for `ms` (counted from when the last good
+   * one was sent), listeners get a `fenced` change (stop every running job) and claims are
+   * refused until a heartbeat succeeds again (then `unfenced`). The runtime sets it to
+   * `nodeTimeout − killGrace − heartbeat`, so this node's jobs are stopped before another
+   * node may take this one for dead and run them again. Call before `open()`.
+   */
+  fenceAfter(ms: number): void {
+    this.#fenceAfterMs = ms;
+  }
+
+  /** Whether this node fenced itself (see {@link fenceAfter}). */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
   /** The schema holding the tables. */
   get schema(): string {
     return this.#schema;
@@ -366,10 +394,12 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       },
     }) as unknown as Sql;
     let registered = false;
+    let registeredAt = 0;
     try {
       // The whole pool now: each query takes a connection of its own while the others connect.
       await Promise.all(Array.from({ length: this.#maxConnections }, () => sql`SELECT 1`));
       await this.#migrate(sql);
+      registeredAt = this.#timers.now();
       await this.#register(sql);
       registered = true;
       for (const channel of [this.#jobsChannel, this.#cancelChannel]) {
@@ -387,6 +417,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       throw openError(error, this.#ctx);
     }
     this.#sql = sql;
+    this.#beatSucceeded(registeredAt);
     this.#scheduleBeat();
   }
 
@@ -407,6 +438,8 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     if (this.#beatTimer !== undefined) this.#timers.clearTimeout(this.#beatTimer);
     this.#beatTimer = undefined;
     await this.#beating?.catch(() => {});
+    if (this.#fenceTimer !== undefined) this.#timers.clearTimeout(this.#fenceTimer);
+    this.#fenceTimer = undefined;
     await this.#flushSideWrites();
     try {
       await sql`DELETE FROM nodes WHERE id = ${this.nodeId}`;
@@ -649,6 +682,16 @@ export class PostgresStore implements JobStore, AsyncDisposable {
   async #claim(requests: readonly ClaimRequest[]): Promise<(ClaimedJob | null | ClaimBusy)[]> {
     const claimed: (ClaimedJob | null | ClaimBusy)[] = new Array(requests.length).fill(null);
     if (requests.length === 0) return claimed;
+    if (this.#fenced) {
+      // Another node may take this one for dead at any moment: a job started here now could
+      // run twice.
+      throw new LiminalError(
+        "STORE_UNAVAILABLE",
+        `node ${this.nodeId} fenced itself: its heartbeat has not succeeded for ${
+          formatDuration(this.#timers.now() - this.#lastBeatAt)
+        }; it starts no job until one does`,
+      );
+    }
     const seen = new Set<string>();
     const unique = requests.filter((r) => !seen.has(r.id) && seen.add(r.id));
     const toRow = (r: ClaimRequest) => ({ id: r.id, worker: r.worker, at: ms(r.at) });
@@ -1436,9 +1479,13 @@ export class PostgresStore implements JobStore, AsyncDisposable {
 
   async #heartbeat(): Promise<void> {
     const sql = this.#pool();
+    const sentAt = this.#timers.now();
     const rows =
       await sql`UPDATE nodes SET heartbeat_at = now() WHERE id = ${this.nodeId} RETURNING id`;
-    if (rows.length > 0) return;
+    if (rows.length > 0) {
+      this.#beatSucceeded(sentAt);
+      return;
+    }
     log.warn(
       "store: node {node} was taken for dead by another node (no heartbeat for {timeout}); its running jobs may run twice",
       { node: this.nodeId, timeout: formatDuration(this.#nodeTimeoutMs) },
@@ -1446,6 +1493,38 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     await sql`
       INSERT INTO nodes (id, host, pid, version) VALUES (${this.nodeId}, ${hostname()}, ${Deno.pid}, ${VERSION})
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`;
+    this.#beatSucceeded(sentAt);
+  }
+
+  /** A heartbeat sent at `sentAt` was written: the fence moves on (and is lifted). */
+  #beatSucceeded(sentAt: number): void {
+    if (sentAt < this.#lastBeatAt) return;
+    this.#lastBeatAt = sentAt;
+    if (this.#fenced) {
+      this.#fenced = false;
+      log.info("store: node {node} has its heartbeat again: it takes jobs again", {
+        node: this.nodeId,
+      });
+      this.#emit({ kind: "unfenced" });
+    }
+    if (this.#fenceAfterMs === null || this.#closing !== null) return;
+    if (this.#fenceTimer !== undefined) this.#timers.clearTimeout(this.#fenceTimer);
+    const delay = Math.max(0, sentAt + this.#fenceAfterMs - this.#timers.now());
+    this.#fenceTimer = this.#timers.setTimeout(() => {
+      this.#fenceTimer = undefined;
+      if (this.#closing !== null || this.#sql === null) return;
+      const silentMs = this.#timers.now() - this.#lastBeatAt;
+      this.#fenced = true;
+      log.error(
+        "store: node {node} has had no heartbeat for {silent}: it stops its running jobs before the other nodes may take it for dead ({timeout}) and starts none until a heartbeat succeeds",
+        {
+          node: this.nodeId,
+          silent: formatDuration(silentMs),
+          timeout: formatDuration(this.#nodeTimeoutMs),
+        },
+      );
+      this.#emit({ kind: "fenced", silentMs });
+    }, delay);
   }
 
   /** Requeues the running jobs of dead nodes, batch by batch; drops long-dead node rows. */

@@ -1,0 +1,371 @@
+/**
+ * `command`'s controls, run for real: payload checks (nice, ionice, killGrace), the default
+ * 1 h timeout, a kill grace the executor's kill-after follows, nice and ionice applied, and
+ * the heartbeat of a quiet program; the process guard's recovery of recorded groups.
+ */
+import assert from "node:assert/strict";
+import { MaintenanceExecutor } from "../../src/executor/mod.ts";
+import type { ExecutorOptions } from "../../src/executor/options.ts";
+import { commandJob, createCommandJob, parseCommandPayload } from "../../src/jobs/command.ts";
+import { bootId, groupAlive, ProcessGuard, startTimeOf } from "../../src/jobs/_process_guard.ts";
+import { isLiminalError } from "../../src/shared/errors.ts";
+import { MemoryStore } from "../../src/store/mod.ts";
+import type { JobKind } from "../../src/executor/job_kind.ts";
+
+const LINUX = Deno.build.os === "linux";
+const sanitized = { sanitizeOps: true, sanitizeResources: true };
+
+async function withExecutor(
+  kind: unknown,
+  options: Partial<ExecutorOptions>,
+  fn: (executor: MaintenanceExecutor) => Promise<void>,
+): Promise<void> {
+  const store = new MemoryStore();
+  await store.open();
+  const executor = new MaintenanceExecutor({
+    store,
+    kinds: [kind as JobKind],
+    workers: 2,
+    ...options,
+  });
+  await executor.start();
+  try {
+    await fn(executor);
+  } finally {
+    await executor.stop();
+    await store.close();
+  }
+}
+
+Deno.test("command payload: nice, ionice and killGrace are checked with clear errors", () => {
+  const refused: [unknown, RegExp][] = [
+    [{ nice: 20 }, /"nice" must be a whole number from -20 .* to 19 .*, got 20/],
+    [{ nice: -21 }, /"nice" must be a whole number/],
+    [{ nice: 1.5 }, /"nice" must be a whole number/],
+    [{ nice: "5" }, /"nice" must be a whole number .* got "5"/],
+    [{ ionice: "fast" }, /"ionice" class must be "idle", "best-effort" or "realtime", got "fast"/],
+    [{ ionice: "idle:3" }, /"ionice" class "idle" takes no level/],
+    [{ ionice: "best-effort:8" }, /"ionice" level must be a whole number from 0 .* to 7/],
+    [{ ionice: "best-effort:x" }, /"ionice" must be "idle", "best-effort" or "realtime"/],
+    [{ ionice: { class: "realtime", level: -1 } }, /"ionice" level must be/],
+    [{ ionice: { class: "idle", prio: 1 } }, /"ionice" has an unknown field "prio"/],
+    [{ ionice: 3 }, /"ionice" must be/],
+    [{ killGrace: "soon" }, /"killGrace" must be a duration such as "10s" .*, got "soon"/],
+    [{ killGrace: "2h" }, /"killGrace" must be at most 1h/],
+    [{ killGrace: -1 }, /"killGrace" must be a duration/],
+  ];
+  for (const [extra, message] of refused) {
+    assert.throws(
+      () => parseCommandPayload({ cmd: ["true"], ...(extra as object) }),
+      message,
+      JSON.stringify(extra),
+    );
+  }
+  assert.deepEqual(
+    parseCommandPayload({ cmd: ["true"], nice: 19, ionice: "idle", killGrace: "250ms" }),
+    { cmd: ["true"], nice: 19, ionice: { class: "idle" }, killGraceMs: 250 },
+  );
+  assert.deepEqual(
+    parseCommandPayload({ cmd: ["true"], nice: -20, ionice: "best-effort:7", killGrace: 1000 }),
+    { cmd: ["true"], nice: -20, ionice: { class: "best-effort", level: 7 }, killGraceMs: 1000 },
+  );
+  assert.deepEqual(
+    parseCommandPayload({ cmd: ["true"], ionice: { class: "realtime", level: 0 } }).ionice,
+    { class: "realtime", level: 0 },
+  );
+});
+
+Deno.test({
+  name: "command: a default timeout of 1 h, which a job's timeout overrides",
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      assert.equal(commandJob.defaults.timeoutMs, 3_600_000);
+      const plain = await executor.enqueue({ kind: "command", payload: { cmd: ["true"] } });
+      assert.equal((await executor.waitFor(plain.id)).timeoutMs, 3_600_000);
+      const own = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["true"] },
+        timeout: "2s",
+      });
+      assert.equal((await executor.waitFor(own.id)).timeoutMs, 2_000);
+      const none = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["true"] },
+        timeout: null,
+      });
+      assert.equal((await executor.waitFor(none.id)).timeoutMs, null);
+      await assert.rejects(
+        executor.enqueue({ kind: "command", payload: { cmd: ["true"], nice: 40 } }),
+        (e) => isLiminalError(e, "INVALID_PAYLOAD") && /"nice"/.test(e.message),
+      );
+    }),
+});
+
+Deno.test({
+  name: "command: a payload's killGrace sets the SIGKILL time, and the executor waits for it",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    // The kind's own grace is 200 ms (its kill-after 2.2 s); this job asks for 3 s.
+    const kind = createCommandJob({ killGraceMs: 200 });
+    await withExecutor(kind, {}, async (executor) => {
+      const stubborn = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["sh", "-c", "trap '' TERM; sleep 30"], killGrace: "3s" },
+      });
+      const quick = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["sh", "-c", "trap '' TERM; sleep 30"] },
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      await executor.cancel(quick.id);
+      await executor.cancel(stubborn.id);
+      const fast = await executor.waitFor(quick.id);
+      assert.ok(performance.now() - t0 < 1_500, "the kind's 200 ms grace");
+      assert.doesNotMatch(fast.lastError?.message ?? "", /abandoned/);
+      const slow = await executor.waitFor(stubborn.id);
+      const took = performance.now() - t0;
+      assert.equal(slow.state, "cancelled");
+      assert.ok(took >= 2_900 && took < 8_000, `SIGKILL after the job's 3 s, took ${took}ms`);
+      assert.doesNotMatch(
+        slow.lastError?.message ?? "",
+        /abandoned/,
+        "the executor's kill-after followed the job's grace",
+      );
+    });
+    await kind.dispose?.();
+  },
+});
+
+Deno.test({
+  name: "command: nice and ionice are applied to the program",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const { id } = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["sh", "-c", "nice; ionice -p $$"], nice: 7, ionice: "best-effort:6" },
+      });
+      const record = await executor.waitFor(id);
+      assert.equal(record.state, "succeeded", record.lastError?.message);
+      const result = JSON.parse(record.result!);
+      assert.equal(result.stdout, "7\nbest-effort: prio 6\n");
+      const idle = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["sh", "-c", "ionice -p $$"], ionice: { class: "idle" } },
+      });
+      assert.equal(JSON.parse((await executor.waitFor(idle.id)).result!).stdout, "idle\n");
+    }),
+});
+
+Deno.test({
+  name: "command: a quiet program beats the heartbeat, so its worker is never stuck",
+  ...sanitized,
+  fn: async () => {
+    const kind = createCommandJob({ heartbeatMs: 50 });
+    await withExecutor(kind, { stuckAfter: "300ms" }, async (executor) => {
+      const stuck: string[] = [];
+      executor.on("worker:stuck", ({ jobId }) => stuck.push(jobId));
+      const { id } = await executor.enqueue({ kind: "command", payload: { cmd: ["sleep", "1"] } });
+      assert.equal((await executor.waitFor(id)).state, "succeeded");
+      assert.deepEqual(stuck, [], "no stuck warning while the program ran");
+    });
+    await kind.dispose?.();
+  },
+});
+
+Deno.test({
+  name: "command: a program left running in its group ends with the attempt",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const pidFile = await Deno.makeTempFile();
+      try {
+        const { id } = await executor.enqueue({
+          kind: "command",
+          payload: { cmd: ["sh", "-c", `sleep 60 >/dev/null 2>&1 & echo $! > ${pidFile}`] },
+        });
+        assert.equal((await executor.waitFor(id)).state, "succeeded");
+        const pid = Number((await Deno.readTextFile(pidFile)).trim());
+        assert.ok(pid > 1);
+        assert.equal(await startTimeOf(pid), null, "the background sleep was stopped");
+      } finally {
+        await Deno.remove(pidFile);
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "process guard: a recorded group still alive is killed at recovery (SIGKILL after the grace); a reused pid is left alone",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const file = `${dir}/db.procs`;
+    // A group left by a "dead runtime": it ignores SIGTERM.
+    const orphan = new Deno.Command("sh", {
+      args: ["-c", "trap '' TERM; sleep 30"],
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const bystander = new Deno.Command("sleep", {
+      args: ["30"],
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const host = Deno.hostname();
+      const boot = await bootId();
+      assert.ok(boot !== null);
+      const lines = [
+        { op: "+", pgid: orphan.pid, start: await startTimeOf(orphan.pid), host, boot, job: "j1" },
+        // Same pid, another start time: a process that merely reuses the number.
+        { op: "+", pgid: bystander.pid, start: "1", host, boot, job: "j2" },
+        { op: "+", pgid: 999_999_999, start: "1", host, boot, job: "j3" },
+        { op: "-", pgid: 999_999_999 },
+      ];
+      await Deno.writeTextFile(file, lines.map((l) => JSON.stringify(l)).join("\n") + '\n{"op":');
+      const guard = new ProcessGuard({ killGraceMs: 300, file });
+      const messages: string[] = [];
+      const t0 = performance.now();
+      const report = await guard.recover((m) => messages.push(m));
+      const took = performance.now() - t0;
+      assert.deepEqual(report.killed, [{ pgid: orphan.pid, job: "j1" }]);
+      assert.ok(took >= 250 && took < 3_000, `SIGKILL after the grace (${took}ms)`);
+      assert.equal(await groupAlive(orphan.pid), false);
+      assert.equal(await groupAlive(bystander.pid), true, "the bystander runs on");
+      assert.match(messages[0]!, /process group \d+ of job j1/);
+      assert.equal(await Deno.readTextFile(file), "", "the record starts empty");
+      // A second runtime cannot take the record while the first holds it.
+      const other = new ProcessGuard({ killGraceMs: 300, file });
+      await assert.rejects(other.recover(), (e) => isLiminalError(e, "CONFLICT"));
+      await guard.close();
+    } finally {
+      for (const child of [orphan, bystander]) {
+        try {
+          Deno.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+        await child.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "process guard: the watchdog ignores SIGINT/SIGHUP; one killed by someone is replaced and learns every live group",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    const guard = new ProcessGuard({ killGraceMs: 200 });
+    const spawn = () =>
+      new Deno.Command("sleep", {
+        args: ["30"],
+        detached: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    const first = spawn();
+    const second = spawn();
+    try {
+      await guard.register(first.pid, "a");
+      const old = guard.watchdogPid;
+      assert.ok(old !== null);
+      Deno.kill(old, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 100));
+      await guard.register(second.pid, "b");
+      const replacement = guard.watchdogPid;
+      assert.ok(replacement !== null && replacement !== old, "a new watchdog");
+      assert.deepEqual(guard.liveGroups.sort(), [first.pid, second.pid].sort());
+      assert.ok(await groupAlive(first.pid) && await groupAlive(second.pid));
+      // A terminal's Ctrl-C or hang-up does not stop it.
+      Deno.kill(replacement, "SIGINT");
+      Deno.kill(replacement, "SIGHUP");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(await startTimeOf(replacement) !== null, "the watchdog ignores SIGINT and SIGHUP");
+      // The new one knows both: when its pipe ends without "bye", it stops them.
+      await guard.abandon();
+      assert.equal(
+        await groupAlive(first.pid),
+        false,
+        "the group registered before the replacement",
+      );
+      assert.equal(await groupAlive(second.pid), false);
+    } finally {
+      await guard.close();
+      for (const child of [first, second]) await child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "command: a program whose group cannot be registered never runs",
+  ...sanitized,
+  fn: async () => {
+    const guard = new ProcessGuard({ killGraceMs: 100 });
+    await guard.close(); // a closed guard registers nothing
+    const dir = await Deno.makeTempDir();
+    try {
+      await withExecutor(createCommandJob({ guard }), {}, async (executor) => {
+        const { id } = await executor.enqueue({
+          kind: "command",
+          payload: { cmd: ["sh", "-c", `echo ran > ${dir}/ran`] },
+          attempts: 1,
+        });
+        const record = await executor.waitFor(id);
+        assert.notEqual(record.state, "succeeded");
+        assert.match(record.lastError?.message ?? "", /process guard is closed/);
+      });
+      await assert.rejects(Deno.stat(`${dir}/ran`), Deno.errors.NotFound, "nothing ran");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "command: nice or ionice without its program fails the job for good, saying so",
+  ...sanitized,
+  fn: async () => {
+    const empty = await Deno.makeTempDir();
+    const path = Deno.env.get("PATH");
+    Deno.env.set("PATH", empty);
+    try {
+      await withExecutor(commandJob, {}, async (executor) => {
+        for (
+          const [extra, message] of [
+            [{ nice: 5 }, /"nice" was asked for but the nice program is not installed here/],
+            [{ ionice: "idle" }, /"ionice" was asked for but the ionice program is not installed/],
+          ] as const
+        ) {
+          const { id } = await executor.enqueue({
+            kind: "command",
+            payload: { cmd: ["/bin/true"], ...extra },
+          });
+          const record = await executor.waitFor(id);
+          assert.notEqual(record.state, "succeeded");
+          assert.equal(record.attempts.length, 1, "no retry: it cannot work here");
+          assert.match(record.lastError?.message ?? "", message);
+        }
+      });
+    } finally {
+      if (path === undefined) Deno.env.delete("PATH");
+      else Deno.env.set("PATH", path);
+      await Deno.remove(empty);
+    }
+  },
+});
