@@ -377,6 +377,54 @@ async function groupIsOurs(group: GroupRecord): Promise<boolean> {
   return groupAlive(group.pgid);
 }
 
+/** Exit code of {@link GO_WRAPPER} when it was never told to go (its runtime died first). */
+export const NO_GO = 125;
+
+/**
+ * `sh -c` script that runs `"$@"` (stdin from `/dev/null`) only once it reads `go` on its
+ * stdin: the runtime writes it after the group is registered, so a program never runs
+ * unguarded, even when the runtime dies between the spawn and the registration.
+ */
+export const GO_WRAPPER =
+  `IFS= read -r go || exit ${NO_GO}; [ "$go" = go ] || exit ${NO_GO}; exec "$@" </dev/null`;
+
+/**
+ * Spawns `program` in a process group of its own (a new session), registered with `guard` for
+ * `job` before it starts: if the runtime dies, the watchdog stops the group. The caller
+ * unregisters the group (`guard.unregister(child.pid)`) once it has ended.
+ */
+export async function spawnGuarded(
+  guard: ProcessGuard,
+  job: string,
+  program: string,
+  args: readonly string[],
+  options: Omit<Deno.CommandOptions, "args" | "stdin" | "detached">,
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("sh", {
+    ...options,
+    args: ["-c", GO_WRAPPER, "liminal-guarded", program, ...args],
+    stdin: "piped",
+    detached: true,
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  try {
+    await guard.register(child.pid, job);
+    await stdin.write(new TextEncoder().encode("go\n"));
+  } catch (error) {
+    signalGroup(child.pid, "SIGKILL");
+    await guard.unregister(child.pid).catch(() => {});
+    await Promise.all([
+      options.stdout === "piped" ? child.stdout.cancel() : null,
+      options.stderr === "piped" ? child.stderr.cancel() : null,
+    ]).catch(() => {});
+    await child.status.catch(() => {});
+    throw error;
+  } finally {
+    await stdin.close().catch(() => {});
+  }
+  return child;
+}
+
 /** Sends `signal` to a process group; `false` when it has no process left. */
 export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
   try {

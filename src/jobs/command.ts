@@ -30,6 +30,7 @@ import { errorMessage } from "../shared/errors.ts";
 import type { JsonValue } from "../shared/json.ts";
 import { objectPayload } from "./_payload.ts";
 import {
+  GO_WRAPPER,
   groupAlive,
   ProcessGuard,
   signalGroup,
@@ -51,8 +52,6 @@ export const DEFAULT_COMMAND_TIMEOUT = "1h";
 const HEARTBEAT_MS = 1_000;
 /** The longest kill grace a payload may ask for. */
 const MAX_KILL_GRACE_MS = 3_600_000;
-/** Exit code of the wrapper when it was never told to go (its runtime died first). */
-const NO_GO = 125;
 
 /** The I/O scheduling class and level of `ionice`. */
 export interface IoNice {
@@ -96,13 +95,6 @@ export interface CommandJobOptions {
 
 const EXAMPLE = '{ "cmd": ["deno", "--version"] }';
 const IONICE_CLASSES = { "idle": 3, "best-effort": 2, "realtime": 1 } as const;
-
-/**
- * The wrapper: waits for the go line (the group is registered by then), then runs the
- * program with stdin from /dev/null. No go (the runtime died first): exit 125, nothing run.
- */
-const WRAPPER =
-  `IFS= read -r go || exit ${NO_GO}; [ "$go" = go ] || exit ${NO_GO}; exec "$@" </dev/null`;
 
 /** Checks a `command` payload; throws a message naming the field. */
 export function parseCommandPayload(payload: JsonValue): CommandPayload {
@@ -260,7 +252,7 @@ export function createCommandJob(
       let child: Deno.ChildProcess;
       try {
         child = new Deno.Command("sh", {
-          args: ["-c", WRAPPER, "liminal-command", ...prefix, program, ...args],
+          args: ["-c", GO_WRAPPER, "liminal-command", ...prefix, program, ...args],
           ...(payload.cwd === undefined ? {} : { cwd: payload.cwd }),
           ...(env === undefined ? {} : { env }),
           stdin: "piped",

@@ -10,7 +10,12 @@ import type { ProcessGuard } from "./_process_guard.ts";
 import { failJob } from "./fail.ts";
 import { sleepJob } from "./sleep.ts";
 import { httpCheckJob } from "./http_check.ts";
-import { backupJob, sqliteCheckpointJob, vacuumJob } from "./sqlite_maintenance.ts";
+import {
+  backupJob,
+  createSqliteMaintenanceJobs,
+  sqliteCheckpointJob,
+  vacuumJob,
+} from "./sqlite_maintenance.ts";
 
 export {
   commandJob,
@@ -24,21 +29,31 @@ export { ProcessGuard, type ProcessGuardOptions } from "./_process_guard.ts";
 export { failJob } from "./fail.ts";
 export { sleepJob } from "./sleep.ts";
 export { httpCheckJob } from "./http_check.ts";
-export { backupJob, sqliteCheckpointJob, vacuumJob } from "./sqlite_maintenance.ts";
+export {
+  backupJob,
+  createSqliteMaintenanceJobs,
+  sqliteCheckpointJob,
+  type SqliteMaintenanceOptions,
+  vacuumJob,
+} from "./sqlite_maintenance.ts";
 export { runtimeJobs, type RuntimeJobServices } from "./runtime_jobs.ts";
 
 /**
  * Every built-in kind, registered by every runtime. With `processes`, `command` registers
- * its programs with that guard (a runtime's); else with a guard of its own.
+ * its programs, and the SQLite kinds their SQLite children, with that guard (a runtime's);
+ * else `command` uses a guard of its own and the SQLite children go unguarded.
  */
 export function builtinJobs(options: { processes?: ProcessGuard } = {}): JobKind[] {
+  const sqlite = options.processes === undefined
+    ? { sqliteCheckpoint: sqliteCheckpointJob, vacuum: vacuumJob, backup: backupJob }
+    : createSqliteMaintenanceJobs({ guard: options.processes });
   return [
     sleepJob,
     options.processes === undefined ? commandJob : createCommandJob({ guard: options.processes }),
     failJob,
     httpCheckJob,
-    sqliteCheckpointJob,
-    vacuumJob,
-    backupJob,
+    sqlite.sqliteCheckpoint,
+    sqlite.vacuum,
+    sqlite.backup,
   ] as JobKind[];
 }

@@ -9,7 +9,9 @@
  * it refuses `ATTACH` (so `VACUUM`) unless the process has every permission. The child opens
  * the file, does the one thing, and prints one JSON line: its result, or SQLite's own error
  * message ("database is locked", "file is not a database"), which the job reports as it is.
- * The job's signal kills the child.
+ * The job's signal kills the child. In a runtime (see {@link createSqliteMaintenanceJobs}) the
+ * child runs in a process group registered with the runtime's process guard, like a `command`
+ * job's program: a runtime that dies leaves no vacuum or backup running behind it.
  *
  * Failures that no retry can fix are permanent (`PermanentJobError`): a missing file, a
  * directory, a file that is not a SQLite database or is corrupt, one that cannot be opened or
@@ -17,9 +19,10 @@
  *
  * @module
  */
-import { defineJob, PermanentJobError } from "../executor/job_kind.ts";
+import { defineJob, type JobKind, PermanentJobError } from "../executor/job_kind.ts";
 import { errorMessage } from "../shared/errors.ts";
 import { objectPayload } from "./_payload.ts";
+import { type ProcessGuard, signalGroup, spawnGuarded } from "./_process_guard.ts";
 
 /** How long the child waits for a lock held by another connection before it gives up. */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -66,17 +69,17 @@ async function runSqlite(
   path: string,
   arg: string | null,
   signal: AbortSignal,
+  guarded: { guard: ProcessGuard; job: string } | null,
 ): Promise<Record<string, unknown>> {
   signal.throwIfAborted();
   await checkFile(path);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", "--no-config", SQLITE_SCRIPT, op, path, ...(arg ? [arg] : [])],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const args = ["eval", "--quiet", "--no-config", SQLITE_SCRIPT, op, path, ...(arg ? [arg] : [])];
+  const options = { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } } as const;
+  const child = guarded === null
+    ? new Deno.Command(Deno.execPath(), { ...options, args, stdin: "null" }).spawn()
+    : await spawnGuarded(guarded.guard, guarded.job, Deno.execPath(), args, options);
   const kill = () => {
+    if (guarded !== null && signalGroup(child.pid, "SIGKILL")) return;
     try {
       child.kill("SIGKILL");
     } catch {
@@ -84,11 +87,17 @@ async function runSqlite(
     }
   };
   signal.addEventListener("abort", kill, { once: true });
+  if (signal.aborted) kill();
   let output: Deno.CommandOutput;
   try {
     output = await child.output();
   } finally {
     signal.removeEventListener("abort", kill);
+    if (guarded !== null) {
+      // Nothing of the group outlives the attempt; then the watchdog may forget it.
+      signalGroup(child.pid, "SIGKILL");
+      await guarded.guard.unregister(child.pid).catch(() => {});
+    }
   }
   if (signal.aborted) throw signal.reason;
   const what = op === "checkpoint" ? "checkpoint" : op;
@@ -139,96 +148,145 @@ function pathOf(payload: Record<string, unknown>): string {
 }
 
 const MODES = ["PASSIVE", "FULL", "RESTART", "TRUNCATE"] as const;
+/** A WAL checkpoint mode. */
+export type CheckpointMode = typeof MODES[number];
 
-/** `sqlite-checkpoint`: `{ "path": "data/app.db", "mode"?: "TRUNCATE" }`. */
-export const sqliteCheckpointJob = defineJob({
-  kind: "sqlite-checkpoint",
-  description: 'checkpoints a SQLite WAL: { "path": "data/app.db", "mode"?: "TRUNCATE" }',
-  defaults: { priority: "info", timeout: "5m" },
-  validate(payload) {
-    const p = objectPayload(payload, ["path", "mode"], '{ "path": "data/app.db" }');
-    const mode = p.mode ?? "TRUNCATE";
-    if (!(MODES as readonly unknown[]).includes(mode)) {
-      throw new Error(`"mode" must be one of ${MODES.join(", ")}`);
-    }
-    return { path: pathOf(p), mode: mode as typeof MODES[number] };
-  },
-  async handler({ payload, signal }) {
-    const row = await runSqlite("checkpoint", payload.path, payload.mode, signal);
-    return {
-      busy: row.busy === 1,
-      walPages: Number(row.log),
-      checkpointed: Number(row.checkpointed),
-    };
-  },
-});
+/** Options of {@link createSqliteMaintenanceJobs}. */
+export interface SqliteMaintenanceOptions {
+  /**
+   * The runtime's process guard: each SQLite child runs in a group registered with it. Without
+   * one, the child is a plain child process (stopped by the job's signal only).
+   */
+  guard?: ProcessGuard;
+}
 
-/** `vacuum`: `{ "path": "data/app.db" }`. */
-export const vacuumJob = defineJob({
-  kind: "vacuum",
-  description: 'rebuilds a SQLite database to reclaim space: { "path": "data/app.db" }',
-  defaults: { priority: "info", timeout: "30m", attempts: 2 },
-  validate(payload) {
-    return { path: pathOf(objectPayload(payload, ["path"], '{ "path": "data/app.db" }')) };
-  },
-  async handler({ payload, signal }) {
-    await checkFile(payload.path);
-    const before = (await Deno.stat(payload.path)).size;
-    await runSqlite("vacuum", payload.path, null, signal);
-    return { bytesBefore: before, bytesAfter: (await Deno.stat(payload.path)).size };
-  },
-});
+/** The three SQLite maintenance kinds. */
+export interface SqliteMaintenanceJobs {
+  sqliteCheckpoint: JobKind<
+    { path: string; mode: CheckpointMode },
+    { busy: boolean; walPages: number; checkpointed: number }
+  >;
+  vacuum: JobKind<{ path: string }, { bytesBefore: number; bytesAfter: number }>;
+  backup: JobKind<
+    { path: string; dir: string; keep: number },
+    { file: string; bytes: number; removed: string[] }
+  >;
+}
 
-/** `backup`: `{ "path": "data/app.db", "dir": "backups", "keep"?: 7 }`. */
-export const backupJob = defineJob({
-  kind: "backup",
-  description:
-    'copies a SQLite database consistently to a timestamped file: { "path", "dir", "keep"?: 7 }',
-  defaults: { priority: "blocking", timeout: "30m", attempts: 3 },
-  validate(payload) {
-    const p = objectPayload(
-      payload,
-      ["path", "dir", "keep"],
-      '{ "path": "data/app.db", "dir": "backups", "keep": 7 }',
-    );
-    if (typeof p.dir !== "string" || p.dir === "") {
-      throw new Error('"dir" must be the backup directory');
-    }
-    const keep = p.keep ?? 7;
-    if (typeof keep !== "number" || !Number.isInteger(keep) || keep < 1) {
-      throw new Error('"keep" must be a whole number of at least 1');
-    }
-    return { path: pathOf(p), dir: p.dir, keep };
-  },
-  async handler({ payload, signal, log }) {
-    await checkFile(payload.path);
-    await Deno.mkdir(payload.dir, { recursive: true });
-    const base = payload.path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const target = `${payload.dir}/${base}-${stamp}.db`;
-    try {
-      // SQLite's online backup API, in a read transaction: a consistent copy, even while
-      // others write.
-      await runSqlite("backup", payload.path, target, signal);
-    } catch (error) {
-      await Deno.remove(target).catch(() => {});
-      throw error;
-    }
-    const size = (await Deno.stat(target)).size;
-    log(`backed up ${payload.path} to ${target} (${size} bytes)`);
-    const pattern = new RegExp(
-      `^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-\\d{4}-\\d{2}-\\d{2}T.*\\.db$`,
-    );
-    const backups: string[] = [];
-    for await (const entry of Deno.readDir(payload.dir)) {
-      if (entry.isFile && pattern.test(entry.name)) backups.push(entry.name);
-    }
-    backups.sort();
-    const removed: string[] = [];
-    for (const old of backups.slice(0, Math.max(0, backups.length - payload.keep))) {
-      await Deno.remove(`${payload.dir}/${old}`);
-      removed.push(old);
-    }
-    return { file: target, bytes: size, removed };
-  },
-});
+/**
+ * The `sqlite-checkpoint`, `vacuum` and `backup` kinds, their SQLite children registered with
+ * `options.guard` (a runtime passes its own).
+ */
+export function createSqliteMaintenanceJobs(
+  options: SqliteMaintenanceOptions = {},
+): SqliteMaintenanceJobs {
+  const guarded = (job: string) =>
+    options.guard === undefined ? null : { guard: options.guard, job };
+  /** `sqlite-checkpoint`: `{ "path": "data/app.db", "mode"?: "TRUNCATE" }`. */
+  const sqliteCheckpoint = defineJob({
+    kind: "sqlite-checkpoint",
+    description: 'checkpoints a SQLite WAL: { "path": "data/app.db", "mode"?: "TRUNCATE" }',
+    defaults: { priority: "info", timeout: "5m" },
+    validate(payload) {
+      const p = objectPayload(payload, ["path", "mode"], '{ "path": "data/app.db" }');
+      const mode = p.mode ?? "TRUNCATE";
+      if (!(MODES as readonly unknown[]).includes(mode)) {
+        throw new Error(`"mode" must be one of ${MODES.join(", ")}`);
+      }
+      return { path: pathOf(p), mode: mode as typeof MODES[number] };
+    },
+    async handler({ job, payload, signal }) {
+      const row = await runSqlite(
+        "checkpoint",
+        payload.path,
+        payload.mode,
+        signal,
+        guarded(job.id),
+      );
+      return {
+        busy: row.busy === 1,
+        walPages: Number(row.log),
+        checkpointed: Number(row.checkpointed),
+      };
+    },
+  });
+
+  /** `vacuum`: `{ "path": "data/app.db" }`. */
+  const vacuum = defineJob({
+    kind: "vacuum",
+    description: 'rebuilds a SQLite database to reclaim space: { "path": "data/app.db" }',
+    defaults: { priority: "info", timeout: "30m", attempts: 2 },
+    validate(payload) {
+      return { path: pathOf(objectPayload(payload, ["path"], '{ "path": "data/app.db" }')) };
+    },
+    async handler({ job, payload, signal }) {
+      await checkFile(payload.path);
+      const before = (await Deno.stat(payload.path)).size;
+      await runSqlite("vacuum", payload.path, null, signal, guarded(job.id));
+      return { bytesBefore: before, bytesAfter: (await Deno.stat(payload.path)).size };
+    },
+  });
+
+  /** `backup`: `{ "path": "data/app.db", "dir": "backups", "keep"?: 7 }`. */
+  const backup = defineJob({
+    kind: "backup",
+    description:
+      'copies a SQLite database consistently to a timestamped file: { "path", "dir", "keep"?: 7 }',
+    defaults: { priority: "blocking", timeout: "30m", attempts: 3 },
+    validate(payload) {
+      const p = objectPayload(
+        payload,
+        ["path", "dir", "keep"],
+        '{ "path": "data/app.db", "dir": "backups", "keep": 7 }',
+      );
+      if (typeof p.dir !== "string" || p.dir === "") {
+        throw new Error('"dir" must be the backup directory');
+      }
+      const keep = p.keep ?? 7;
+      if (typeof keep !== "number" || !Number.isInteger(keep) || keep < 1) {
+        throw new Error('"keep" must be a whole number of at least 1');
+      }
+      return { path: pathOf(p), dir: p.dir, keep };
+    },
+    async handler({ job, payload, signal, log }) {
+      await checkFile(payload.path);
+      await Deno.mkdir(payload.dir, { recursive: true });
+      const base = payload.path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      const target = `${payload.dir}/${base}-${stamp}.db`;
+      try {
+        // SQLite's online backup API, in a read transaction: a consistent copy, even while
+        // others write.
+        await runSqlite("backup", payload.path, target, signal, guarded(job.id));
+      } catch (error) {
+        await Deno.remove(target).catch(() => {});
+        throw error;
+      }
+      const size = (await Deno.stat(target)).size;
+      log(`backed up ${payload.path} to ${target} (${size} bytes)`);
+      const pattern = new RegExp(
+        `^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-\\d{4}-\\d{2}-\\d{2}T.*\\.db$`,
+      );
+      const backups: string[] = [];
+      for await (const entry of Deno.readDir(payload.dir)) {
+        if (entry.isFile && pattern.test(entry.name)) backups.push(entry.name);
+      }
+      backups.sort();
+      const removed: string[] = [];
+      for (const old of backups.slice(0, Math.max(0, backups.length - payload.keep))) {
+        await Deno.remove(`${payload.dir}/${old}`);
+        removed.push(old);
+      }
+      return { file: target, bytes: size, removed };
+    },
+  });
+  return { sqliteCheckpoint, vacuum, backup };
+}
+
+const unguarded = createSqliteMaintenanceJobs();
+/** `sqlite-checkpoint`: `{ "path": "data/app.db", "mode"?: "TRUNCATE" }` (no process guard). */
+export const sqliteCheckpointJob = unguarded.sqliteCheckpoint;
+/** `vacuum`: `{ "path": "data/app.db" }` (no process guard). */
+export const vacuumJob = unguarded.vacuum;
+/** `backup`: `{ "path": "data/app.db", "dir": "backups", "keep"?: 7 }` (no process guard). */
+export const backupJob = unguarded.backup;

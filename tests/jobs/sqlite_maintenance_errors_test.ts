@@ -9,6 +9,7 @@ import { MaintenanceExecutor } from "../../src/executor/mod.ts";
 import { builtinJobs } from "../../src/jobs/mod.ts";
 import { FINAL_STATES, type JobRecord } from "../../src/shared/job.ts";
 import { MemoryStore } from "../../src/store/mod.ts";
+import { groupAlive, ProcessGuard } from "../../src/jobs/_process_guard.ts";
 
 async function withExecutor(fn: (executor: MaintenanceExecutor) => Promise<void>): Promise<void> {
   const store = new MemoryStore();
@@ -130,6 +131,53 @@ Deno.test({
       clearInterval(ticker);
       holder.exec("ROLLBACK");
       holder.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a vacuum's SQLite child is registered with the runtime's guard: a runtime that dies stops it",
+  ...sanitized,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-guarded-vacuum-" });
+    const path = `${dir}/app.db`;
+    const holder = new DatabaseSync(path);
+    holder.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+    // A write transaction held open: the child's VACUUM waits its 5 s busy timeout.
+    holder.exec("BEGIN IMMEDIATE; INSERT INTO t VALUES (2)");
+    const guard = new ProcessGuard({ killGraceMs: 200 });
+    const store = new MemoryStore();
+    await store.open();
+    const executor = new MaintenanceExecutor({
+      store,
+      kinds: builtinJobs({ processes: guard }),
+      workers: 1,
+    });
+    await executor.start();
+    try {
+      const { id } = await executor.enqueue({ kind: "vacuum", payload: { path }, attempts: 1 });
+      const deadline = Date.now() + 5_000;
+      while (guard.liveGroups.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const [pgid] = guard.liveGroups;
+      assert.ok(pgid !== undefined, "the SQLite child's group is registered");
+      assert.ok(await groupAlive(pgid));
+      const startedAt = Date.now();
+      // As the runtime's death would: the watchdog's pipe ends without its goodbye.
+      await guard.abandon();
+      assert.equal(await groupAlive(pgid), false, "the watchdog stopped the SQLite child");
+      const job = await executor.waitFor(id);
+      assert.notEqual(job.state, "succeeded");
+      assert.ok(Date.now() - startedAt < 4_000, "stopped well before SQLite's busy timeout");
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+      await executor.stop();
+      await store.close();
+      await guard.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
