@@ -153,36 +153,39 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   /** Loads the ready window from the store and starts the workers. The store must be open. */
   async start(): Promise<void> {
-    if (this.#s.lifecycle !== "created") {
+    const s = this.#s;
+    if (s.lifecycle !== "created") {
       throw new LiminalError(
         "INVALID_ARGUMENT",
-        `the executor was already started (${this.#s.lifecycle})`,
+        `the executor was already started (${s.lifecycle})`,
       );
     }
-    this.#s.lifecycle = "starting";
-    if (this.#s.shared) {
-      this.#s.offChange = this.#s.store.onChange!((change) => onStoreChange(this.#s, change));
+    s.lifecycle = "starting";
+    if (s.shared) {
+      s.offChange = s.store.onChange!((change) => onStoreChange(s, change));
     }
-    await Promise.all(PRIORITIES.map((_, level) => refill(this.#s, level)));
-    this.#s.lifecycle = "running";
-    await promoteDue(this.#s);
-    if (this.#s.shared) armResync(this.#s);
-    scheduleDispatch(this.#s);
+    await Promise.all(PRIORITIES.map((_, level) => refill(s, level)));
+    s.lifecycle = "running";
+    await promoteDue(s);
+    if (s.shared) armResync(s);
+    scheduleDispatch(s);
   }
 
   /** Stops starting jobs until {@link resume}; enqueues are still taken. */
   pause(): void {
-    if (this.#s.lifecycle !== "running" || this.#s.paused) return;
-    this.#s.paused = true;
-    this.#s.events.emit("intake:changed", { intake: "paused" });
+    const s = this.#s;
+    if (s.lifecycle !== "running" || s.paused) return;
+    s.paused = true;
+    s.events.emit("intake:changed", { intake: "paused" });
   }
 
   /** Starts queued jobs again after {@link pause}. */
   resume(): void {
-    if (this.#s.lifecycle !== "running" || !this.#s.paused) return;
-    this.#s.paused = false;
-    this.#s.events.emit("intake:changed", { intake: "open" });
-    scheduleDispatch(this.#s);
+    const s = this.#s;
+    if (s.lifecycle !== "running" || !s.paused) return;
+    s.paused = false;
+    s.events.emit("intake:changed", { intake: "open" });
+    scheduleDispatch(s);
   }
 
   /**
@@ -190,10 +193,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * Running jobs go on; queued and scheduled ones stay in the store.
    */
   closeIntake(): void {
-    if (this.#s.lifecycle === "closing" || this.#s.lifecycle === "closed") return;
-    this.#s.lifecycle = "closing";
-    clearDueTimer(this.#s);
-    this.#s.events.emit("intake:changed", { intake: "closed" });
+    const s = this.#s;
+    if (s.lifecycle === "closing" || s.lifecycle === "closed") return;
+    s.lifecycle = "closing";
+    clearDueTimer(s);
+    s.events.emit("intake:changed", { intake: "closed" });
   }
 
   /**
@@ -201,12 +205,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * of jobs still running.
    */
   async drain(graceMs: number, signal?: AbortSignal): Promise<number> {
+    const s = this.#s;
     this.closeIntake();
-    if (this.#s.running.size > 0 || this.#s.claiming > 0) {
-      await untilSettledOr(this.#s, graceMs, signal);
+    if (s.running.size > 0 || s.claiming > 0) {
+      await untilSettledOr(s, graceMs, signal);
     }
-    await flush(this.#s);
-    return this.#s.running.size;
+    await flush(s);
+    return s.running.size;
   }
 
   /**
@@ -215,57 +220,59 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * queues them again. Resolves with the number of jobs interrupted.
    */
   async interrupt(hardMs: number): Promise<number> {
+    const s = this.#s;
     this.closeIntake();
     // Claims on their way land first: their jobs start and are stopped with the others.
-    if (this.#s.claimTasks.size > 0) await Promise.all([...this.#s.claimTasks]);
-    const before = this.#s.totals.interrupted;
-    const now = this.#s.options.clock();
-    for (const run of this.#s.running.values()) abort(this.#s, run, "shutdown", now, hardMs);
-    if (this.#s.running.size > 0) await untilSettledOr(this.#s, hardMs);
-    const late = this.#s.options.clock();
-    for (const run of [...this.#s.running.values()]) abandon(this.#s, run, late);
-    await flush(this.#s);
-    return this.#s.totals.interrupted - before;
+    if (s.claimTasks.size > 0) await Promise.all([...s.claimTasks]);
+    const before = s.totals.interrupted;
+    const now = s.options.clock();
+    for (const run of s.running.values()) abort(s, run, "shutdown", now, hardMs);
+    if (s.running.size > 0) await untilSettledOr(s, hardMs);
+    const late = s.options.clock();
+    for (const run of [...s.running.values()]) abandon(s, run, late);
+    await flush(s);
+    return s.totals.interrupted - before;
   }
 
   /** Stops every timer and writes what is pending. The executor cannot start again. */
   async stop(): Promise<void> {
-    if (this.#s.lifecycle === "closed") return;
-    if (this.#s.running.size > 0 || this.#s.claimTasks.size > 0) await this.interrupt(0);
+    const s = this.#s;
+    if (s.lifecycle === "closed") return;
+    if (s.running.size > 0 || s.claimTasks.size > 0) await this.interrupt(0);
     this.closeIntake();
-    this.#s.lifecycle = "closed";
-    clearDueTimer(this.#s);
-    if (this.#s.watchdogTimer !== undefined) clearTimeout(this.#s.watchdogTimer);
-    this.#s.watchdogTimer = undefined;
-    this.#s.watchdogAt = Number.POSITIVE_INFINITY;
-    if (this.#s.promoting) await this.#s.promoting.catch(() => {});
-    await flush(this.#s);
-    if (this.#s.flushRetryTimer !== undefined) clearTimeout(this.#s.flushRetryTimer);
-    this.#s.flushRetryTimer = undefined;
-    this.#s.offChange?.();
-    this.#s.offChange = null;
-    if (this.#s.resyncTimer !== undefined) clearTimeout(this.#s.resyncTimer);
-    if (this.#s.wakeTimer !== undefined) clearTimeout(this.#s.wakeTimer);
-    this.#s.resyncTimer = this.#s.wakeTimer = undefined;
-    this.#s.wakeTimerAt = Number.POSITIVE_INFINITY;
-    if (this.#s.sliceTimer !== undefined) clearTimeout(this.#s.sliceTimer);
-    if (this.#s.yieldTimer !== undefined) clearTimeout(this.#s.yieldTimer);
-    this.#s.sliceTimer = this.#s.yieldTimer = undefined;
-    this.#s.sliceStart = 0;
-    this.#s.dispatchQueued = false;
-    this.#s.ready.clear();
-    this.#s.foreign.clear();
-    this.#s.queuedIds?.clear();
-    this.#s.cancelOnStart.clear();
-    this.#s.preemptOnStart.clear();
-    for (const kind of this.#s.kinds) {
+    s.lifecycle = "closed";
+    clearDueTimer(s);
+    if (s.watchdogTimer !== undefined) clearTimeout(s.watchdogTimer);
+    s.watchdogTimer = undefined;
+    s.watchdogAt = Number.POSITIVE_INFINITY;
+    if (s.promoting) await s.promoting.catch(() => {});
+    await flush(s);
+    if (s.flushRetryTimer !== undefined) clearTimeout(s.flushRetryTimer);
+    s.flushRetryTimer = undefined;
+    s.offChange?.();
+    s.offChange = null;
+    if (s.resyncTimer !== undefined) clearTimeout(s.resyncTimer);
+    if (s.wakeTimer !== undefined) clearTimeout(s.wakeTimer);
+    s.resyncTimer = s.wakeTimer = undefined;
+    s.wakeTimerAt = Number.POSITIVE_INFINITY;
+    if (s.sliceTimer !== undefined) clearTimeout(s.sliceTimer);
+    if (s.yieldTimer !== undefined) clearTimeout(s.yieldTimer);
+    s.sliceTimer = s.yieldTimer = undefined;
+    s.sliceStart = 0;
+    s.dispatchQueued = false;
+    s.ready.clear();
+    s.foreign.clear();
+    s.queuedIds?.clear();
+    s.cancelOnStart.clear();
+    s.preemptOnStart.clear();
+    for (const kind of s.kinds) {
       try {
         await kind.dispose?.();
       } catch (error) {
-        this.#s.events.emit("store:error", { operation: `dispose ${kind.kind}`, error });
+        s.events.emit("store:error", { operation: `dispose ${kind.kind}`, error });
       }
     }
-    notifyIdle(this.#s);
+    notifyIdle(s);
   }
 
   /** Resolves when no job is queued in memory or running (scheduled jobs may remain). */
@@ -295,15 +302,16 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * refuses the whole batch and changes nothing.
    */
   async enqueueMany(specs: readonly JobSpec[]): Promise<EnqueueResult[]> {
-    assertAccepting(this.#s);
-    const now = this.#s.options.clock();
-    const jobs = resolveSpecs(this.#s, specs, now);
+    const s = this.#s;
+    assertAccepting(s);
+    const now = s.options.clock();
+    const jobs = resolveSpecs(s, specs, now);
     if (jobs.length === 0) return [];
-    const inserted = await this.#s.store.insert(jobs, now);
+    const inserted = await s.store.insert(jobs, now);
     const mono = performance.now();
     const results: EnqueueResult[] = new Array(inserted.length);
     let earliestDue = Number.POSITIVE_INFINITY;
-    const emit = this.#s.events.has("job:enqueued");
+    const emit = s.events.has("job:enqueued");
     for (let i = 0; i < inserted.length; i++) {
       const outcome = inserted[i]!;
       const job = jobs[i]!;
@@ -314,11 +322,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         state: outcome.state,
       };
       if (!outcome.created) continue;
-      this.#s.totals.enqueued++;
-      if (outcome.entry !== null) offer(this.#s, outcome.entry, mono);
+      s.totals.enqueued++;
+      if (outcome.entry !== null) offer(s, outcome.entry, mono);
       else if (outcome.state === "scheduled" && job.runAt < earliestDue) earliestDue = job.runAt;
       if (emit) {
-        this.#s.events.emit("job:enqueued", {
+        s.events.emit("job:enqueued", {
           id: outcome.id,
           kind: job.kind,
           priority: job.priority,
@@ -327,8 +335,8 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
         });
       }
     }
-    if (earliestDue !== Number.POSITIVE_INFINITY) armDue(this.#s, earliestDue);
-    scheduleDispatch(this.#s);
+    if (earliestDue !== Number.POSITIVE_INFINITY) armDue(s, earliestDue);
+    scheduleDispatch(s);
     return results;
   }
 
@@ -338,29 +346,30 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * settles. Resolves with the job as it is now.
    */
   async cancel(id: string): Promise<JobRecord> {
-    const running = this.#s.running.get(id);
+    const s = this.#s;
+    const running = s.running.get(id);
     if (running !== undefined) {
-      abort(this.#s, running, "cancelled", this.#s.options.clock(), killAfter(this.#s, running));
-      const record = await this.#s.store.get(id);
+      abort(s, running, "cancelled", s.options.clock(), killAfter(s, running));
+      const record = await s.store.get(id);
       if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
       return record;
     }
-    const record = await this.#s.store.cancel(id, this.#s.options.clock());
-    this.#s.foreign.delete(id);
+    const record = await s.store.cancel(id, s.options.clock());
+    s.foreign.delete(id);
     if (record.state === "running") {
-      const run = this.#s.running.get(id);
+      const run = s.running.get(id);
       if (run !== undefined) {
-        abort(this.#s, run, "cancelled", this.#s.options.clock(), killAfter(this.#s, run));
-      } else if (this.#s.claimingIds.has(id)) {
+        abort(s, run, "cancelled", s.options.clock(), killAfter(s, run));
+      } else if (s.claimingIds.has(id)) {
         // Claimed here a moment ago: aborted as soon as it starts.
-        this.#s.cancelOnStart.add(id);
+        s.cancelOnStart.add(id);
       }
       // Else it runs on another runtime sharing the store: the store tells that one.
       return record;
     }
-    this.#s.totals.cancelled++;
-    this.#s.events.emit("job:cancelled", { id, kind: record.kind, running: false });
-    resolveWaiters(this.#s, record);
+    s.totals.cancelled++;
+    s.events.emit("job:cancelled", { id, kind: record.kind, running: false });
+    resolveWaiters(s, record);
     return record;
   }
 
@@ -374,12 +383,13 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
 
   /** Puts a dead or cancelled job back in the queue with a fresh attempt budget. */
   async retry(id: string): Promise<JobRecord> {
-    assertAccepting(this.#s);
-    const entry = await this.#s.store.retry(id, this.#s.options.clock());
-    offer(this.#s, entry, performance.now());
-    this.#s.events.emit("job:retried", { id, kind: entry.kind });
-    scheduleDispatch(this.#s);
-    const record = await this.#s.store.get(id);
+    const s = this.#s;
+    assertAccepting(s);
+    const entry = await s.store.retry(id, s.options.clock());
+    offer(s, entry, performance.now());
+    s.events.emit("job:retried", { id, kind: entry.kind });
+    scheduleDispatch(s);
+    const record = await s.store.get(id);
     if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
     return record;
   }
@@ -394,25 +404,26 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * that state is committed. Unknown id: `JOB_NOT_FOUND`.
    */
   async waitFor(id: string, signal?: AbortSignal): Promise<JobRecord> {
+    const s = this.#s;
     signal?.throwIfAborted();
     let resolveWaiter!: (record: JobRecord) => void;
     const settled = new Promise<JobRecord>((resolve) => (resolveWaiter = resolve));
-    const list = this.#s.waiters.get(id);
+    const list = s.waiters.get(id);
     if (list) list.push(resolveWaiter);
-    else this.#s.waiters.set(id, [resolveWaiter]);
-    const current = await this.#s.store.get(id);
+    else s.waiters.set(id, [resolveWaiter]);
+    const current = await s.store.get(id);
     if (current === null) {
-      dropWaiter(this.#s, id, resolveWaiter);
+      dropWaiter(s, id, resolveWaiter);
       throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
     }
     if (FINAL_STATES.has(current.state)) {
-      dropWaiter(this.#s, id, resolveWaiter);
+      dropWaiter(s, id, resolveWaiter);
       return current;
     }
     if (signal === undefined) return settled;
     return await new Promise<JobRecord>((resolve, reject) => {
       const onAbort = () => {
-        dropWaiter(this.#s, id, resolveWaiter);
+        dropWaiter(s, id, resolveWaiter);
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
