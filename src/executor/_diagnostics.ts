@@ -41,14 +41,14 @@ export function intakeOf(s: ExecutorState): IntakeState {
   return s.paused ? "paused" : "open";
 }
 
-export function ordinal(n: number): string {
+function ordinal(n: number): string {
   const tens = n % 100;
   if (tens >= 11 && tens <= 13) return `${n}th`;
   return `${n}${["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
 }
 
 /** Counts of an empty store. */
-export function emptyCounts(): JobCounts {
+function emptyCounts(): JobCounts {
   const zero = () => Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
   return {
     byState: Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>,

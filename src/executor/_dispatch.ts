@@ -37,7 +37,7 @@ export interface ClaimSlot {
 }
 
 /** A queued job's request for its leases. */
-export function leaseRequest(entry: { id: string; level: number }): LeaseGateRequest {
+function leaseRequest(entry: { id: string; level: number }): LeaseGateRequest {
   return { holder: `job:${entry.id}`, priority: priorityAt(entry.level), jobId: entry.id };
 }
 
@@ -62,17 +62,19 @@ export function scheduleDispatch(s: ExecutorState): void {
   queueMicrotask(s.dispatchTask);
 }
 
+/** The event loop turned: the next dispatch starts a new slice. */
 export function endSlice(s: ExecutorState): void {
   s.sliceTimer = undefined;
   s.sliceStart = 0;
 }
 
+/** A dispatch pass after yielding to the event loop at the end of a slice. */
 export function dispatchAfterYield(s: ExecutorState): void {
   s.yieldTimer = undefined;
   dispatch(s);
 }
 
-export function canRun(s: ExecutorState, kind: string): boolean {
+function canRun(s: ExecutorState, kind: string): boolean {
   const handler = s.kinds.get(kind);
   if (handler === undefined) return false;
   if (s.busyKinds.size > 0) {
@@ -97,6 +99,7 @@ export function blockKey(s: ExecutorState, entry: QueuedEntry): string | null {
   return null;
 }
 
+/** Whether a parked block key is open again for its head entry. */
 export function isOpen(s: ExecutorState, key: string, head: QueuedEntry): boolean {
   if (key.startsWith("kind:")) return canRun(s, key.slice(5));
   if (key.startsWith("lease:")) {
@@ -107,6 +110,10 @@ export function isOpen(s: ExecutorState, key: string, head: QueuedEntry): boolea
   return true;
 }
 
+/**
+ * One dispatch pass: takes an entry per idle worker (as far as kinds and leases allow) and claims
+ * them in one batch.
+ */
 export function dispatch(s: ExecutorState): void {
   s.dispatchQueued = false;
   if (s.lifecycle !== "running" || s.paused) return;
@@ -145,7 +152,7 @@ export function dispatch(s: ExecutorState): void {
 }
 
 /** A slot given back without starting its job: the worker, the kind's count, the leases. */
-export function unreserve(s: ExecutorState, { entry, worker, leases }: ClaimSlot): void {
+function unreserve(s: ExecutorState, { entry, worker, leases }: ClaimSlot): void {
   s.claimingIds.delete(entry.id);
   releaseKind(s, entry.kind);
   freeWorker(s, worker);
@@ -156,6 +163,9 @@ export function unreserve(s: ExecutorState, { entry, worker, leases }: ClaimSlot
   }
 }
 
+/**
+ * Claims a batch taken for workers; jobs whose leases are still being written wait for them first.
+ */
 export async function claim(s: ExecutorState, batch: ClaimSlot[], at: number): Promise<void> {
   s.claiming += batch.length;
   if (batch.some((slot) => slot.leases instanceof Promise)) {
@@ -170,7 +180,7 @@ export async function claim(s: ExecutorState, batch: ClaimSlot[], at: number): P
 }
 
 /** Claims jobs taken for workers (counted in `claiming`) and starts those it got. */
-export async function claimNow(s: ExecutorState, batch: ClaimSlot[], at: number): Promise<void> {
+async function claimNow(s: ExecutorState, batch: ClaimSlot[], at: number): Promise<void> {
   let records: (ClaimedJob | null | "busy" | "failed")[];
   const endsWritten = s.endsWritten + s.finishedHeard;
   try {
@@ -228,7 +238,7 @@ export async function claimNow(s: ExecutorState, batch: ClaimSlot[], at: number)
 }
 
 /** Claims jobs once their leases are written; those refused wait in line again. */
-export async function claimAfterLeases(
+async function claimAfterLeases(
   s: ExecutorState,
   pending: ClaimSlot[],
   at: number,
@@ -254,7 +264,7 @@ export async function claimAfterLeases(
 }
 
 /** Keeps a claim under way in `claimTasks` until it has landed. */
-export function track(s: ExecutorState, task: Promise<void>): void {
+function track(s: ExecutorState, task: Promise<void>): void {
   s.claimTasks.add(task);
   void task.finally(() => s.claimTasks.delete(task));
 }
@@ -281,12 +291,14 @@ export function wakeAt(s: ExecutorState, at: number): void {
   }, Math.max(0, at - s.options.clock()));
 }
 
+/** One job of `kind` fewer running (or being claimed) here. */
 export function releaseKind(s: ExecutorState, kind: string): void {
   const count = (s.runningByKind.get(kind) ?? 1) - 1;
   if (count <= 0) s.runningByKind.delete(kind);
   else s.runningByKind.set(kind, count);
 }
 
+/** Gives a worker back to the idle ones. */
 export function freeWorker(s: ExecutorState, worker: WorkerSlot): void {
   worker.run = null;
   worker.reserved = false;

@@ -14,14 +14,15 @@ import type { ExecutorState } from "./_state.ts";
 import { resolveAttempts, resolveBackoff, resolveTimeout } from "./job_kind.ts";
 import { type JobSpec, parseLeaseList, parseRunAt } from "./job_spec.ts";
 
-export function resolveDelay(value: NonNullable<JobSpec["delay"]>, label: string): number {
+function resolveDelay(value: NonNullable<JobSpec["delay"]>, label: string): number {
   return parseDuration(value, `${label} delay`);
 }
 
-export function checkPriority(priority: unknown, label: string): Priority {
+function checkPriority(priority: unknown, label: string): Priority {
   return parsePriority(priority, `${label} priority`);
 }
 
+/** Throws unless the executor takes new jobs (started, not shutting down). */
 export function assertAccepting(s: ExecutorState): void {
   if (s.lifecycle === "running" || s.lifecycle === "starting") return;
   if (s.lifecycle === "created") {
@@ -36,6 +37,10 @@ export function assertAccepting(s: ExecutorState): void {
   );
 }
 
+/**
+ * Resolves specs into jobs to insert; with several (or `numbered`), an error names the spec
+ * (`jobs[3]`).
+ */
 export function resolveSpecs(
   s: ExecutorState,
   specs: readonly JobSpec[],
@@ -60,6 +65,9 @@ export function resolveSpecs(
   return jobs;
 }
 
+/**
+ * Resolves one spec into the job to insert, with its kind's defaults; errors start with `label`.
+ */
 export function resolveSpec(s: ExecutorState, spec: JobSpec, now: number, label: string): NewJob {
   if (typeof spec !== "object" || spec === null) {
     throw new LiminalError("INVALID_ARGUMENT", `${label} must be an object with at least "kind"`);

@@ -62,15 +62,19 @@ export function preemptJob(s: ExecutorState, id: string, why: string): boolean {
   return true;
 }
 
-export function parsePayloadText(text: string): JsonValue {
+function parsePayloadText(text: string): JsonValue {
   return JSON.parse(text) as JsonValue;
 }
 
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
+function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
 }
 
+/**
+ * Starts a claimed job on its worker: a new run, its deadlines armed, its handler called with its
+ * context.
+ */
 export function start(
   s: ExecutorState,
   worker: WorkerSlot,
@@ -152,7 +156,7 @@ export function start(
   }
 }
 
-export function context(
+function context(
   s: ExecutorState,
   run: Run,
   kind: JobKind,
@@ -231,6 +235,10 @@ export function context(
   };
 }
 
+/**
+ * Aborts a run's signal for `reason` and arms its kill deadline; a later abort may only tighten
+ * the deadline.
+ */
 export function abort(
   s: ExecutorState,
   run: Run,
@@ -268,18 +276,22 @@ export function abort(
 }
 
 /** Wakes the watchdog when `run` would be stuck, counting its silence from `from`. */
-export function armStuck(s: ExecutorState, run: Run, from: number): void {
+function armStuck(s: ExecutorState, run: Run, from: number): void {
   if (run.stuckAfterMs === null) return;
   const stuckAt = from + run.stuckAfterMs;
   if (stuckAt < s.watchdogAt) armWatchdog(s, stuckAt);
 }
 
+/**
+ * How long a run's handler has to stop after its signal: the job's own, its kind's, else the
+ * executor's.
+ */
 export function killAfter(s: ExecutorState, run: Run): number {
   return run.killAfterMs ?? s.kinds.get(run.record.kind)?.defaults.killAfterMs ??
     s.options.killAfterMs;
 }
 
-export function armWatchdog(s: ExecutorState, at: number): void {
+function armWatchdog(s: ExecutorState, at: number): void {
   if (s.lifecycle === "closed") return;
   if (s.watchdogTimer !== undefined) clearTimeout(s.watchdogTimer);
   s.watchdogAt = at;
@@ -287,6 +299,10 @@ export function armWatchdog(s: ExecutorState, at: number): void {
   s.watchdogTimer = setTimeout(s.watchdogTask, delay);
 }
 
+/**
+ * The watchdog fired: times out, abandons and marks stuck whatever is due, then arms the next
+ * deadline.
+ */
 export function onWatchdog(s: ExecutorState): void {
   s.watchdogTimer = undefined;
   s.watchdogAt = Number.POSITIVE_INFINITY;

@@ -136,7 +136,7 @@ export function abandon(s: ExecutorState, run: Run, now: number): void {
   }
 }
 
-export function endFailed(
+function endFailed(
   s: ExecutorState,
   run: Run,
   now: number,
@@ -159,7 +159,7 @@ export function endFailed(
   end(s, run, now, durationMs, outcome, error, null, next, retryAt);
 }
 
-export function endInterrupted(
+function endInterrupted(
   s: ExecutorState,
   run: Run,
   now: number,
@@ -184,6 +184,10 @@ export function endInterrupted(
   );
 }
 
+/**
+ * Ends a run: frees its worker and kind slot, counts it, and queues its settlement, whose events
+ * and waiters follow the commit.
+ */
 export function end(
   s: ExecutorState,
   run: Run,
@@ -319,7 +323,7 @@ export function end(
   notifySettled(s);
 }
 
-export function scheduleFlush(s: ExecutorState): void {
+function scheduleFlush(s: ExecutorState): void {
   if (s.flushQueued || s.flushing !== null || s.flushRetryTimer !== undefined) return;
   s.flushQueued = true;
   queueMicrotask(() => {
@@ -343,7 +347,7 @@ export function flush(s: ExecutorState): Promise<void> {
   return s.flushing;
 }
 
-export async function writePending(s: ExecutorState): Promise<void> {
+async function writePending(s: ExecutorState): Promise<void> {
   while (s.pending.length > 0) {
     const batch = s.pending;
     s.pending = [];
@@ -375,6 +379,7 @@ export async function writePending(s: ExecutorState): Promise<void> {
   notifyIdle(s);
 }
 
+/** Resolves every `waitFor` of a job with its final record. */
 export function resolveWaiters(s: ExecutorState, record: JobRecord): void {
   const list = s.waiters.get(record.id);
   if (list === undefined) return;
@@ -382,6 +387,7 @@ export function resolveWaiters(s: ExecutorState, record: JobRecord): void {
   for (const resolve of list) resolve(record);
 }
 
+/** Forgets one `waitFor` of a job (it was answered or aborted). */
 export function dropWaiter(
   s: ExecutorState,
   id: string,
@@ -394,12 +400,14 @@ export function dropWaiter(
   else s.waiters.set(id, next);
 }
 
+/** Whether nothing runs, is being claimed or written, and nothing runnable waits in memory. */
 export function isIdle(s: ExecutorState): boolean {
   return s.running.size === 0 && s.claiming === 0 && s.pending.length === 0 &&
     s.flushing === null &&
     (s.ready.size === s.ready.parkedSize || s.lifecycle !== "running" || s.paused);
 }
 
+/** Resolves the `onIdle()` waiters once the executor is idle. */
 export function notifyIdle(s: ExecutorState): void {
   if (s.idleWaiters.length === 0 || !isIdle(s)) return;
   const waiters = s.idleWaiters;
@@ -407,7 +415,7 @@ export function notifyIdle(s: ExecutorState): void {
   for (const resolve of waiters) resolve();
 }
 
-export function notifySettled(s: ExecutorState): void {
+function notifySettled(s: ExecutorState): void {
   if (s.running.size > 0 || s.claiming > 0) return;
   const waiters = s.settledWaiters;
   s.settledWaiters = [];

@@ -98,7 +98,7 @@ export function queue(s: ExecutorState, entry: QueuedEntry): void {
   else s.foreign.set(entry.id, entry);
 }
 
-export function laneLoad(s: ExecutorState, level: number): number {
+function laneLoad(s: ExecutorState, level: number): number {
   return s.ready.sizeAt(level);
 }
 
@@ -175,6 +175,10 @@ export async function refill(s: ExecutorState, level: number, resyncNow = true):
   scheduleDispatch(s);
 }
 
+/**
+ * Refills every level that runs low, and runs the resyncs asked for (at most every 200 ms a
+ * level).
+ */
 export function refillLowWindows(s: ExecutorState): void {
   const low = s.options.window === Number.POSITIVE_INFINITY ? 0 : Math.floor(s.options.window / 2);
   const now = s.options.clock();
@@ -268,6 +272,7 @@ export function armResync(s: ExecutorState): void {
   }, RESYNC_EVERY_MS);
 }
 
+/** Arms the due timer for `at` when it is earlier than the one armed. */
 export function armDue(s: ExecutorState, at: number): void {
   if (s.lifecycle !== "running" || at >= s.dueAt) return;
   clearDueTimer(s);
@@ -280,6 +285,7 @@ export function armDue(s: ExecutorState, at: number): void {
   }, delay);
 }
 
+/** Disarms the due timer. */
 export function clearDueTimer(s: ExecutorState): void {
   if (s.dueTimer !== undefined) clearTimeout(s.dueTimer);
   s.dueTimer = undefined;
