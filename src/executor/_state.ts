@@ -14,7 +14,7 @@ import type { Run } from "./_run.ts";
 import type { PendingSettlement } from "./_settle.ts";
 import { emptyWindows, type LevelWindow } from "./_windows.ts";
 import type { ExecutorEventMap } from "./events.ts";
-import { type JobKind, JobKindRegistry } from "./job_kind.ts";
+import { JobKindRegistry } from "./job_kind.ts";
 import {
   type ExecutorOptions,
   type LeaseGate,
@@ -144,13 +144,13 @@ export class ExecutorState {
   /** The watchdog firing (`onWatchdog`). */
   watchdogTask: () => void = noop;
 
-  constructor(options: ExecutorOptions, kinds: Iterable<JobKind>) {
+  constructor(options: ExecutorOptions) {
     this.options = resolveExecutorOptions(options);
     this.store = this.options.store;
     this.shared = isSharedStore(this.store);
     this.queuedIds = this.shared ? new Map() : null;
     this.leases = this.options.leases;
-    this.kinds = new JobKindRegistry(kinds);
+    this.kinds = new JobKindRegistry(options.kinds ?? []);
     this.ready = new ReadyQueue(this.options.agingMs);
     this.workers = Array.from(
       { length: this.options.workers },

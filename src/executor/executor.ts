@@ -80,7 +80,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   readonly #s: ExecutorState;
 
   constructor(options: ExecutorOptions) {
-    const s = new ExecutorState(options, options.kinds ?? []);
+    const s = new ExecutorState(options);
     this.#s = s;
     s.dispatchTask = () => dispatch(s);
     s.endSliceTask = () => endSlice(s);
