@@ -56,7 +56,7 @@ export {
   type ScheduleDefinition,
   type ScheduleOptions,
 } from "./src/scheduler/mod.ts";
-export { LeaseManager, type LeaseRequest } from "./src/leases/mod.ts";
+export { type LeaseRequest, TerritoryLeases } from "./src/leases/mod.ts";
 export {
   defineEndpoint,
   type DeliveryContext,

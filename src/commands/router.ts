@@ -5,7 +5,7 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { formatDuration, formatRelative } from "../shared/duration.ts";
+import { formatMs, formatRelative } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { parsePriority, PRIORITIES } from "../shared/priority.ts";
 import {
@@ -24,7 +24,6 @@ import { parseCount, parseDurationOption, parsePayloadOption } from "./_parse.ts
 /** The router for people: endpoints and subscriptions with depths, counters, latencies. */
 export function formatRouter(s: RouterSnapshot, color: boolean): string {
   const b = (t: string) => paint(t, "bold", color);
-  const ms = (v: number | null) => (v === null ? "-" : formatDuration(v));
   const out: string[] = [];
   out.push(
     `${
@@ -39,7 +38,7 @@ export function formatRouter(s: RouterSnapshot, color: boolean): string {
   out.push(
     `${b("latency")}  ${
       [...PRIORITIES].reverse().filter((p) => s.latency[p].count > 0).map((p) =>
-        `${p} p50 ${ms(s.latency[p].p50)} p99 ${ms(s.latency[p].p99)}`
+        `${p} p50 ${formatMs(s.latency[p].p50)} p99 ${formatMs(s.latency[p].p99)}`
       ).join("   ") || "-"
     }`,
   );

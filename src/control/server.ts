@@ -10,7 +10,7 @@
  * @module
  */
 import type { MaintenanceExecutor } from "../executor/executor.ts";
-import { isPreemptible, type LeaseManager } from "../leases/lease_manager.ts";
+import { isPreemptible, type TerritoryLeases } from "../leases/territory_leases.ts";
 import { defineSchedule, type ScheduleOptions } from "../scheduler/schedule.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { UnifiedMessageRouter } from "../router/router.ts";
@@ -67,7 +67,7 @@ export interface ControlTarget extends EventSource<RuntimeEventMap> {
   readonly executor: MaintenanceExecutor;
   readonly store: JobStore;
   readonly scheduler: Scheduler;
-  readonly leases: LeaseManager;
+  readonly leases: TerritoryLeases;
   readonly router: UnifiedMessageRouter;
   /** Leases held, with operators and queued jobs waiting for them. */
   leaseSnapshot(): import("../shared/schedule.ts").LeaseSnapshot[];

@@ -19,7 +19,7 @@ import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
 import { ProcessGuard } from "../jobs/_process_guard.ts";
-import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
+import { overlaps, TerritoryLeases } from "../leases/territory_leases.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { UnifiedMessageRouter } from "../router/router.ts";
@@ -96,7 +96,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #state: RuntimeState = "created";
   readonly #store: JobStore;
   readonly #executor: MaintenanceExecutor;
-  readonly #leases: LeaseManager;
+  readonly #leases: TerritoryLeases;
   readonly #router: UnifiedMessageRouter;
   readonly #scheduler: Scheduler;
   readonly #processes: ProcessGuard;
@@ -134,7 +134,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       killGraceMs: config.killGraceMs,
       file: processRecordOf(store),
     });
-    this.#leases = new LeaseManager({ store, ...config.leases });
+    this.#leases = new TerritoryLeases({ store, ...config.leases });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
     const routerOptions = config.router;
@@ -212,7 +212,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   }
 
   /** Territory leases. */
-  get leases(): LeaseManager {
+  get leases(): TerritoryLeases {
     return this.#leases;
   }
 

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { formatDuration } from "../shared/duration.ts";
 
 const BARS = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
 
@@ -19,10 +18,7 @@ export function sparkline(values: readonly number[], width: number): string {
   return line.padStart(width, " ");
 }
 
-/** Milliseconds for people, or "-". */
-export function ms(value: number | null | undefined): string {
-  return value === null || value === undefined ? "-" : formatDuration(value);
-}
+export { formatMs } from "../shared/duration.ts";
 
 /** Cuts `text` to `width` columns, with an ellipsis. */
 export function fit(text: string, width: number): string {

@@ -86,8 +86,8 @@ function elsewhere(lease: LeaseRecord, now: number): LeaseRecord {
   };
 }
 
-/** Options of a {@link LeaseManager}. */
-export interface LeaseManagerOptions {
+/** Options of a {@link TerritoryLeases}. */
+export interface TerritoryLeasesOptions {
   store: JobStore;
   /** A lease's TTL when none is asked. @default "15m" */
   defaultTtl?: Duration;
@@ -116,7 +116,7 @@ export interface LeaseRequest {
   preemptible?: boolean;
 }
 
-/** Events of a {@link LeaseManager}. */
+/** Events of a {@link TerritoryLeases}. */
 export interface LeaseEventMap {
   "lease:acquired": { lease: LeaseRecord };
   "lease:renewed": { lease: LeaseRecord };
@@ -148,7 +148,7 @@ type Verdict =
   | { kind: "held"; by: LeaseRecord; why: string };
 
 /** Grants, renews, releases and expires territory leases. */
-export class LeaseManager implements EventSource<LeaseEventMap> {
+export class TerritoryLeases implements EventSource<LeaseEventMap> {
   readonly #store: JobStore;
   readonly #clock: () => number;
   readonly #defaultTtlMs: number;
@@ -184,7 +184,7 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   /** The latest preemptions, newest last. */
   #preemptions: Preemption[] = [];
 
-  constructor(options: LeaseManagerOptions) {
+  constructor(options: TerritoryLeasesOptions) {
     this.#store = options.store;
     this.#shared = isSharedStore(options.store);
     this.#clock = options.clock ?? Date.now;
