@@ -119,6 +119,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #stopped: Promise<void>;
   #resolveStopped!: () => void;
 
+  /** Builds the parts from `options`; nothing opens, listens or runs until `start()`. */
   constructor(options: RuntimeOptions = {}) {
     const config = resolveRuntimeConfig(options);
     this.#config = config;
@@ -226,7 +227,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return this.#scheduler;
   }
 
-  /** The process groups of running `command` jobs, and their watchdog. */
+  /**
+   * The process groups of running `command` jobs, and their watchdog.
+   *
+   * @internal For the CLI and the built-in jobs; not part of the public API.
+   */
   get processes(): ProcessGuard {
     return this.#processes;
   }
@@ -236,7 +241,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return this.#store;
   }
 
-  /** The resolved configuration. */
+  /**
+   * The resolved configuration (every default applied).
+   *
+   * @internal For the CLI and the control server; not part of the public API.
+   */
   get config(): Readonly<RuntimeConfig> {
     return this.#config;
   }
@@ -769,6 +778,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return this.#cluster === null ? null : structuredClone(this.#cluster);
   }
 
+  /** Runs the ordered shutdown (for `await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
