@@ -5,6 +5,7 @@
  * @module
  */
 import { formatDuration, formatMs, formatRelative } from "../shared/duration.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 import { type JobSnapshot, presentError } from "../shared/job.ts";
 import { PRIORITIES } from "../shared/priority.ts";
 import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
@@ -33,7 +34,7 @@ export function formatJobTable(
     { header: "CREATED", value: (j) => formatRelative(Date.parse(j.createdAt), now) },
     {
       header: "ERROR",
-      value: (j) => (presentError(j)?.message ?? "").slice(0, 60),
+      value: (j) => cutToWidth(presentError(j)?.message ?? "", 60, false),
     },
   ], color);
 }
@@ -87,7 +88,10 @@ export function formatJobDetail(job: JobSnapshot, color: boolean, now = Date.now
         value: (a) =>
           a.outcome === null ? "running" : paintState(outcomeState(a.outcome), color, a.outcome), // coloured like its state
       },
-      { header: "ERROR", value: (a) => (a.error === null ? "" : a.error.message.slice(0, 80)) },
+      {
+        header: "ERROR",
+        value: (a) => (a.error === null ? "" : cutToWidth(a.error.message, 80, false)),
+      },
     ], color);
   }
   if (job.logs.length > 0) {

@@ -6,6 +6,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { formatMs, formatRelative } from "../shared/duration.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { parsePriority, PRIORITIES } from "../shared/priority.ts";
 import {
@@ -78,7 +79,9 @@ function messageLine(event: string, m: MessageView | UnroutedView, color: boolea
     : "gray";
   return `${m.sentAt.slice(11, 23)} ${paint(what.padEnd(13), tone, color)} ${
     m.priority.padEnd(10)
-  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${JSON.stringify(m.payload).slice(0, 80)}${
+  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${
+    cutToWidth(JSON.stringify(m.payload), 80, false)
+  }${
     m.id === null ? paint(" (no subscriber)", "gray", color) : ` ${paint(m.id, "gray", color)}`
   }\n`;
 }
@@ -93,7 +96,7 @@ function formatDead(dead: readonly DeadLetterView[], color: boolean): string {
     { header: "TO", value: (d) => d.to },
     { header: "TYPE", value: (d) => d.type },
     { header: "PRIORITY", value: (d) => d.priority },
-    { header: "ERROR", value: (d) => (d.error ?? "").slice(0, 50) },
+    { header: "ERROR", value: (d) => cutToWidth(d.error ?? "", 50, false) },
   ], color);
 }
 
