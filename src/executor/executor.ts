@@ -48,6 +48,7 @@ import {
 } from "../store/types.ts";
 import type { ExecutorEventMap } from "./events.ts";
 import {
+  type AnyJobKind,
   type JobContext,
   type JobKind,
   JobKindRegistry,
@@ -271,6 +272,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #wakeTimerAt = Number.POSITIVE_INFINITY;
 
+  /** Builds an executor over `options.store`; nothing runs until `start()`. */
   constructor(options: ExecutorOptions) {
     this.#options = resolveExecutorOptions(options);
     this.#store = this.#options.store;
@@ -349,7 +351,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   }
 
   /** Adds a job kind. Only before `start()`. */
-  register(kind: JobKind): void {
+  register(kind: AnyJobKind): void {
     if (this.#state !== "created") {
       throw new LiminalError(
         "INVALID_ARGUMENT",

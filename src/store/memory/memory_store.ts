@@ -58,10 +58,21 @@ interface FinishedMark {
   finishedAt: number;
 }
 
-/** A {@link JobStore} in this process's memory. */
+/**
+ * A {@link JobStore} in this process's memory: the runtime's default, and the store for tests.
+ * Nothing survives the process.
+ *
+ * @example
+ * ```ts
+ * import { MaintenanceExecutor, MemoryStore } from "liminal";
+ *
+ * const executor = new MaintenanceExecutor({ store: new MemoryStore({ maxFinished: 1_000 }) });
+ * ```
+ */
 export class MemoryStore implements JobStore {
+  /** Always memory: not durable. */
   readonly info: StoreInfo = { kind: "memory", location: ":memory:", durable: false };
-  readonly windowHint = Number.POSITIVE_INFINITY;
+  readonly windowHint: number = Number.POSITIVE_INFINITY;
 
   #jobs = new Map<string, JobRecord>();
   #unique = new Map<string, string>();
@@ -76,6 +87,7 @@ export class MemoryStore implements JobStore {
   #schedules = new Map<string, ScheduleRecord>();
   #leases = new Map<string, LeaseRecord>();
 
+  /** An empty store. */
   constructor(options: MemoryStoreOptions = {}) {
     const maxFinished = options.maxFinished ?? 100_000;
     if (!Number.isInteger(maxFinished) || maxFinished < 0) {
@@ -356,11 +368,13 @@ export class MemoryStore implements JobStore {
     return recovered;
   }
 
+  /** The job `id`, or `null`. */
   async get(id: string): Promise<JobRecord | null> {
     const record = this.#jobs.get(id);
     return record === undefined ? null : copyOf(record);
   }
 
+  /** Jobs matching `filter`, newest first. */
   async list(filter: JobFilter = {}): Promise<JobRecord[]> {
     const limit = filter.limit ?? 50;
     const found: JobRecord[] = [];
@@ -373,6 +387,7 @@ export class MemoryStore implements JobStore {
     return found.slice(0, limit).map(copyOf);
   }
 
+  /** Jobs per state, and queued/scheduled jobs per priority. */
   async counts(): Promise<JobCounts> {
     const byState = {} as Record<JobState, number>;
     for (const state of JOB_STATES) {

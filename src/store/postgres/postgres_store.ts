@@ -566,12 +566,12 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         kind: job.kind,
         payload: job.payload,
         priority: priorityLevel(job.priority),
-        created_at: ms(job.createdAt),
-        run_at: ms(job.runAt),
-        timeout_ms: job.timeoutMs === null ? null : ms(job.timeoutMs),
+        created_at: roundMs(job.createdAt),
+        run_at: roundMs(job.runAt),
+        timeout_ms: job.timeoutMs === null ? null : roundMs(job.timeoutMs),
         max_attempts: job.maxAttempts,
-        backoff_base_ms: ms(job.backoff.baseMs),
-        backoff_max_ms: ms(job.backoff.maxMs),
+        backoff_base_ms: roundMs(job.backoff.baseMs),
+        backoff_max_ms: roundMs(job.backoff.maxMs),
         unique_key: job.uniqueKey,
         leases: job.leases.length === 0 ? null : job.leases,
       }));
@@ -580,12 +580,12 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         INSERT INTO jobs (id, kind, payload, priority, state, created_at, run_at, ready_at, seq,
           timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms, unique_key, leases, updated_at)
         SELECT x.id, x.kind, x.payload, x.priority,
-          CASE WHEN x.run_at <= ${ms(now)}::bigint THEN 'queued' ELSE 'scheduled' END,
+          CASE WHEN x.run_at <= ${roundMs(now)}::bigint THEN 'queued' ELSE 'scheduled' END,
           x.created_at, x.run_at,
-          CASE WHEN x.run_at <= ${ms(now)}::bigint THEN ${ms(now)}::bigint END,
-          CASE WHEN x.run_at <= ${ms(now)}::bigint THEN nextval('job_seq') ELSE 0 END,
+          CASE WHEN x.run_at <= ${roundMs(now)}::bigint THEN ${roundMs(now)}::bigint END,
+          CASE WHEN x.run_at <= ${roundMs(now)}::bigint THEN nextval('job_seq') ELSE 0 END,
           x.timeout_ms, x.max_attempts, x.backoff_base_ms, x.backoff_max_ms, x.unique_key, x.leases,
-          ${ms(now)}::bigint
+          ${roundMs(now)}::bigint
         FROM jsonb_to_recordset(${input}::text::jsonb) AS x(i int, id text, kind text,
           payload text, priority smallint, created_at bigint, run_at bigint, timeout_ms bigint,
           max_attempts int, backoff_base_ms bigint, backoff_max_ms bigint, unique_key text, leases jsonb)
@@ -663,7 +663,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     const rows = await this.#read("load ready jobs", (sql) =>
       sql`
       SELECT id, kind, priority, seq, ready_at, leases FROM jobs
-      WHERE state = 'queued' AND priority = ${level} AND seq > ${ms(afterSeq)}::bigint
+      WHERE state = 'queued' AND priority = ${level} AND seq > ${roundMs(afterSeq)}::bigint
       ORDER BY seq LIMIT ${Math.max(0, Math.floor(limit))}`);
     return rows.map((row) => ({
       id: String(row.id),
@@ -694,7 +694,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     }
     const seen = new Set<string>();
     const unique = requests.filter((r) => !seen.has(r.id) && seen.add(r.id));
-    const toRow = (r: ClaimRequest) => ({ id: r.id, worker: r.worker, at: ms(r.at) });
+    const toRow = (r: ClaimRequest) => ({ id: r.id, worker: r.worker, at: roundMs(r.at) });
     const statement = (q: Sql | Tx, rows: { id: string; worker: string; at: number }[]) =>
       q`
         WITH req AS MATERIALIZED (
@@ -804,12 +804,12 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       i,
       id: s.id,
       attempt: s.attempt,
-      ended_at: ms(s.endedAt),
+      ended_at: roundMs(s.endedAt),
       outcome: s.outcome,
       error: s.error,
       result: s.result,
       next: s.next,
-      run_at: s.next === "scheduled" ? ms(s.runAt ?? s.endedAt) : null,
+      run_at: s.next === "scheduled" ? roundMs(s.runAt ?? s.endedAt) : null,
       final: FINAL_STATES.has(s.next as JobState),
     }));
     const ids = settlements.map((s) => s.id);
@@ -918,7 +918,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     if (n === 0) return [];
     const due = await this.#read("promote due jobs", (sql) =>
       sql`
-      SELECT 1 FROM jobs WHERE state = 'scheduled' AND run_at <= ${ms(now)}::bigint LIMIT 1`);
+      SELECT 1 FROM jobs WHERE state = 'scheduled' AND run_at <= ${roundMs(now)}::bigint LIMIT 1`);
     if (due.length === 0) return [];
     return await this.#sequenced(() =>
       this.#write("promote due jobs", async (tx) => {
@@ -926,14 +926,14 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         const rows = await tx`
           WITH due AS MATERIALIZED (
             SELECT id FROM jobs
-            WHERE state = 'scheduled' AND run_at <= ${ms(now)}::bigint
+            WHERE state = 'scheduled' AND run_at <= ${roundMs(now)}::bigint
             ORDER BY run_at, id LIMIT ${n}
             FOR UPDATE SKIP LOCKED
           ), numbered AS MATERIALIZED (
             SELECT id, nextval('job_seq') AS new_seq FROM due
           )
-          UPDATE jobs j SET state = 'queued', ready_at = ${ms(now)}::bigint, seq = n.new_seq,
-            updated_at = ${ms(now)}::bigint
+          UPDATE jobs j SET state = 'queued', ready_at = ${roundMs(now)}::bigint, seq = n.new_seq,
+            updated_at = ${roundMs(now)}::bigint
           FROM numbered n WHERE j.id = n.id
           RETURNING j.id, j.kind, j.priority, j.seq, j.leases`;
         if (rows.length > 0) await this.#notifyReady(tx);
@@ -971,15 +971,17 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       const state = storedJobState(String(current.state));
       if (state === "scheduled" || state === "queued") {
         await tx`
-          UPDATE jobs SET state = 'cancelled', ready_at = NULL, finished_at = ${ms(at)}::bigint,
-            updated_at = ${ms(at)}::bigint,
+          UPDATE jobs SET state = 'cancelled', ready_at = NULL, finished_at = ${
+          roundMs(at)
+        }::bigint,
+            updated_at = ${roundMs(at)}::bigint,
             last_error = '{"code":"JOB_CANCELLED","message":"cancelled before it ran"}'::jsonb
           WHERE id = ${id}`;
         await tx`SELECT pg_notify(${this.#jobsChannel}, ${
           JSON.stringify({ node: this.nodeId, kind: "ended", ids: [id] })
         })`;
       } else if (state === "running") {
-        await tx`UPDATE jobs SET cancel_requested_at = ${ms(at)}::bigint WHERE id = ${id}`;
+        await tx`UPDATE jobs SET cancel_requested_at = ${roundMs(at)}::bigint WHERE id = ${id}`;
         await tx`SELECT pg_notify(${this.#cancelChannel}, ${
           JSON.stringify({ id, node: current.node_id ?? null, by: this.nodeId })
         })`;
@@ -1031,7 +1033,9 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         try {
           [row] = await tx`
             UPDATE jobs SET state = 'queued', failures = 0, finished_at = NULL,
-              ready_at = ${ms(at)}::bigint, seq = nextval('job_seq'), updated_at = ${ms(at)}::bigint
+              ready_at = ${roundMs(at)}::bigint, seq = nextval('job_seq'), updated_at = ${
+            roundMs(at)
+          }::bigint
             WHERE id = ${id} RETURNING kind, priority, seq, leases`;
         } catch (error) {
           if (isUniqueViolation(error) && key !== null) {
@@ -1149,7 +1153,9 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         const rows = await tx`
           DELETE FROM jobs WHERE id IN (
             SELECT id FROM jobs
-            WHERE finished_at IS NOT NULL AND finished_at < ${ms(options.finishedBefore)}::bigint
+            WHERE finished_at IS NOT NULL AND finished_at < ${
+          roundMs(options.finishedBefore)
+        }::bigint
             ORDER BY finished_at LIMIT ${limit}
             FOR UPDATE SKIP LOCKED)
           RETURNING id`;
@@ -1215,8 +1221,12 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         last_due_at, last_job_id, last_skipped, runs, created_at, updated_at)
       VALUES (${r.name}, ${r.source}, ${JSON.stringify(r.timing)}::text::jsonb,
         ${JSON.stringify(r.job)}::text::jsonb, ${r.overlap}, ${r.missed}, ${r.paused},
-        ${msOrNull(r.nextDueAt)}::bigint, ${msOrNull(r.lastDueAt)}::bigint, ${r.lastJobId},
-        ${r.lastSkipped}, ${r.runs}, ${ms(r.createdAt)}::bigint, ${ms(r.updatedAt)}::bigint)
+        ${roundMsOrNull(r.nextDueAt)}::bigint, ${
+        roundMsOrNull(r.lastDueAt)
+      }::bigint, ${r.lastJobId},
+        ${r.lastSkipped}, ${r.runs}, ${roundMs(r.createdAt)}::bigint, ${
+        roundMs(r.updatedAt)
+      }::bigint)
       ON CONFLICT (name) DO UPDATE SET source = excluded.source, timing = excluded.timing,
         job = excluded.job, overlap = excluded.overlap, missed = excluded.missed,
         paused = excluded.paused, next_due_at = excluded.next_due_at,
@@ -1250,11 +1260,13 @@ export class PostgresStore implements JobStore, AsyncDisposable {
   ): Promise<boolean> {
     const rows = await this.#exec("record schedule run", (sql) =>
       sql`
-      UPDATE schedules SET last_due_at = ${ms(run.lastDueAt)}::bigint,
-        next_due_at = ${msOrNull(run.nextDueAt)}::bigint, last_job_id = ${run.lastJobId},
-        last_skipped = ${run.lastSkipped}, runs = ${run.runs}, updated_at = ${ms(run.at)}::bigint
+      UPDATE schedules SET last_due_at = ${roundMs(run.lastDueAt)}::bigint,
+        next_due_at = ${roundMsOrNull(run.nextDueAt)}::bigint, last_job_id = ${run.lastJobId},
+        last_skipped = ${run.lastSkipped}, runs = ${run.runs}, updated_at = ${
+        roundMs(run.at)
+      }::bigint
       WHERE name = ${name}
-        AND last_due_at IS NOT DISTINCT FROM ${msOrNull(expectedLastDueAt)}::bigint
+        AND last_due_at IS NOT DISTINCT FROM ${roundMsOrNull(expectedLastDueAt)}::bigint
       RETURNING name`);
     return rows.length > 0;
   }
@@ -1309,7 +1321,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       }
       const others = await tx`
         SELECT resource, token FROM leases
-        WHERE expires_at > ${ms(now)}::bigint AND resource <> ${lease.resource}
+        WHERE expires_at > ${roundMs(now)}::bigint AND resource <> ${lease.resource}
           AND holder <> ${lease.holder}`;
       const preempted = new Set(victims.map((v) => `${v.resource}\u0000${v.token}`));
       const blocked = others.some((row) =>
@@ -1327,11 +1339,11 @@ export class PostgresStore implements JobStore, AsyncDisposable {
         VALUES (${lease.resource}, ${lease.holder}, ${lease.token}, ${
         priorityLevel(lease.priority)
       },
-          ${lease.jobId}, ${ms(lease.acquiredAt)}::bigint, ${ms(lease.expiresAt)}::bigint)
+          ${lease.jobId}, ${roundMs(lease.acquiredAt)}::bigint, ${roundMs(lease.expiresAt)}::bigint)
         ON CONFLICT (resource) DO UPDATE SET holder = excluded.holder, token = excluded.token,
           priority = excluded.priority, job_id = excluded.job_id,
           acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
-        WHERE leases.expires_at <= ${ms(now)}::bigint
+        WHERE leases.expires_at <= ${roundMs(now)}::bigint
           OR leases.token IS NOT DISTINCT FROM ${expectedToken}::text
         RETURNING resource, ${this.#leasesChanged(tx)} AS notified`;
       return rows.length > 0;
@@ -1573,7 +1585,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     at: number,
     message: string | null,
   ): Promise<Row[]> {
-    const when = ms(at);
+    const when = roundMs(at);
     return await tx`
       WITH gone AS MATERIALIZED (
         SELECT j.id, j.node_id, j.attempt_count FROM jobs j
@@ -1810,7 +1822,7 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     const logs = this.#logs.map(({ id, line }, i) => ({
       i,
       id,
-      at: ms(line.at),
+      at: roundMs(line.at),
       message: line.message,
     }));
     const logged = JSON.stringify([...new Set(logs.map((l) => l.id))]);
@@ -1997,11 +2009,11 @@ function numberOrNull(value: unknown): number | null {
 }
 
 /** A time or duration as a whole number of milliseconds (the `bigint` columns). */
-function ms(value: number): number {
+function roundMs(value: number): number {
   return Math.round(value);
 }
 
-function msOrNull(value: number | null): number | null {
+function roundMsOrNull(value: number | null): number | null {
   return value === null ? null : Math.round(value);
 }
 
