@@ -209,7 +209,12 @@ export class MemoryStore implements JobStore {
     const requeued: ReadyEntry[] = [];
     for (const settlement of settlements) {
       const record = this.#jobs.get(settlement.id);
-      if (record === undefined || record.state !== "running") continue;
+      // Only the open attempt of a job still running is settled (a retried batch, or one late
+      // after a recovery, changes nothing).
+      if (
+        record === undefined || record.state !== "running" ||
+        record.attempts.length !== settlement.attempt
+      ) continue;
       const attempt = record.attempts[settlement.attempt - 1];
       if (attempt !== undefined && attempt.endedAt === null) {
         attempt.endedAt = settlement.endedAt;
@@ -347,6 +352,7 @@ export class MemoryStore implements JobStore {
         attempt.error = { code: "JOB_INTERRUPTED", message: "the runtime stopped while it ran" };
       }
       record.interruptions++;
+      record.lastError = { code: "JOB_INTERRUPTED", message: "the runtime stopped while it ran" };
       this.#move(record, "queued");
       record.readyAt = at;
       record.seq = ++this.#seq;
@@ -412,7 +418,7 @@ export class MemoryStore implements JobStore {
 
   async listSchedules(): Promise<ScheduleRecord[]> {
     return [...this.#schedules.values()].map((r) => structuredClone(r)).sort((a, b) =>
-      a.name.localeCompare(b.name)
+      byCodeUnits(a.name, b.name)
     );
   }
 
@@ -441,7 +447,9 @@ export class MemoryStore implements JobStore {
   }
 
   async listLeases(): Promise<LeaseRecord[]> {
-    return [...this.#leases.values()].map((l) => ({ ...l }));
+    return [...this.#leases.values()].map((l) => ({ ...l })).sort((a, b) =>
+      byCodeUnits(a.resource, b.resource)
+    );
   }
 
   async swapLease(
@@ -547,4 +555,9 @@ function copyOf(record: JobRecord): JobRecord {
     logs: record.logs.slice(),
     progress: record.progress === null ? null : { ...record.progress },
   };
+}
+
+/** Text order by UTF-16 code units: what SQL's `ORDER BY` gives under the C collation. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -359,6 +359,7 @@ export class SqliteStore implements JobStore {
           finishedAt: final ? s.endedAt : null,
           at: s.endedAt,
           id: s.id,
+          attempt: s.attempt,
         }) as Row | undefined;
         if (row === undefined) continue;
         const level = Number(row.priority);
@@ -390,7 +391,7 @@ export class SqliteStore implements JobStore {
   async appendLog(id: string, line: JobLogLine): Promise<void> {
     this.#sideWrite(() => {
       const st = this.#statements();
-      st.appendLog.run(id, id, line.at, line.message);
+      st.appendLog.run(line.at, line.message, id);
       st.trimLogs.run(id, id, MAX_LOG_LINES);
     });
   }
@@ -997,13 +998,14 @@ function prepare(db: DatabaseSync): Statements {
          last_error = COALESCE($error, last_error), result = COALESCE($result, result),
          run_at = COALESCE($runAt, run_at), ready_at = $readyAt, seq = COALESCE($seq, seq),
          finished_at = $finishedAt, updated_at = $at
-       WHERE id = $id AND state = 'running'
+       WHERE id = $id AND state = 'running' AND attempt_count = $attempt
        RETURNING kind, priority, leases`,
     ),
     progress: db.prepare("UPDATE jobs SET progress = ? WHERE id = ? AND state = 'running'"),
     appendLog: db.prepare(
       `INSERT INTO job_logs (job_id, line, at, message)
-       VALUES (?, COALESCE((SELECT MAX(line) FROM job_logs WHERE job_id = ?), 0) + 1, ?, ?)`,
+       SELECT id, COALESCE((SELECT MAX(line) FROM job_logs WHERE job_id = jobs.id), 0) + 1, ?, ?
+       FROM jobs WHERE id = ?`,
     ),
     trimLogs: db.prepare(
       `DELETE FROM job_logs WHERE job_id = ?
