@@ -821,6 +821,16 @@ export async function runStoreConformance(
     assert.equal(await s.prune({}), 0);
   });
 
+  await step("prune: at most 1,000 in one call by default", async (s) => {
+    const jobs = Array.from({ length: 1_001 }, () => job());
+    await s.insert(jobs, T0);
+    const claims = await s.claim(jobs.map((j) => ({ id: j.id, worker: "w", at: T0 })));
+    assert.equal(claims.filter((c) => c !== null).length, 1_001);
+    await s.settle(jobs.map((j) => settlement(j.id)));
+    assert.equal(await s.prune({ keep: 0 }), 1_000);
+    assert.equal(await s.prune({ keep: 0 }), 1);
+  });
+
   await step("schedules: put, replace, list by name, delete", async (s) => {
     assert.deepEqual(await s.listSchedules(), []);
     const b = schedule("b-nightly", {

@@ -58,6 +58,9 @@ export interface MemoryStoreOptions {
   maxFinished?: number;
 }
 
+/** Jobs `prune` removes at most in one call when no limit is given (as the SQL stores). */
+const DEFAULT_PRUNE_LIMIT = 1_000;
+
 interface FinishedMark {
   id: string;
   finishedAt: number;
@@ -376,7 +379,7 @@ export class MemoryStore implements JobStore {
 
   async prune(options: PruneOptions): Promise<number> {
     let removed = 0;
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const limit = options.limit ?? DEFAULT_PRUNE_LIMIT;
     const before = options.finishedBefore ?? Number.NEGATIVE_INFINITY;
     const keep = options.keep ?? Number.POSITIVE_INFINITY;
     while (removed < limit && this.#finishedHead < this.#finished.length) {
