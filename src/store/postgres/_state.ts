@@ -123,7 +123,8 @@ export class PostgresState {
   /** Runs `fn` in one transaction after pending progress and logs; maps errors. */
   async write<T>(what: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
     const sql = this.pool();
-    await this.#flushSideWrites();
+    // Awaited only when something waits: no extra tick on the common path.
+    if (this.sideWrites?.pending) await this.sideWrites.flush();
     this.counts = null;
     this.writes++;
     try {
@@ -139,7 +140,8 @@ export class PostgresState {
   /** Runs one statement (its own transaction) after pending progress and logs; maps errors. */
   async exec(what: string, fn: (sql: Sql) => Promise<Row[]>): Promise<Row[]> {
     const sql = this.pool();
-    await this.#flushSideWrites();
+    // Awaited only when something waits: no extra tick on the common path.
+    if (this.sideWrites?.pending) await this.sideWrites.flush();
     this.counts = null;
     this.writes++;
     try {
@@ -193,11 +195,6 @@ export class PostgresState {
   /** A job's claim was settled (or is gone): it is no longer this node's to run. */
   forget(id: string): void {
     this.delivered.delete(id);
-  }
-
-  #flushSideWrites(): Promise<void> | void {
-    const side = this.sideWrites;
-    if (side !== null && side.pending) return side.flush();
   }
 }
 
