@@ -159,7 +159,7 @@ export interface PruneOptions {
   finishedBefore?: number;
   /** Keep at most this many finished jobs (the newest). */
   keep?: number;
-  /** Remove at most this many in one call. */
+  /** Remove at most this many in one call. @default 1000 */
   limit?: number;
 }
 
