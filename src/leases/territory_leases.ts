@@ -557,6 +557,9 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
 
   /** Releases every lease a job holds (however it ended). */
   async releaseJob(jobId: string): Promise<void> {
+    // A renewal on its way would otherwise write the lease again after it is given back (and
+    // then delete it): let it land first, so the release is the last word.
+    if (this.#renewing !== null) await this.#renewing.catch(() => {});
     // Only what this runtime took: with a shared store another runtime's lease for the same
     // job (a run there) may be known here too, and is not ours to give back.
     for (const lease of [...this.#held.values()]) {
