@@ -61,7 +61,7 @@ import {
   refill,
 } from "./_windows.ts";
 import type { ExecutorEventMap } from "./events.ts";
-import type { JobKind, JobKindRegistry } from "./job_kind.ts";
+import type { AnyJobKind, JobKindRegistry } from "./job_kind.ts";
 import type { EnqueueResult, JobSpec } from "./job_spec.ts";
 import type { ExecutorOptions } from "./options.ts";
 
@@ -79,6 +79,7 @@ import type { ExecutorOptions } from "./options.ts";
 export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   readonly #s: ExecutorState;
 
+  /** Builds an executor over `options.store`; nothing runs until `start()`. */
   constructor(options: ExecutorOptions) {
     const s = new ExecutorState(options);
     this.#s = s;
@@ -141,7 +142,7 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
   }
 
   /** Adds a job kind. Only before `start()`. */
-  register(kind: JobKind): void {
+  register(kind: AnyJobKind): void {
     if (this.#s.lifecycle !== "created") {
       throw new LiminalError(
         "INVALID_ARGUMENT",

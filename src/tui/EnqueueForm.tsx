@@ -9,6 +9,7 @@ import { useState } from "react";
 import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { ViewKind } from "../shared/view.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 
 const PRIORITY_CHOICES: readonly Priority[] = [
   "coordinate",
@@ -40,7 +41,7 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
             <Select
               visibleOptionCount={Math.min(8, kinds.length)}
               options={kinds.map((k) => ({
-                label: `${k.kind}  ${k.description}`.slice(0, 70),
+                label: cutToWidth(`${k.kind}  ${k.description}`, 70, false),
                 value: k.kind,
               }))}
               onChange={(value) => setKind(value)}
