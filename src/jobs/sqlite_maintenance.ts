@@ -140,6 +140,39 @@ async function checkFile(path: string): Promise<void> {
   if (!info.isFile) throw new PermanentJobError(`${path} is not a file, so not a database`);
 }
 
+/**
+ * Makes `dir` (and its missing parents); returns what it made, deepest first, so a failed
+ * backup can take them away again. (The source cannot be read here to check it first: closing
+ * any descriptor of a SQLite file drops this process's POSIX locks on it, the runtime's own.)
+ */
+async function makeDirectories(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let at = dir.replace(/\/+$/, ""); at !== "" && at !== "." && at !== "/";) {
+    try {
+      await Deno.stat(at);
+      break;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) break;
+      missing.push(at);
+    }
+    const up = at.lastIndexOf("/");
+    at = up <= 0 ? "" : at.slice(0, up);
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  return missing;
+}
+
+/** Removes the directories a failed backup made, deepest first, each only while empty. */
+async function removeDirectories(made: readonly string[]): Promise<void> {
+  for (const dir of made) {
+    try {
+      await Deno.remove(dir);
+    } catch {
+      return; // not empty (someone else's files), or gone
+    }
+  }
+}
+
 function pathOf(payload: Record<string, unknown>): string {
   if (typeof payload.path !== "string" || payload.path === "") {
     throw new Error('"path" must be the database file');
@@ -252,8 +285,10 @@ export function createSqliteMaintenanceJobs(
       return { path: pathOf(p), dir: p.dir, keep };
     },
     async handler({ job, payload, signal, log }) {
+      // The source is checked before the target directory is made; a backup that fails
+      // leaves nothing behind, not even the directories it made.
       await checkFile(payload.path);
-      await Deno.mkdir(payload.dir, { recursive: true });
+      const made = await makeDirectories(payload.dir);
       const base = payload.path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
       const target = `${payload.dir}/${base}-${stamp}.db`;
@@ -263,6 +298,7 @@ export function createSqliteMaintenanceJobs(
         await runSqlite("backup", payload.path, target, signal, guarded(job.id));
       } catch (error) {
         await Deno.remove(target).catch(() => {});
+        await removeDirectories(made);
         throw error;
       }
       const size = (await Deno.stat(target)).size;
