@@ -12,13 +12,13 @@ import {
   type JobSnapshot,
   toJobSnapshot,
 } from "../../shared/job.ts";
-import { isId } from "../../shared/ids.ts";
 import { maskJob } from "../../shared/secrets.ts";
 import {
   parseEnqueueBody,
   parseLimit,
   parsePruneBody,
   parseWaitBody,
+  resolveShortId,
   revealAsked,
 } from "../_bodies.ts";
 import { json, readJson } from "../_http.ts";
@@ -112,50 +112,12 @@ export function jobRoutes(route: AddRoute, context: RouteContext): void {
   });
 }
 
-/** The fewest characters of an id's tail that name a job. */
-export const MIN_ID_TAIL = 6;
-/** How many candidates an `AMBIGUOUS_ID` error lists. */
-const CANDIDATES_SHOWN = 10;
-
 /**
- * The whole id a job route was given: a whole id as it is; a tail of at least 6 characters,
- * or the short form the dashboard shows (`01a24785…83f1`, also with `...`), resolved in the
- * store to the one job it fits. None: `JOB_NOT_FOUND`; several: `AMBIGUOUS_ID` listing them.
+ * The whole id a job route was given: a whole id, its tail (6+ characters) or the
+ * dashboard's short form, resolved in the store (see {@link resolveShortId}).
  */
-export async function resolveJobId(jobs: ControlJobs, given: string): Promise<string> {
-  const value = given.trim().toLowerCase();
-  if (isId(value)) return value;
-  const short = /^([0-9a-f-]+)(?:…|\.\.\.)([0-9a-f-]+)$/.exec(value);
-  const head = short === null ? "" : short[1]!;
-  const tail = short === null ? value : short[2]!;
-  if (short === null && !new RegExp(`^[0-9a-f-]{${MIN_ID_TAIL},}$`).test(value)) {
-    throw new LiminalError(
-      "INVALID_ARGUMENT",
-      `"${given}" is not a job id: give the whole id, its last ${MIN_ID_TAIL} or more characters, or the short form the dashboard shows (01a24785…83f1)`,
-    );
-  }
-  // The short form's tail is short (4 characters): look wider, then keep the ids of its head.
-  const found = (await jobs.findIdsByTail(tail, short === null ? CANDIDATES_SHOWN + 1 : 10_000))
-    .filter((id) => id.startsWith(head));
-  if (found.length === 0) {
-    throw new LiminalError(
-      "JOB_NOT_FOUND",
-      short === null
-        ? `no job with an id ending in ${value}`
-        : `no job with an id of the form ${head}…${tail}`,
-    );
-  }
-  if (found.length > 1) {
-    const shown = found.slice(0, CANDIDATES_SHOWN);
-    throw new LiminalError(
-      "AMBIGUOUS_ID",
-      `ambiguous id "${given}": it fits ${
-        found.length > CANDIDATES_SHOWN ? `more than ${CANDIDATES_SHOWN}` : found.length
-      } jobs: ${shown.join(", ")}`,
-      { hint: "give more characters of the id (its tail), or the whole id" },
-    );
-  }
-  return found[0]!;
+function resolveJobId(jobs: ControlJobs, given: string): Promise<string> {
+  return resolveShortId(given, "job", (tail, limit) => jobs.findIdsByTail(tail, limit));
 }
 
 /** Holds until every job is final, the time is up or the server closes. */
