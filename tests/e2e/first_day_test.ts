@@ -1,7 +1,8 @@
 /**
  * A new user's first day, as the README tells it, from a directory outside the checkout:
  * `deno task install` (into a temporary root, not on PATH: it prints the line to add), then
- * with the installed command: `liminal start` with the example module (its APP_* settings
+ * `deno task install --copy` (a command that no longer refers to the checkout, and the
+ * `deno.json` line that type-checks a module of one's own); then with the installed command: `liminal start` with the example module (its APP_* settings
  * pointing at a real database, an uploads directory and a health endpoint) and a job module
  * of the user's own that imports from "liminal"; the example plan (exit 0); the user's kind
  * enqueued and the example's scheduled jobs triggered, all succeeding; and no dead job.
@@ -71,14 +72,26 @@ Deno.test("first day: install, start the example module and a module of one's ow
         install.stdout.includes(`export PATH="${root}/bin:$PATH"`),
       install.stdout,
     );
+    // With --copy (and on PATH): a copy of the package, nothing of the checkout referenced.
     const again = await exec(
       Deno.execPath(),
-      ["task", "install", "--root", root],
+      ["task", "install", "--copy", "--root", root],
       CHECKOUT,
       { PATH: `${root}/bin:${path}`, NO_COLOR: "1" },
     );
     assert.equal(again.code, 0, again.stderr);
     assert.ok(!again.stdout.includes("not on your PATH"), again.stdout);
+    assert.match(
+      again.stdout,
+      new RegExp(`it runs a copy of this checkout in ${root}/lib/liminal`),
+    );
+    const shim = await Deno.readTextFile(`${root}/bin/liminal`);
+    assert.match(shim, new RegExp(`file://${root}/lib/liminal/main.ts`));
+    assert.ok(!shim.includes(CHECKOUT), shim);
+    const config = await Deno.readTextFile(`${root}/bin/.liminal/deno.json`);
+    assert.ok(!config.includes(CHECKOUT), config);
+    const line = again.stdout.split("\n").find((l) => l.includes('"imports"'))?.trim();
+    assert.equal(line, `{ "imports": { "liminal": "${root}/lib/liminal/mod.ts" } }`);
 
     // The user's project: a job module importing "liminal". The installed command resolves
     // "liminal" itself, with no deno.json in the project…
@@ -96,10 +109,7 @@ Deno.test("first day: install, start the example module and a module of one's ow
     assert.equal(bare.code, 0, bare.stderr);
     assert.equal(JSON.parse(bare.stdout).jobs[0].state, "succeeded");
     // …and the one line of deno.json that type-checks it.
-    await Deno.writeTextFile(
-      `${project}/deno.json`,
-      JSON.stringify({ imports: { liminal: `${CHECKOUT}/mod.ts` } }),
-    );
+    await Deno.writeTextFile(`${project}/deno.json`, line!);
     const check = await exec(Deno.execPath(), ["check", "my_jobs.ts"], project, {
       PATH: path,
       NO_COLOR: "1",
