@@ -63,7 +63,9 @@
 import { Emitter, type EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 import { newId } from "../shared/ids.ts";
+import { MinHeap } from "../shared/heap.ts";
 import { serializePayload } from "../shared/json.ts";
+import { LatencyHistogram } from "../shared/latency_histogram.ts";
 import {
   CRITICAL_LEVEL,
   isPriority,
@@ -77,12 +79,13 @@ import {
   type DeadLetterView,
   isDeadLetterReason,
   type MessageView,
+  type RouterRate,
   type RouterSnapshot,
   type RouterState,
   type SenderSnapshot,
 } from "../shared/router_snapshot.ts";
+import { RateCounter, roundRate } from "../shared/rate_counter.ts";
 import { type DeadLetter, DeadLetterStore } from "./_dead_letters.ts";
-import { type Deadline, DeadlineHeap } from "./_deadline_heap.ts";
 import {
   Delivery,
   type DeliveryPolicy,
@@ -92,7 +95,6 @@ import {
   SingleReceipt,
 } from "./_envelope.ts";
 import { Mailbox } from "./_mailbox.ts";
-import { LatencyHistogram, RateCounter } from "./_metrics.ts";
 import { checkName, TopicPattern } from "./_names.ts";
 import { SenderBudget } from "./_token_bucket.ts";
 import type { Endpoint, EndpointOptions, SubscribeOptions, Subscription } from "./endpoint.ts";
@@ -150,6 +152,10 @@ const CLOCK_EVERY = 16;
 const LATENCY_SAMPLE_EVERY = 16;
 /** Senders idle this long with a full bucket are forgotten (a new bucket is the same). */
 const SENDER_IDLE_MS = 60_000;
+/** Delivery latencies beyond a day are recorded as a day. */
+const LATENCY_TRACKABLE_MS = 24 * 3_600 * 1_000;
+/** Send and delivery rates are told over the last 1 and 10 seconds. */
+const RATE_WINDOW_SECONDS = 10;
 const EMPTY_RECEIPT: SendReceipt = Object.freeze({ id: null, ids: Object.freeze([]) });
 const DONE: IteratorResult<Message, undefined> = Object.freeze({ done: true, value: undefined });
 
@@ -162,7 +168,7 @@ const TTL = 1;
 const ROOM = 2;
 const TOKENS = 3;
 
-class Timed implements Deadline {
+class Timed {
   constructor(
     readonly at: number,
     readonly kind: number,
@@ -211,9 +217,11 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
   readonly #retired = new Set<Mailbox>();
   readonly #routes = new Map<string, Mailbox[]>();
   readonly #senders = new Map<string, SenderBudget>();
-  readonly #deadlines = new DeadlineHeap<Timed>();
+  readonly #deadlines = new MinHeap<Timed>((deadline) => deadline.at);
   readonly #deadLetters: DeadLetterStore;
-  readonly #latency: LatencyHistogram[] = PRIORITIES.map(() => new LatencyHistogram());
+  readonly #latency: LatencyHistogram[] = PRIORITIES.map(() =>
+    new LatencyHistogram(LATENCY_TRACKABLE_MS)
+  );
   readonly #sentRate: RateCounter;
   readonly #deliveredRate: RateCounter;
   readonly #totals = {
@@ -253,8 +261,8 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
     );
     this.#deadLetters = new DeadLetterStore(this.#options.deadLetterCapacity);
     const now = this.#now();
-    this.#sentRate = new RateCounter(now);
-    this.#deliveredRate = new RateCounter(now);
+    this.#sentRate = new RateCounter(now, RATE_WINDOW_SECONDS);
+    this.#deliveredRate = new RateCounter(now, RATE_WINDOW_SECONDS);
     this.#core = {
       ack: (envelope, attempt) => this.#ack(envelope, attempt),
       send: (to, type, payload, options) => this.send(to, type, payload, options),
@@ -476,7 +484,10 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
         raisedMessages: this.#raisedMessages,
         raises: this.#raises,
       },
-      rates: { sent: this.#sentRate.summary(now), delivered: this.#deliveredRate.summary(now) },
+      rates: {
+        sent: rateSummary(this.#sentRate, now),
+        delivered: rateSummary(this.#deliveredRate, now),
+      },
       totals: { ...this.#totals, pending: this.#pending },
       deadLetters: {
         size: letters.size,
@@ -1499,4 +1510,12 @@ export class UnifiedMessageRouter implements EventSource<RouterEventMap>, AsyncD
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") &&
     typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Both rates, rounded to hundredths. */
+function rateSummary(counter: RateCounter, now: number): RouterRate {
+  return {
+    perSecond1s: roundRate(counter.rate(1, now)),
+    perSecond10s: roundRate(counter.rate(10, now)),
+  };
 }
