@@ -15,7 +15,6 @@ import { LiminalError } from "../shared/errors.ts";
 import { newId } from "../shared/ids.ts";
 import { type JobSnapshot, type JobState, toJobSnapshot } from "../shared/job.ts";
 import type { JobRecord } from "../shared/job.ts";
-import type { JobStore } from "../store/types.ts";
 
 /** The most batches kept. */
 export const MAX_BATCHES = 256;
@@ -43,6 +42,11 @@ export interface BatchWaitResult {
 
 interface Waiter {
   waitFor(id: string, signal?: AbortSignal): Promise<JobRecord>;
+}
+
+/** Where the jobs are read: the store, through the control target. */
+interface JobReader {
+  get(id: string): Promise<JobRecord | null>;
 }
 
 class Batch {
@@ -103,11 +107,11 @@ class Batch {
 export class BatchWatches {
   readonly #batches = new Map<string, Batch>();
   readonly #waiter: Waiter;
-  readonly #store: JobStore;
+  readonly #store: JobReader;
   readonly #live: AbortSignal;
   #ids = 0;
 
-  constructor(waiter: Waiter, store: JobStore, live: AbortSignal) {
+  constructor(waiter: Waiter, store: JobReader, live: AbortSignal) {
     this.#waiter = waiter;
     this.#store = store;
     this.#live = live;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { EnqueueResult, JobSpec } from "../executor/job_spec.ts";
+import type { EnqueueResult, JobSpec } from "../shared/job_spec.ts";
 import type { BatchWaitResult } from "./batches.ts";
 import type { Duration } from "../shared/duration.ts";
 import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";

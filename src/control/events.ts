@@ -13,11 +13,8 @@
  *
  * @module
  */
-import type { MaintenanceExecutor } from "../executor/executor.ts";
-import type { ExecutorEventMap } from "../executor/events.ts";
 import type { EventSource } from "../shared/emitter.ts";
-import type { RuntimeEventMap } from "../runtime/events.ts";
-import type { RouterEventMap } from "../router/events.ts";
+import type { ExecutorEventMap, RouterEventMap, RuntimeEventMap } from "../shared/events.ts";
 
 /** Events a client may receive, by name. */
 export type StreamEventName = keyof ExecutorEventMap | keyof RuntimeEventMap | keyof RouterEventMap;
@@ -105,7 +102,7 @@ export class EventHub {
   #closed = false;
 
   constructor(
-    executor: MaintenanceExecutor,
+    executor: EventSource<ExecutorEventMap>,
     runtime: EventSource<RuntimeEventMap>,
     router?: EventSource<RouterEventMap>,
   ) {

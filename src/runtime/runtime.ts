@@ -17,8 +17,7 @@ import { getLogger } from "@logtape/logtape";
 import { ControlServer } from "../control/server.ts";
 import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
-import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
-import { ProcessGuard } from "../jobs/_process_guard.ts";
+import { builtinJobs, ProcessGuard, runtimeJobs } from "../jobs/mod.ts";
 import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
@@ -39,6 +38,7 @@ import { VERSION } from "../shared/version.ts";
 import { MemoryStore } from "../store/memory/memory_store.ts";
 import type { JobStore, NodeInfo } from "../store/types.ts";
 import type { RuntimeEventMap } from "./events.ts";
+import { controlTarget } from "./control_target.ts";
 import { resolveRuntimeConfig, type RuntimeConfig, type RuntimeOptions } from "./options.ts";
 import { LoopMonitor } from "./loop_monitor.ts";
 import { pruneInBatches, RetentionSweeper } from "./retention.ts";
@@ -437,7 +437,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
 
     // 6. control server
     if (config.socket !== null) {
-      const control = new ControlServer(this, { path: config.socket });
+      const control = new ControlServer(controlTarget(this), { path: config.socket });
       await control.start();
       this.#control = control;
       this.#plan.add("intake-closed", "control", () => {
