@@ -304,7 +304,10 @@ Deno.test({
       await until(
         async () => await ignoresSignal(replacement, 2) && await ignoresSignal(replacement, 1),
         "the new watchdog to ignore SIGINT and SIGHUP",
-      );
+      ).catch(async (error) => {
+        const status = await Deno.readTextFile(`/proc/${replacement}/status`).catch(() => "gone");
+        throw new Error(`${error.message}; watchdog ${replacement}: ${status.slice(0, 400)}`);
+      });
       Deno.kill(replacement, "SIGINT");
       Deno.kill(replacement, "SIGHUP");
       await new Promise((r) => setTimeout(r, 100));
