@@ -17,7 +17,7 @@ import type { PostgresReport } from "./postgres.ts";
 /** The report's helpers. */
 export interface ReportTools {
   table(head: string[], rows: string[][]): string;
-  ms(value: number | null | undefined): string;
+  formatLatency(value: number | null | undefined): string;
   us(value: number | null | undefined): string;
   ratio(value: number): string;
   bytes(value: number | null | undefined): string;
@@ -198,7 +198,8 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
       const worst = l.slowest.filter((x) => x.ms >= 50);
       const at = (ms: number) => `${(ms / 1_000).toFixed(1)} s`;
       return `${l.over50ms} (${
-        worst.slice(0, 3).map((x) => `${t.ms(x.ms)} on ${x.node} at ${at(x.sentAtMs)}`).join(", ")
+        worst.slice(0, 3).map((x) => `${t.formatLatency(x.ms)} on ${x.node} at ${at(x.sentAtMs)}`)
+          .join(", ")
       })`;
     };
     const latencyRows = d.latency.map((l: LatencyResult) => {
@@ -210,13 +211,13 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
           l.path === "socket" ? "control socket" : "database (NOTIFY)"
         }`,
         `${l.jobs} of ${l.sent}`,
-        `**${t.ms(l.enqueueToStart.p50)}**`,
-        t.ms(l.enqueueToStart.p90),
-        `**${t.ms(l.enqueueToStart.p99)}**`,
-        t.ms(l.enqueueToStart.mean),
-        t.ms(l.enqueueToStart.max),
+        `**${t.formatLatency(l.enqueueToStart.p50)}**`,
+        t.formatLatency(l.enqueueToStart.p90),
+        `**${t.formatLatency(l.enqueueToStart.p99)}**`,
+        t.formatLatency(l.enqueueToStart.mean),
+        t.formatLatency(l.enqueueToStart.max),
         slowest(l),
-        t.ms(l.enqueueCall.p50),
+        t.formatLatency(l.enqueueCall.p50),
         Number.isFinite(perJob) && perJob > 0 ? perJob.toFixed(1) : "—",
         t.change(`${key}.p99`, l.enqueueToStart.p99),
       ];
@@ -227,8 +228,8 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
       "",
       "",
       "",
-      `*${GRAPHILE.latencyAvgMs.map((v) => t.ms(v)).join(" / ")}*`,
-      `*${GRAPHILE.latencyMaxMs.map((v) => t.ms(v)).join(" / ")}*`,
+      `*${GRAPHILE.latencyAvgMs.map((v) => t.formatLatency(v)).join(" / ")}*`,
+      `*${GRAPHILE.latencyMaxMs.map((v) => t.formatLatency(v)).join(" / ")}*`,
       "",
       "",
       "",
@@ -272,7 +273,7 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
           st.name,
           (st.calls / jobs).toFixed(3),
           (st.rows / Math.max(1, st.calls)).toFixed(2),
-          t.ms(st.totalMs / Math.max(1, st.calls)),
+          t.formatLatency(st.totalMs / Math.max(1, st.calls)),
           f((st.totalMs / jobs) * 1_000),
         ]);
       }
@@ -312,8 +313,8 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
             (v.settled / Math.max(1, v.settleCalls)).toFixed(2),
             (v.loadReadyCalls / jobs).toFixed(4),
             f(v.loadReadyRows / Math.max(1, v.loadReadyCalls)),
-            t.ms(v.claimMs / Math.max(1, v.claimCalls)),
-            t.ms(v.settleMs / Math.max(1, v.settleCalls)),
+            t.formatLatency(v.claimMs / Math.max(1, v.claimCalls)),
+            t.formatLatency(v.settleMs / Math.max(1, v.settleCalls)),
           ];
         }),
       ));
@@ -358,15 +359,15 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
             f(cpu.pg)
           } µs of CPU per job (baseline ${f(baseCpu.pg)} µs), the runtime process(es) ${
             f(cpu.client)
-          } µs. The claim took ${t.ms(per(claim))} of server time per call (${
+          } µs. The claim took ${t.formatLatency(per(claim))} of server time per call (${
             ((claim?.calls ?? 0) / jobs).toFixed(2)
           } calls and ${
             ((claim?.rows ?? 0) / Math.max(1, claim?.calls ?? 0)).toFixed(2)
-          } jobs per call), the settle ${t.ms(per(settle))} (${
+          } jobs per call), the settle ${t.formatLatency(per(settle))} (${
             ((settle?.rows ?? 0) / Math.max(1, settle?.calls ?? 0)).toFixed(2)
           } jobs per call); the baseline's claim and completion of the same batch size ${
-            t.ms(per(baseClaim))
-          } and ${t.ms(per(baseDone))}.`,
+            t.formatLatency(per(baseClaim))
+          } and ${t.formatLatency(per(baseDone))}.`,
         );
       }
     }
@@ -394,7 +395,7 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
           p.sharedBy < p.executions ? ` (plan shown: ${count(p.sharedBy)})` : ""
         }`,
         f(p.medianRows),
-        t.ms(p.medianMs),
+        t.formatLatency(p.medianMs),
         p.scans.length === 0 ? "—" : p.scans.map((sc) => `${sc.node}: ${f(sc.rows)}`).join("; "),
       ]),
     ));
@@ -425,11 +426,11 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
       `(no aim) PostgreSQL store: enqueue → start, ${lat.runtimes} runtime(s), ${
         lat.path === "socket" ? "control socket" : "database"
       }, ${lat.ratePerSec}/s`,
-      `p50 ${t.ms(lat.enqueueToStart.p50)}, p99 ${t.ms(lat.enqueueToStart.p99)}, mean ${
-        t.ms(lat.enqueueToStart.mean)
-      } (Graphile Worker publishes a ${t.ms(GRAPHILE.latencyAvgMs[1])}–${
-        t.ms(GRAPHILE.latencyAvgMs[0])
-      } mean on other hardware)`,
+      `p50 ${t.formatLatency(lat.enqueueToStart.p50)}, p99 ${
+        t.formatLatency(lat.enqueueToStart.p99)
+      }, mean ${t.formatLatency(lat.enqueueToStart.mean)} (Graphile Worker publishes a ${
+        t.formatLatency(GRAPHILE.latencyAvgMs[1])
+      }–${t.formatLatency(GRAPHILE.latencyAvgMs[0])} mean on other hardware)`,
       null,
     );
   }

@@ -83,7 +83,7 @@ function us(value: number | null | undefined): string {
   return value < 0.1 ? value.toFixed(3) : value < 10 ? value.toFixed(2) : value.toFixed(1);
 }
 
-function ms(value: number | null | undefined): string {
+function formatLatency(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
   if (value < 1) return `${(value * 1_000).toFixed(0)} µs`;
   return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
@@ -552,14 +552,14 @@ await section("latency.ts", async () => {
       r.label,
       `${r.ratePerSec.toFixed(0)}/s`,
       String(r.jobs),
-      ms(r.wait.p50),
-      ms(r.wait.p99),
-      ms(r.wait.max),
-      ms(r.enqueueToStart.p99),
-      ms(r.arrivalToStart.p99),
-      ms(r.waitByPriority.critical?.p99),
-      ms(r.waitByPriority.info?.p99),
-      (r.waitP99s ?? []).map(ms).join(", "),
+      formatLatency(r.wait.p50),
+      formatLatency(r.wait.p99),
+      formatLatency(r.wait.max),
+      formatLatency(r.enqueueToStart.p99),
+      formatLatency(r.arrivalToStart.p99),
+      formatLatency(r.waitByPriority.critical?.p99),
+      formatLatency(r.waitByPriority.info?.p99),
+      (r.waitP99s ?? []).map(formatLatency).join(", "),
       change(`latency.${r.load}.wait.p99`, r.wait.p99),
     ]),
   ));
@@ -567,7 +567,9 @@ await section("latency.ts", async () => {
   if (below) {
     aim(
       `enqueue → start p99 < 1 ms below capacity (${below.label})`,
-      `${ms(below.wait.p99)} (enqueue() call → handler: ${ms(below.enqueueToStart.p99)})`,
+      `${formatLatency(below.wait.p99)} (enqueue() call → handler: ${
+        formatLatency(below.enqueueToStart.p99)
+      })`,
       below.wait.p99 < 1,
     );
   }
@@ -575,9 +577,9 @@ await section("latency.ts", async () => {
   if (high) {
     aim(
       `(no aim) enqueue → start p99 at ${high.label}`,
-      `${ms(high.wait.p99)} (critical ${ms(high.waitByPriority.critical?.p99)}, info ${
-        ms(high.waitByPriority.info?.p99)
-      })`,
+      `${formatLatency(high.wait.p99)} (critical ${
+        formatLatency(high.waitByPriority.critical?.p99)
+      }, info ${formatLatency(high.waitByPriority.info?.p99)})`,
       null,
     );
   }
@@ -601,10 +603,10 @@ await section("latency.ts", async () => {
       r.label,
       `${count(r.infoQueued)} (${count(r.infoQueuedAfter)})`,
       `${r.criticalStarted} of ${r.criticalSent}`,
-      ms(r.wait.p50),
-      ms(r.wait.p99),
-      ms(r.wait.max),
-      ms(r.enqueueToStart.p99),
+      formatLatency(r.wait.p50),
+      formatLatency(r.wait.p99),
+      formatLatency(r.wait.max),
+      formatLatency(r.enqueueToStart.p99),
       change(`priority.${r.infoQueued}.${r.label.includes("aged")}.wait.p99`, r.wait.p99),
     ]),
   ));
@@ -612,7 +614,9 @@ await section("latency.ts", async () => {
   if (loaded) {
     aim(
       `(no aim) critical wait p99 with ${count(loaded.infoQueued)} info queued`,
-      `${ms(loaded.wait.p99)} (idle executor: ${ms(l.priority[0]?.wait.p99)})`,
+      `${formatLatency(loaded.wait.p99)} (idle executor: ${
+        formatLatency(l.priority[0]?.wait.p99)
+      })`,
       null,
     );
   }
@@ -623,9 +627,9 @@ await section("latency.ts", async () => {
       aged.wait.p99 <= Math.max(2 * loaded.wait.p99, loaded.wait.p99 + 5);
     aim(
       "(expectation) critical jobs still start first once the backlog has aged",
-      `${aged.criticalStarted} of ${aged.criticalSent} started; wait p99 ${ms(aged.wait.p99)} vs ${
-        ms(loaded.wait.p99)
-      } with a fresh backlog`,
+      `${aged.criticalStarted} of ${aged.criticalSent} started; wait p99 ${
+        formatLatency(aged.wait.p99)
+      } vs ${formatLatency(loaded.wait.p99)} with a fresh backlog`,
       fair,
     );
   }
@@ -638,8 +642,8 @@ await section("latency.ts", async () => {
     ["jobs", "drain", "longest timer gap", "vs previous"],
     [[
       count(l.loopBlock.jobs),
-      ms(l.loopBlock.drainMs),
-      ms(l.loopBlock.longestTimerGapMs),
+      formatLatency(l.loopBlock.drainMs),
+      formatLatency(l.loopBlock.longestTimerGapMs),
       change("loop.gap", l.loopBlock.longestTimerGapMs),
     ]],
   ));
@@ -684,9 +688,9 @@ await section("router_flood.ts", async () => {
       perSec(r.flood.deliveredPerSec),
       r.id === "channel" ? "" : `${count(r.flood.throttled)} (${count(r.flood.waitingAtEnd)})`,
       r.id === "channel" ? "" : count(r.flood.rejected),
-      ms(r.critical.latency.p50),
-      ms(r.critical.latency.p99),
-      ms(r.critical.latency.max),
+      formatLatency(r.critical.latency.p50),
+      formatLatency(r.critical.latency.p99),
+      formatLatency(r.critical.latency.max),
       `${r.critical.latency.count} of ${r.critical.sent}`,
       `${count(r.critical.infoAheadP50)} (${count(r.critical.infoAheadMax)})`,
       change(`router_flood.${r.id}.critical.p99`, r.critical.latency.p99),
@@ -708,14 +712,14 @@ await section("router_flood.ts", async () => {
     const loaded = raised.flood.deliveredPerSec >= 0.9 * f.floodPerSec;
     aim(
       `router: critical p99 < 1 ms under a ${count(f.floodPerSec)} info/s flood`,
-      `${ms(raised.critical.latency.p99)} with the flood's budget raised, ${
+      `${formatLatency(raised.critical.latency.p99)} with the flood's budget raised, ${
         perSec(raised.flood.deliveredPerSec)
       } info delivered${loaded ? "" : " (**the flood did not get through**)"}; bare channel ${
-        ms(channel?.critical.latency.p99)
+        formatLatency(channel?.critical.latency.p99)
       }${
         defaults
           ? `; default budgets throttle the flood to ${perSec(defaults.flood.deliveredPerSec)}: ${
-            ms(defaults.critical.latency.p99)
+            formatLatency(defaults.critical.latency.p99)
           }`
           : ""
       }`,
@@ -757,7 +761,7 @@ await section("memory.ts", async () => {
     m.rss.map((r, i) => [
       `${r.label}: \`${r.command}\``,
       bytes(r.rssBytes),
-      ms(r.readyMs),
+      formatLatency(r.readyMs),
       change(`memory.rss.${i}`, r.rssBytes),
     ]),
   ));
@@ -811,7 +815,7 @@ await section("postgres.ts", async () => {
     [],
   );
   if (report.skipped !== null) progress(`  skipped: ${report.skipped}`);
-  out.push(...postgresSection(report, { table, ms, us, ratio, bytes, change, aim }));
+  out.push(...postgresSection(report, { table, formatLatency, us, ratio, bytes, change, aim }));
 });
 
 // ── Header, aims, files ────────────────────────────────────────────────────────────────────

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { displayWidth } from "../shared/text_width.ts";
 
 const encoder = new TextEncoder();
 
@@ -78,10 +79,12 @@ export function paint(text: string, style: Style | Style[], enabled: boolean): s
   return styles.reduce((out, s) => `\x1b[${STYLES[s][0]}m${out}\x1b[${STYLES[s][1]}m`, text);
 }
 
-/** The visible width of text: ANSI escapes do not count. */
+/**
+ * The visible width of text in terminal columns: ANSI escapes take none, CJK characters and
+ * emoji two.
+ */
 export function visibleWidth(text: string): number {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, "").length;
+  return displayWidth(text);
 }
 
 /** A column of {@link formatTable}. */

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { formatDuration, formatRelative } from "../shared/duration.ts";
+import { formatDuration, formatMs, formatRelative } from "../shared/duration.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 import { type JobSnapshot, presentError } from "../shared/job.ts";
 import { PRIORITIES } from "../shared/priority.ts";
 import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
@@ -33,7 +34,7 @@ export function formatJobTable(
     { header: "CREATED", value: (j) => formatRelative(Date.parse(j.createdAt), now) },
     {
       header: "ERROR",
-      value: (j) => (presentError(j)?.message ?? "").slice(0, 60),
+      value: (j) => cutToWidth(presentError(j)?.message ?? "", 60, false),
     },
   ], color);
 }
@@ -87,7 +88,10 @@ export function formatJobDetail(job: JobSnapshot, color: boolean, now = Date.now
         value: (a) =>
           a.outcome === null ? "running" : paintState(outcomeState(a.outcome), color, a.outcome), // coloured like its state
       },
-      { header: "ERROR", value: (a) => (a.error === null ? "" : a.error.message.slice(0, 80)) },
+      {
+        header: "ERROR",
+        value: (a) => (a.error === null ? "" : cutToWidth(a.error.message, 80, false)),
+      },
     ], color);
   }
   if (job.logs.length > 0) {
@@ -117,7 +121,6 @@ function outcomeState(outcome: string): string {
 export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
   const ex = s.executor;
   const b = (text: string) => paint(text, "bold", color);
-  const ms = (v: number | null) => (v === null ? "-" : formatDuration(v));
   const out: string[] = [];
   out.push(
     `${b("runtime")}  ${
@@ -155,13 +158,13 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
     }     ${ex.throughput.perSecond1s}/s (1s)  ${ex.throughput.perSecond10s}/s (10s)  ${ex.throughput.perSecond60s}/s (60s)`,
   );
   out.push(
-    `${b("wait")}     p50 ${ms(ex.waitMs.p50)}  p99 ${ms(ex.waitMs.p99)}   ${b("run")} p50 ${
-      ms(ex.runMs.p50)
-    }  p99 ${ms(ex.runMs.p99)}`,
+    `${b("wait")}     p50 ${formatMs(ex.waitMs.p50)}  p99 ${formatMs(ex.waitMs.p99)}   ${
+      b("run")
+    } p50 ${formatMs(ex.runMs.p50)}  p99 ${formatMs(ex.runMs.p99)}`,
   );
   out.push(
-    `${b("loop")}     lag ${ms(s.health.loopLagMs)} (at most ${
-      ms(s.health.loopLagMax10sMs)
+    `${b("loop")}     lag ${formatMs(s.health.loopLagMs)} (at most ${
+      formatMs(s.health.loopLagMax10sMs)
     } in the last 10s)`,
   );
   out.push("");
@@ -170,7 +173,7 @@ export function formatStatus(s: RuntimeSnapshot, color: boolean): string {
       { header: "PRIORITY", value: (r) => r.p },
       { header: "QUEUED", value: (r) => String(r.d.queued), align: "right" },
       { header: "SCHEDULED", value: (r) => String(r.d.scheduled), align: "right" },
-      { header: "OLDEST WAIT", value: (r) => ms(r.d.oldestWaitMs), align: "right" },
+      { header: "OLDEST WAIT", value: (r) => formatMs(r.d.oldestWaitMs), align: "right" },
     ], color).trimEnd(),
   );
   out.push("");

@@ -5,7 +5,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { formatDuration, formatRelative } from "../shared/duration.ts";
+import { formatMs, formatRelative } from "../shared/duration.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { parsePriority, PRIORITIES } from "../shared/priority.ts";
 import {
@@ -24,7 +25,6 @@ import { parseCount, parseDurationOption, parsePayloadOption } from "./_parse.ts
 /** The router for people: endpoints and subscriptions with depths, counters, latencies. */
 export function formatRouter(s: RouterSnapshot, color: boolean): string {
   const b = (t: string) => paint(t, "bold", color);
-  const ms = (v: number | null) => (v === null ? "-" : formatDuration(v));
   const out: string[] = [];
   out.push(
     `${
@@ -39,7 +39,7 @@ export function formatRouter(s: RouterSnapshot, color: boolean): string {
   out.push(
     `${b("latency")}  ${
       [...PRIORITIES].reverse().filter((p) => s.latency[p].count > 0).map((p) =>
-        `${p} p50 ${ms(s.latency[p].p50)} p99 ${ms(s.latency[p].p99)}`
+        `${p} p50 ${formatMs(s.latency[p].p50)} p99 ${formatMs(s.latency[p].p99)}`
       ).join("   ") || "-"
     }`,
   );
@@ -79,7 +79,9 @@ function messageLine(event: string, m: MessageView | UnroutedView, color: boolea
     : "gray";
   return `${m.sentAt.slice(11, 23)} ${paint(what.padEnd(13), tone, color)} ${
     m.priority.padEnd(10)
-  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${JSON.stringify(m.payload).slice(0, 80)}${
+  } ${m.from} → ${m.recipient ?? m.to} ${m.type} ${
+    cutToWidth(JSON.stringify(m.payload), 80, false)
+  }${
     m.id === null ? paint(" (no subscriber)", "gray", color) : ` ${paint(m.id, "gray", color)}`
   }\n`;
 }
@@ -94,7 +96,7 @@ function formatDead(dead: readonly DeadLetterView[], color: boolean): string {
     { header: "TO", value: (d) => d.to },
     { header: "TYPE", value: (d) => d.type },
     { header: "PRIORITY", value: (d) => d.priority },
-    { header: "ERROR", value: (d) => (d.error ?? "").slice(0, 50) },
+    { header: "ERROR", value: (d) => cutToWidth(d.error ?? "", 50, false) },
   ], color);
 }
 

@@ -25,6 +25,7 @@ import { parseDurationOption, parseWorkers } from "./_parse.ts";
 import { loadPlan } from "./_plan.ts";
 import { RemoteLeases } from "./_remote_leases.ts";
 import { SOCKET_HELP } from "./_client.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 
 /** The `--json` document of `liminal run`. */
 export interface RunSummary {
@@ -277,7 +278,7 @@ function formatSummary(summary: RunSummary): string {
     },
     {
       header: "ERROR",
-      value: (j) => (j.state === "succeeded" ? "" : (j.error?.message ?? "").slice(0, 60)),
+      value: (j) => (j.state === "succeeded" ? "" : cutToWidth(j.error?.message ?? "", 60, false)),
     },
   ], color);
   const c = summary.counts;

@@ -60,7 +60,11 @@ export interface JobContext<P = JsonValue> {
 
 /** Options of {@link JobContext.send}. */
 export interface JobSendOptions {
-  /** @default "coordinate" */
+  /**
+   * The sent job's priority.
+   *
+   * @default "coordinate"
+   */
   priority?: Priority;
   /** Time to live. */
   ttl?: Duration;
@@ -81,10 +85,15 @@ export type Messenger = (
 
 /** What a handler knows of its job. */
 export interface RunningJobInfo {
+  /** The job's id. */
   readonly id: string;
+  /** The job's kind name. */
   readonly kind: string;
+  /** The job's priority. */
   readonly priority: Priority;
+  /** This attempt's number: 1 for the first. */
   readonly attempt: number;
+  /** How many attempts may fail before the job is dead. */
   readonly maxAttempts: number;
   /** When the job was created (epoch ms). */
   readonly createdAt: number;
@@ -94,7 +103,11 @@ export interface RunningJobInfo {
 
 /** Defaults a kind gives its jobs; a job spec may override each. */
 export interface JobKindDefaults {
-  /** @default "coordinate" */
+  /**
+   * The default priority of jobs of this kind.
+   *
+   * @default "coordinate"
+   */
   priority?: Priority;
   /** Time an attempt may take before its signal is aborted; `null` for none. @default null */
   timeout?: Duration | null;
@@ -117,6 +130,7 @@ export interface JobKindOptions<P, R> {
   kind: string;
   /** One line for `--help` and prompts. */
   description?: string;
+  /** Defaults for jobs of this kind, which a spec may override. */
   defaults?: JobKindDefaults;
   /**
    * How long a running job of this kind may show no sign of life (start, `heartbeat()`,
@@ -146,10 +160,15 @@ export interface JobKindOptions<P, R> {
 
 /** The resolved defaults of a kind. */
 export interface ResolvedKindDefaults {
+  /** Priority of a spec that names none. */
   priority: Priority;
+  /** Timeout of an attempt in ms; `null`: none. */
   timeoutMs: number | null;
+  /** How many attempts may fail before the job is dead. */
   maxAttempts: number;
+  /** The delay before each retry. */
   backoff: BackoffPolicy;
+  /** Jobs of this kind allowed to run at once; `null`: no limit. */
   concurrency: number | null;
   /** `null`: the executor's `killAfter`. */
   killAfterMs: number | null;
@@ -159,9 +178,13 @@ const JOB_KIND = Symbol.for("liminal.jobKind");
 
 /** A job kind made by {@link defineJob}. */
 export interface JobKind<P = unknown, R = unknown> {
+  /** @internal The brand that tells this kind of definition apart. */
   readonly [JOB_KIND]: true;
+  /** The kind's name, as specs write it. */
   readonly kind: string;
+  /** One line for people (`liminal jobs kinds`). */
   readonly description: string;
+  /** The kind's defaults, with every default applied. */
   readonly defaults: ResolvedKindDefaults;
   /**
    * See {@link JobKindOptions.stuckAfter}: milliseconds, `null` for never, `undefined` for
@@ -170,12 +193,21 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly stuckAfterMs: number | null | undefined;
   /** Validates a payload, throwing an `INVALID_PAYLOAD` error that names the kind. */
   parsePayload(payload: JsonValue): P;
+  /** Runs one attempt; a throw fails it, a {@link PermanentJobError} fails the job for good. */
   readonly handler: (ctx: JobContext<P>) => R | Promise<R>;
   /** See {@link JobKindOptions.killAfterOf}. */
   readonly killAfterOf: ((payload: P) => number | undefined) | undefined;
   /** See {@link JobKindOptions.dispose}. */
   readonly dispose: (() => void | Promise<void>) | undefined;
 }
+
+/**
+ * A job kind of any payload and result: what lists of kinds hold. (`JobKind` alone is
+ * `JobKind<unknown, unknown>`, which a kind with a typed payload is not, since its handler
+ * takes that payload only.)
+ */
+// deno-lint-ignore no-explicit-any
+export type AnyJobKind = JobKind<any, any>;
 
 /**
  * Throw this from a handler to fail the job for good: the attempt fails and the job is `dead`
@@ -187,6 +219,7 @@ export interface JobKind<P = unknown, R = unknown> {
  * ```
  */
 export class PermanentJobError extends Error {
+  /** Always `"PermanentJobError"`. */
   override name = "PermanentJobError";
 }
 
@@ -346,12 +379,13 @@ export function isJobKind(value: unknown): value is JobKind {
 export class JobKindRegistry {
   #kinds = new Map<string, JobKind>();
 
-  constructor(kinds: Iterable<JobKind> = []) {
+  /** A registry holding `kinds`; a duplicate name is refused. */
+  constructor(kinds: Iterable<AnyJobKind> = []) {
     for (const kind of kinds) this.register(kind);
   }
 
   /** Adds a kind. A second kind with the same name: `DUPLICATE_JOB_KIND`. */
-  register(kind: JobKind): void {
+  register(kind: AnyJobKind): void {
     if (!isJobKind(kind)) {
       throw new LiminalError("INVALID_ARGUMENT", "not a job kind: make one with defineJob()");
     }
@@ -361,10 +395,12 @@ export class JobKindRegistry {
     this.#kinds.set(kind.kind, kind);
   }
 
+  /** The kind named `name`, if registered. */
   get(name: string): JobKind | undefined {
     return this.#kinds.get(name);
   }
 
+  /** Whether a kind named `name` is registered. */
   has(name: string): boolean {
     return this.#kinds.has(name);
   }
@@ -387,6 +423,7 @@ export class JobKindRegistry {
     return [...this.#kinds.keys()].sort();
   }
 
+  /** Every registered kind, in registration order. */
   [Symbol.iterator](): IterableIterator<JobKind> {
     return this.#kinds.values();
   }

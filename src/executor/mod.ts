@@ -7,6 +7,7 @@
 export { MaintenanceExecutor } from "./executor.ts";
 export type { ExecutorEventMap } from "./events.ts";
 export {
+  type AnyJobKind,
   closest,
   defineJob,
   isJobKind,

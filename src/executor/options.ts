@@ -7,7 +7,7 @@
 import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
 import type { JobStore } from "../store/types.ts";
-import type { JobKind, Messenger } from "./job_kind.ts";
+import type { AnyJobKind, Messenger } from "./job_kind.ts";
 import type { Priority } from "../shared/priority.ts";
 
 /** Options of a `MaintenanceExecutor`. */
@@ -15,7 +15,7 @@ export interface ExecutorOptions {
   /** Where jobs live. */
   store: JobStore;
   /** The job kinds it can run. More can be registered before `start()`. */
-  kinds?: Iterable<JobKind>;
+  kinds?: Iterable<AnyJobKind>;
   /** Concurrent workers. @default 4 */
   workers?: number;
   /** A waiting job is raised one priority level per interval, up to `critical`. @default "5s" */
@@ -72,8 +72,11 @@ export interface LeaseGate {
 
 /** A job asking for leases. */
 export interface LeaseGateRequest {
+  /** Who asks: the job's holder name. */
   holder: string;
+  /** The job's priority (a higher one may preempt). */
   priority: Priority;
+  /** The job's id. */
   jobId: string;
 }
 

@@ -55,6 +55,7 @@ const MAX_KILL_GRACE_MS = 3_600_000;
 
 /** The I/O scheduling class and level of `ionice`. */
 export interface IoNice {
+  /** The I/O scheduling class (`ionice -c`). */
   class: "idle" | "best-effort" | "realtime";
   /** 0 (highest) … 7; only with `best-effort` and `realtime`. */
   level?: number;
@@ -62,11 +63,15 @@ export interface IoNice {
 
 /** The `command` job's payload. */
 export interface CommandPayload {
+  /** The program and its arguments (no shell). */
   cmd: [string, ...string[]];
+  /** Working directory (default: the runtime's). */
   cwd?: string;
+  /** Extra environment variables. */
   env?: Record<string, string>;
   /** The niceness to run at, -20 (highest priority) … 19 (lowest). */
   nice?: number;
+  /** Run the program under `ionice` with this class. */
   ionice?: IoNice;
   /** SIGTERM → SIGKILL time of this job (ms). */
   killGraceMs?: number;
@@ -74,9 +79,13 @@ export interface CommandPayload {
 
 /** What a `command` job returns. */
 export interface CommandResult {
+  /** The program's exit code. */
   code: number;
+  /** The signal that ended it, if one did. */
   signal: string | null;
+  /** The end of its standard output. */
   stdout: string;
+  /** The end of its standard error. */
   stderr: string;
 }
 

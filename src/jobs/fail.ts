@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { defineJob } from "../executor/job_kind.ts";
+import { defineJob, type JobKind } from "../executor/job_kind.ts";
 import { objectPayload } from "./_payload.ts";
 
 /** The `fail` job kind. */
-export const failJob = defineJob({
+export const failJob: JobKind<{ message: string }, never> = defineJob({
   kind: "fail",
   description: 'always fails, to try retries and dead jobs: { "message": "disk on fire" }',
   validate(payload) {

@@ -6,21 +6,25 @@
  *
  * @module
  */
-import { defineJob } from "../executor/job_kind.ts";
+import { defineJob, type JobKind } from "../executor/job_kind.ts";
 import { formatDuration, parseDuration } from "../shared/duration.ts";
 import { errorMessage } from "../shared/errors.ts";
 import { objectPayload } from "./_payload.ts";
 
 /** The `http-check` payload. */
 export interface HttpCheckPayload {
+  /** The URL to fetch. */
   url: string;
+  /** Statuses that count as healthy (default `[200]`). */
   expect: number[];
+  /** How long to wait for the answer, in ms. */
   timeoutMs: number;
+  /** The request method. */
   method: "GET" | "HEAD";
 }
 
 /** The `http-check` job kind. */
-export const httpCheckJob = defineJob({
+export const httpCheckJob: JobKind<HttpCheckPayload, { status: number; ms: number }> = defineJob({
   kind: "http-check",
   description:
     'fetches a URL, fails unless it answers in time: { "url", "expect"?: 200, "timeout"?: "10s" }',

@@ -28,11 +28,13 @@ export {
 export { ProcessGuard, type ProcessGuardOptions } from "./_process_guard.ts";
 export { failJob } from "./fail.ts";
 export { sleepJob } from "./sleep.ts";
-export { httpCheckJob } from "./http_check.ts";
+export { httpCheckJob, type HttpCheckPayload } from "./http_check.ts";
 export {
   backupJob,
+  type CheckpointMode,
   createSqliteMaintenanceJobs,
   sqliteCheckpointJob,
+  type SqliteMaintenanceJobs,
   type SqliteMaintenanceOptions,
   vacuumJob,
 } from "./sqlite_maintenance.ts";

@@ -5,14 +5,14 @@
  * @module
  */
 import { delay } from "es-toolkit";
-import { defineJob } from "../executor/job_kind.ts";
+import { defineJob, type JobKind } from "../executor/job_kind.ts";
 import { objectPayload } from "./_payload.ts";
 
 /** The longest sleep: one day. */
 const MAX_SLEEP_MS = 86_400_000;
 
 /** The `sleep` job kind. */
-export const sleepJob = defineJob({
+export const sleepJob: JobKind<{ ms: number }, { sleptMs: number }> = defineJob({
   kind: "sleep",
   description: 'waits, then succeeds: { "ms": 500 }',
   validate(payload) {

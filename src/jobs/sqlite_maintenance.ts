@@ -147,9 +147,9 @@ function pathOf(payload: Record<string, unknown>): string {
   return payload.path;
 }
 
-const MODES = ["PASSIVE", "FULL", "RESTART", "TRUNCATE"] as const;
 /** A WAL checkpoint mode. */
-export type CheckpointMode = typeof MODES[number];
+export type CheckpointMode = "PASSIVE" | "FULL" | "RESTART" | "TRUNCATE";
+const MODES: readonly CheckpointMode[] = ["PASSIVE", "FULL", "RESTART", "TRUNCATE"];
 
 /** Options of {@link createSqliteMaintenanceJobs}. */
 export interface SqliteMaintenanceOptions {
@@ -162,11 +162,14 @@ export interface SqliteMaintenanceOptions {
 
 /** The three SQLite maintenance kinds. */
 export interface SqliteMaintenanceJobs {
+  /** `sqlite-checkpoint`: checkpoints a database's WAL. */
   sqliteCheckpoint: JobKind<
     { path: string; mode: CheckpointMode },
     { busy: boolean; walPages: number; checkpointed: number }
   >;
+  /** `vacuum`: rebuilds a database file, returning its size before and after. */
   vacuum: JobKind<{ path: string }, { bytesBefore: number; bytesAfter: number }>;
+  /** `backup`: copies a database into a directory, keeping the newest `keep` copies. */
   backup: JobKind<
     { path: string; dir: string; keep: number },
     { file: string; bytes: number; removed: string[] }
@@ -283,10 +286,11 @@ export function createSqliteMaintenanceJobs(
   return { sqliteCheckpoint, vacuum, backup };
 }
 
-const unguarded = createSqliteMaintenanceJobs();
+const unguarded: SqliteMaintenanceJobs = createSqliteMaintenanceJobs();
 /** `sqlite-checkpoint`: `{ "path": "data/app.db", "mode"?: "TRUNCATE" }` (no process guard). */
-export const sqliteCheckpointJob = unguarded.sqliteCheckpoint;
+export const sqliteCheckpointJob: SqliteMaintenanceJobs["sqliteCheckpoint"] =
+  unguarded.sqliteCheckpoint;
 /** `vacuum`: `{ "path": "data/app.db" }` (no process guard). */
-export const vacuumJob = unguarded.vacuum;
+export const vacuumJob: SqliteMaintenanceJobs["vacuum"] = unguarded.vacuum;
 /** `backup`: `{ "path": "data/app.db", "dir": "backups", "keep"?: 7 }` (no process guard). */
-export const backupJob = unguarded.backup;
+export const backupJob: SqliteMaintenanceJobs["backup"] = unguarded.backup;

@@ -5,8 +5,8 @@
  */
 export {
   type LeaseEventMap,
-  LeaseManager,
-  type LeaseManagerOptions,
   type LeaseRequest,
   overlaps,
-} from "./lease_manager.ts";
+  TerritoryLeases,
+  type TerritoryLeasesOptions,
+} from "./territory_leases.ts";

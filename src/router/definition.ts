@@ -27,6 +27,7 @@ export interface EndpointDefinitionOptions {
 
 /** A checked endpoint definition. */
 export interface EndpointDefinition extends Readonly<EndpointDefinitionOptions> {
+  /** @internal The brand that tells this kind of definition apart. */
   readonly [ENDPOINT]: true;
 }
 

@@ -14,7 +14,7 @@ import type {
   ControlTarget,
   LeaseGrant,
 } from "../control/target.ts";
-import { isPreemptible } from "../leases/lease_manager.ts";
+import { isPreemptible } from "../leases/territory_leases.ts";
 import { defineSchedule, type ScheduleOptions } from "../scheduler/schedule.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
 import type { LeaseRecord } from "../store/types.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { JobKind } from "../executor/job_kind.ts";
+import type { AnyJobKind, JobKind } from "../executor/job_kind.ts";
 import type { ScheduleDefinition } from "../scheduler/schedule.ts";
 import type { EndpointDefinition } from "../router/definition.ts";
 import type { RouterOptions } from "../router/options.ts";
@@ -19,7 +19,7 @@ export interface RuntimeOptions {
   /** Where jobs live. @default a new memory store */
   store?: JobStore;
   /** Job kinds to run besides the built-in ones. */
-  jobs?: Iterable<JobKind>;
+  jobs?: Iterable<AnyJobKind>;
   /** Recurring schedules (from `--jobs` modules). */
   schedules?: Iterable<ScheduleDefinition>;
   /** Router endpoints (from `--jobs` modules). */

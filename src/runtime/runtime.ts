@@ -18,7 +18,7 @@ import { ControlServer } from "../control/server.ts";
 import { assertSocketFree, checkSocketPath } from "../control/socket.ts";
 import { MaintenanceExecutor } from "../executor/executor.ts";
 import { builtinJobs, ProcessGuard, runtimeJobs } from "../jobs/mod.ts";
-import { LeaseManager, overlaps } from "../leases/lease_manager.ts";
+import { overlaps, TerritoryLeases } from "../leases/territory_leases.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { UnifiedMessageRouter } from "../router/router.ts";
@@ -96,7 +96,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #state: RuntimeState = "created";
   readonly #store: JobStore;
   readonly #executor: MaintenanceExecutor;
-  readonly #leases: LeaseManager;
+  readonly #leases: TerritoryLeases;
   readonly #router: UnifiedMessageRouter;
   readonly #scheduler: Scheduler;
   readonly #processes: ProcessGuard;
@@ -119,6 +119,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   #stopped: Promise<void>;
   #resolveStopped!: () => void;
 
+  /** Builds the parts from `options`; nothing opens, listens or runs until `start()`. */
   constructor(options: RuntimeOptions = {}) {
     const config = resolveRuntimeConfig(options);
     this.#config = config;
@@ -134,7 +135,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       killGraceMs: config.killGraceMs,
       file: processRecordOf(store),
     });
-    this.#leases = new LeaseManager({ store, ...config.leases });
+    this.#leases = new TerritoryLeases({ store, ...config.leases });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
     const routerOptions = config.router;
@@ -212,7 +213,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
   }
 
   /** Territory leases. */
-  get leases(): LeaseManager {
+  get leases(): TerritoryLeases {
     return this.#leases;
   }
 
@@ -226,7 +227,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return this.#scheduler;
   }
 
-  /** The process groups of running `command` jobs, and their watchdog. */
+  /**
+   * The process groups of running `command` jobs, and their watchdog.
+   *
+   * @internal For the CLI and the built-in jobs; not part of the public API.
+   */
   get processes(): ProcessGuard {
     return this.#processes;
   }
@@ -236,7 +241,11 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return this.#store;
   }
 
-  /** The resolved configuration. */
+  /**
+   * The resolved configuration (every default applied).
+   *
+   * @internal For the CLI and the control server; not part of the public API.
+   */
   get config(): Readonly<RuntimeConfig> {
     return this.#config;
   }
@@ -769,6 +778,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     return this.#cluster === null ? null : structuredClone(this.#cluster);
   }
 
+  /** Runs the ordered shutdown (for `await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }

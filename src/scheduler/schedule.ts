@@ -46,11 +46,17 @@ export interface ScheduleOptions {
 
 /** A checked schedule definition. */
 export interface ScheduleDefinition {
+  /** @internal The brand that tells this kind of definition apart. */
   readonly [SCHEDULE]: true;
+  /** The schedule's unique name. */
   readonly name: string;
+  /** When it fires: an interval or a cron expression. */
   readonly timing: ScheduleTiming;
+  /** The job it enqueues each time. */
   readonly job: ScheduledJob;
+  /** What happens when the previous run's job is still live. */
   readonly overlap: OverlapPolicy;
+  /** What happens to runs missed while no runtime was up. */
   readonly missed: MissedPolicy;
 }
 

@@ -53,12 +53,15 @@ export interface SchedulerOptions {
 export interface SchedulerEventMap {
   /** A due run enqueued a job, or was skipped. */
   "schedule:fired": { name: string; dueAt: number; jobId: string | null; skipped: string | null };
+  /** A schedule was added, removed, paused or resumed. */
   "schedule:changed": { name: string; change: "added" | "removed" | "paused" | "resumed" };
 }
 
 /** The outcome of a run asked for now. */
 export interface TriggerResult {
+  /** The job enqueued, if one was. */
   jobId: string | null;
+  /** Why no job was enqueued (the previous run is still live), if so. */
   skipped: string | null;
 }
 
@@ -80,6 +83,7 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
   #running = false;
   #firing: Promise<void> | null = null;
 
+  /** A scheduler over `options.store`; nothing fires until `start()`. */
   constructor(options: SchedulerOptions) {
     this.#store = options.store;
     this.#shared = isSharedStore(options.store);

@@ -105,6 +105,11 @@ export function formatDuration(ms: number): string {
   return `${sign}${d}d${h ? ` ${h}h` : ""}`;
 }
 
+/** A duration in milliseconds for people ({@link formatDuration}), or `-` when unknown. */
+export function formatMs(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? "-" : formatDuration(ms);
+}
+
 /** A time relative to `now`, for people: `3s ago`, `in 5m`, `just now`. */
 export function formatRelative(at: number, now: number = Date.now()): string {
   const delta = at - now;

@@ -100,10 +100,14 @@ export interface LiminalErrorOptions {
  * ```
  */
 export class LiminalError extends Error {
+  /** Always `"LiminalError"`. */
   override name = "LiminalError";
+  /** The stable code a caller branches on. */
   readonly code: ErrorCode;
+  /** What to do about it, for people; `undefined`: nothing to add. */
   readonly hint: string | undefined;
 
+  /** An error with `code`; `options.cause` keeps the underlying error. */
   constructor(code: ErrorCode, message: string, options: LiminalErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;

@@ -40,8 +40,11 @@ export interface ExecutorEventMap {
     /** How long it waited in the queue. */
     waitMs: number;
   };
+  /** A running job reported progress: `done` of `total` (`null`: unknown). */
   "job:progress": { id: string; done: number; total: number | null };
+  /** A running job wrote a log line. */
   "job:log": { id: string; message: string };
+  /** An attempt succeeded: the job is done. */
   "job:succeeded": {
     id: string;
     kind: string;

@@ -70,6 +70,7 @@ export type AttemptOutcome =
 export interface AttemptError {
   /** A stable code: `JOB_TIMEOUT`, `JOB_CANCELLED`, `JOB_INTERRUPTED`, or `JOB_FAILED`. */
   code: string;
+  /** The error's message. */
   message: string;
 }
 
@@ -79,17 +80,21 @@ export interface AttemptRecord {
   attempt: number;
   /** The worker that ran it (`w1` …), or the node and worker with a shared store. */
   worker: string;
+  /** When the attempt started (epoch ms). */
   startedAt: number;
   /** `null` while the attempt runs. */
   endedAt: number | null;
   /** `null` while the attempt runs. */
   outcome: AttemptOutcome | null;
+  /** Why the attempt failed; `null` if it did not. */
   error: AttemptError | null;
 }
 
 /** Progress reported by a handler. */
 export interface JobProgress {
+  /** Units done. */
   done: number;
+  /** Units in all; `null`: unknown. */
   total: number | null;
   /** Epoch milliseconds of the report. */
   at: number;
@@ -99,6 +104,7 @@ export interface JobProgress {
 export interface JobLogLine {
   /** Epoch milliseconds. */
   at: number;
+  /** The line. */
   message: string;
 }
 
@@ -112,15 +118,19 @@ export interface BackoffPolicy {
 
 /** The resolved, storable specification of a job: every default applied. */
 export interface JobDefinition {
+  /** The job's kind name. */
   kind: string;
   /** The payload as JSON text (at most 1 MiB). */
   payload: string;
+  /** The job's priority. */
   priority: Priority;
   /** `null`: no timeout. */
   timeoutMs: number | null;
   /** How many attempts may fail before the job is dead. */
   maxAttempts: number;
+  /** The delay before each retry. */
   backoff: BackoffPolicy;
+  /** While a job with this key is live, enqueuing the same key returns it; `null`: none. */
   uniqueKey: string | null;
   /** Territory leases the job must hold to run (empty: none). */
   leases: string[];
@@ -133,8 +143,11 @@ export interface JobDefinition {
  * store's verbs.
  */
 export interface JobRecord extends JobDefinition {
+  /** The job's id (time-ordered: newer ids sort after older ones). */
   readonly id: string;
+  /** Where the job is in its life. */
   state: JobState;
+  /** When the job was enqueued (epoch ms). */
   createdAt: number;
   /** When the job may run (for `scheduled` jobs) or became runnable. */
   runAt: number;
@@ -142,11 +155,13 @@ export interface JobRecord extends JobDefinition {
   readyAt: number | null;
   /** Its place in the queue: increases every time a job enters `queued`. */
   seq: number;
+  /** Every attempt so far, oldest first. */
   attempts: AttemptRecord[];
   /** Failed attempts (failures and timeouts) counted against `maxAttempts` since the last retry. */
   failures: number;
   /** Attempts cut short by a shutdown or crash (they do not count against `maxAttempts`). */
   interruptions: number;
+  /** The last progress reported, if any. */
   progress: JobProgress | null;
   /** The last lines the handler logged (at most {@link MAX_LOG_LINES}). */
   logs: JobLogLine[];
@@ -154,7 +169,9 @@ export interface JobRecord extends JobDefinition {
   result: string | null;
   /** The last attempt's error. */
   lastError: AttemptError | null;
+  /** When the job reached a final state (epoch ms); `null` while live. */
   finishedAt: number | null;
+  /** When the record last changed (epoch ms). */
   updatedAt: number;
 }
 
@@ -163,29 +180,49 @@ export const MAX_LOG_LINES = 100;
 
 /** A job as the control API, `--json` output and the TUI show it: times as ISO-8601 text. */
 export interface JobSnapshot {
+  /** The job's id. */
   id: string;
+  /** The job's kind name. */
   kind: string;
+  /** Where the job is in its life. */
   state: JobState;
+  /** The job's priority. */
   priority: Priority;
+  /** The payload. */
   payload: JsonValue;
+  /** The job's unique key, if it has one. */
   uniqueKey: string | null;
+  /** Territory leases the job holds while it runs. */
   leases: string[];
+  /** Timeout of an attempt in ms; `null`: none. */
   timeoutMs: number | null;
+  /** How many attempts may fail before the job is dead. */
   maxAttempts: number;
+  /** The delay before each retry. */
   backoff: BackoffPolicy;
+  /** When the job was enqueued (ISO 8601). */
   createdAt: string;
+  /** When it may run (ISO 8601). */
   runAt: string;
+  /** When it last entered `queued` (ISO 8601), if it did. */
   readyAt: string | null;
+  /** When it reached a final state (ISO 8601); `null` while live. */
   finishedAt: string | null;
+  /** When it last changed (ISO 8601). */
   updatedAt: string;
   /** Attempts made so far. */
   attempt: number;
   /** Failed attempts counted against `maxAttempts` since the last retry. */
   failures: number;
+  /** Every attempt so far, oldest first. */
   attempts: AttemptSnapshot[];
+  /** The last progress reported, if any (`at`: ISO 8601). */
   progress: { done: number; total: number | null; at: string } | null;
+  /** The job's log lines, oldest first (`at`: ISO 8601). */
   logs: { at: string; message: string }[];
+  /** What the handler returned, once succeeded; `null` before. */
   result: JsonValue;
+  /** The last attempt's error, if any. */
   error: AttemptError | null;
 }
 
@@ -201,12 +238,19 @@ export function presentError(job: JobSnapshot): AttemptError | null {
 
 /** An attempt as {@link JobSnapshot} shows it. */
 export interface AttemptSnapshot {
+  /** The attempt's number: 1 for the first. */
   attempt: number;
+  /** The worker that ran it. */
   worker: string;
+  /** When it started (ISO 8601). */
   startedAt: string;
+  /** When it ended (ISO 8601); `null` while it runs. */
   endedAt: string | null;
+  /** How long it ran, once ended. */
   durationMs: number | null;
+  /** How it ended; `null` while it runs. */
   outcome: AttemptOutcome | null;
+  /** Why it failed, if it did. */
   error: AttemptError | null;
 }
 

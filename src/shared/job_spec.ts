@@ -17,7 +17,11 @@ export interface JobSpec {
   kind: string;
   /** JSON, at most 1 MiB serialised. @default null */
   payload?: JsonValue;
-  /** @default the kind's, else "coordinate" */
+  /**
+   * The job's priority.
+   *
+   * @default the kind's, else "coordinate"
+   */
   priority?: Priority;
   /** Run no sooner than this long from now. Exclusive with `runAt`. */
   delay?: Duration;
@@ -37,10 +41,13 @@ export interface JobSpec {
 
 /** What `enqueue` did. */
 export interface EnqueueResult {
+  /** The job's id (the existing job's, when `created` is false). */
   id: string;
+  /** The job's kind. */
   kind: string;
   /** `false` when a live job with the same unique key was returned instead. */
   created: boolean;
+  /** The job's state right after the enqueue. */
   state: JobState;
 }
 

@@ -105,7 +105,9 @@ export interface MessageView {
 /** A publish that reached nobody (no message was made, so it has no id or state). */
 export interface UnroutedView
   extends Pick<MessageView, "from" | "to" | "type" | "priority" | "payload" | "sentAt"> {
+  /** Always `null`: no message was made. */
   id: null;
+  /** Always `null`: nobody received it. */
   recipient: null;
 }
 

@@ -20,27 +20,43 @@ export type MissedPolicy = "skip" | "run-once";
 
 /** The job a schedule enqueues on each run. */
 export interface ScheduledJob {
+  /** The kind of the job to enqueue. */
   kind: string;
+  /** Its payload. */
   payload: JsonValue;
+  /** Its priority (default: the kind's). */
   priority?: Priority;
+  /** Its timeout (default: the kind's); `null`: none. */
   timeout?: string | number | null;
+  /** Its attempts (default: the kind's). */
   attempts?: number;
+  /** Territory leases it must hold to run. */
   leases?: string[];
 }
 
 /** A schedule as people see it. */
 export interface ScheduleSnapshot {
+  /** The schedule's unique name. */
   name: string;
   /** `module`: declared with defineSchedule in a --jobs module; `api`: added at run time. */
   source: "module" | "api";
+  /** The interval in ms, for an `every` schedule. */
   every: number | null;
+  /** The cron expression, for a cron schedule. */
   cron: string | null;
+  /** The cron expression's time zone; `null`: none given, or not a cron schedule. */
   timezone: string | null;
+  /** The job it enqueues. */
   job: ScheduledJob;
+  /** What happens when the previous run's job is still live. */
   overlap: OverlapPolicy;
+  /** What happens to runs missed while no runtime was up. */
   missed: MissedPolicy;
+  /** Whether it is paused. */
   paused: boolean;
+  /** When it fires next (ISO 8601); `null`: not due again. */
   nextRunAt: string | null;
+  /** Its last run, if it ran (`dueAt`: ISO 8601). */
   lastRun: {
     dueAt: string;
     /** The job it enqueued, if it did. */
@@ -52,15 +68,21 @@ export interface ScheduleSnapshot {
     /** How late the job started after its due time. */
     lateMs: number | null;
   } | null;
+  /** How many times it fired. */
   runs: number;
 }
 
 /** A territory lease as people see it. */
 export interface LeaseSnapshot {
+  /** The resource held. */
   resource: string;
+  /** Who holds it. */
   holder: string;
+  /** The holder's priority. */
   priority: Priority;
+  /** When it was taken (ISO 8601). */
   acquiredAt: string;
+  /** When it ends unless renewed (ISO 8601). */
   expiresAt: string;
   /** Milliseconds left. */
   leftMs: number;

@@ -11,18 +11,27 @@ import type { RouterSnapshot } from "./router_snapshot.ts";
 
 /** Latency percentiles in milliseconds; `null` before anything was measured. */
 export interface LatencySummary {
+  /** How many were measured. */
   count: number;
+  /** Median. */
   p50: number | null;
+  /** 95th percentile. */
   p95: number | null;
+  /** 99th percentile. */
   p99: number | null;
+  /** Largest. */
   max: number | null;
+  /** Mean. */
   mean: number | null;
 }
 
 /** Finished attempts per second. */
 export interface ThroughputSummary {
+  /** Over the last second. */
   perSecond1s: number;
+  /** Over the last 10 seconds. */
   perSecond10s: number;
+  /** Over the last minute. */
   perSecond60s: number;
   /** Attempts finished in each of the last 60 seconds, oldest first. */
   lastMinute: number[];
@@ -33,7 +42,9 @@ export type WorkerState = "idle" | "busy" | "stuck";
 
 /** One worker of the executor. */
 export interface WorkerSnapshot {
+  /** The worker's id (`w1`, `w2`, …). */
   id: string;
+  /** Idle, busy, or busy without a sign of life for too long. */
   state: WorkerState;
   /** The job it runs, if busy. */
   job: {
@@ -49,12 +60,15 @@ export interface WorkerSnapshot {
   } | null;
   /** Milliseconds since its job last showed life (start, heartbeat, progress or log). */
   silentMs: number | null;
+  /** Attempts it finished with success. */
   done: number;
+  /** Attempts it finished with a failure. */
   failed: number;
 }
 
 /** A problem worth a person's attention. */
 export interface Warning {
+  /** What kind of problem, stable for machines. */
   code:
     | "WORKER_STUCK"
     | "HANDLER_ABANDONED"
@@ -64,8 +78,11 @@ export interface Warning {
     | "JOB_SLOWER_THAN_USUAL"
     | "RETRY_STORM"
     | "EVENT_LOOP_BLOCKED";
+  /** The problem, for people. */
   message: string;
+  /** The job concerned, if one is. */
   jobId?: string;
+  /** The worker concerned, if one is. */
   workerId?: string;
   /** For queue warnings: the priority concerned. */
   priority?: Priority;
@@ -73,7 +90,9 @@ export interface Warning {
 
 /** Depth of the queue for one priority. */
 export interface PriorityDepth {
+  /** Jobs ready to run. */
   queued: number;
+  /** Jobs waiting for their run time. */
   scheduled: number;
   /** How long the oldest queued job of this priority has waited, in ms. */
   oldestWaitMs: number | null;
@@ -81,19 +100,26 @@ export interface PriorityDepth {
 
 /** Running totals since the executor started. */
 export interface ExecutorTotals {
+  /** Jobs enqueued. */
   enqueued: number;
+  /** Attempts started. */
   started: number;
+  /** Jobs that succeeded. */
   succeeded: number;
   /** Attempts that failed or timed out (retried or not). */
   failedAttempts: number;
+  /** Failed attempts retried. */
   retried: number;
+  /** Attempts that timed out. */
   timedOut: number;
   /**
    * Jobs that ended `dead`: attempts used up, a permanent error (`PermanentJobError`, an
    * unknown kind, a bad payload) or interrupted too often.
    */
   dead: number;
+  /** Jobs cancelled. */
   cancelled: number;
+  /** Attempts cut short by a shutdown or crash. */
   interrupted: number;
   /** Handlers that did not settle after their signal and were left behind. */
   abandoned: number;
@@ -104,16 +130,24 @@ export type IntakeState = "open" | "paused" | "closed";
 
 /** The executor at one moment. */
 export interface ExecutorSnapshot {
+  /** Whether the executor takes new jobs. */
   intake: IntakeState;
+  /** Every worker. */
   workers: WorkerSnapshot[];
+  /** Queue depth per priority. */
   queue: {
     byPriority: Record<Priority, PriorityDepth>;
     byState: Record<JobState, number>;
   };
+  /** Attempts finished per second. */
   throughput: ThroughputSummary;
+  /** How long jobs waited from ready to start. */
   waitMs: LatencySummary;
+  /** How long attempts ran. */
   runMs: LatencySummary;
+  /** Running totals since start. */
   totals: ExecutorTotals;
+  /** Problems worth a person's attention now. */
   warnings: Warning[];
 }
 
@@ -137,7 +171,9 @@ export type ShutdownPhase = typeof SHUTDOWN_PHASES[number];
 export interface ShutdownPhaseEvent {
   /** 1 to 6, as the architecture map numbers them. */
   index: number;
+  /** The phase. */
   phase: ShutdownPhase;
+  /** What happened to it. */
   status: "started" | "finished" | "skipped" | "failed";
   /** Set when finished. */
   durationMs?: number;
@@ -157,6 +193,7 @@ export interface ShutdownReport {
   durable: boolean;
   /** Whether a second signal forced it. */
   forced: boolean;
+  /** How long the whole shutdown took. */
   durationMs: number;
   /** Errors of phases that failed (the others still ran). */
   errors: string[];
@@ -166,6 +203,7 @@ export interface ShutdownReport {
 export interface ShutdownProgress {
   /** The phase under way, or `null` once over. */
   phase: ShutdownPhase | null;
+  /** When the shutdown started (ISO 8601). */
   startedAt: string;
   /** The grace period running jobs get. */
   graceMs: number;
@@ -173,16 +211,21 @@ export interface ShutdownProgress {
   drainDeadline: string | null;
   /** Every phase event so far, in order. */
   phases: ShutdownPhaseEvent[];
+  /** Whether it was forced (a second signal, or the grace ran out). */
   forced: boolean;
+  /** The report, once over. */
   report: ShutdownReport | null;
 }
 
-/** The runtime at one moment. */
 /** A runtime sharing a store with others (a node of the cluster). */
 export interface NodeInfo {
+  /** The node's id. */
   id: string;
+  /** The host it runs on. */
   host: string;
+  /** Its process id. */
   pid: number;
+  /** Its liminal version. */
   version: string;
   /** Epoch ms. */
   startedAt: number;
@@ -210,15 +253,25 @@ export interface ClusterSnapshot {
   error: string | null;
 }
 
+/** The runtime at one moment: what `liminal status --json`, the dashboard and the control API show. */
 export interface RuntimeSnapshot {
+  /** Where the runtime is in its life. */
   state: RuntimeState;
+  /** Its process id. */
   pid: number;
+  /** Its liminal version. */
   version: string;
+  /** When it started (ISO 8601); `null` before. */
   startedAt: string | null;
+  /** How long it has run. */
   uptimeMs: number;
+  /** Its store. */
   store: { kind: string; location: string; durable: boolean };
+  /** The control socket's path; `null`: none. */
   socket: string | null;
+  /** The registered job kinds. */
   kinds: string[];
+  /** The executor. */
   executor: ExecutorSnapshot;
   /** The event loop: how late timers fire (a blocked loop delays every job). */
   health: { loopLagMs: number; loopLagMax10sMs: number };
@@ -230,5 +283,6 @@ export interface RuntimeSnapshot {
   router: RouterSnapshot;
   /** With a store shared by several runtimes: the cluster; else `null`. */
   cluster: ClusterSnapshot | null;
+  /** The shutdown under way, if one is. */
   shutdown: ShutdownProgress | null;
 }

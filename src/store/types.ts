@@ -26,7 +26,9 @@ import type {
 
 /** A job to insert: its definition, id and times. */
 export interface NewJob extends JobDefinition {
+  /** The job's id. */
   id: string;
+  /** When it was enqueued (epoch ms). */
   createdAt: number;
   /** At or before the insert time: the job is `queued`; later: `scheduled`. */
   runAt: number;
@@ -37,10 +39,13 @@ export interface NewJob extends JobDefinition {
  * priority; the store hands them out oldest first (`seq` order).
  */
 export interface ReadyEntry {
+  /** The job's id. */
   readonly id: string;
+  /** The job's kind name. */
   readonly kind: string;
   /** The job's own priority level (0 `info` … 4 `override`). */
   readonly level: number;
+  /** Its order within its priority: lower runs first. */
   readonly seq: number;
   /** When it entered `queued` (epoch ms): aging counts from here. */
   readonly readyAt: number;
@@ -54,6 +59,7 @@ export interface InsertResult {
   id: string;
   /** `false` when an existing job with the same unique key was returned instead. */
   created: boolean;
+  /** The job's state after the insert. */
   state: JobState;
   /** Set when the job was created `queued`. */
   entry: ReadyEntry | null;
@@ -61,7 +67,9 @@ export interface InsertResult {
 
 /** A job a worker claimed: what the executor needs to run one attempt of it. */
 export interface ClaimedJob extends JobDefinition {
+  /** The job's id. */
   readonly id: string;
+  /** When it was enqueued (epoch ms). */
   readonly createdAt: number;
   /** The attempt just opened: 1 for the first. */
   readonly attempt: number;
@@ -73,9 +81,11 @@ export interface ClaimedJob extends JobDefinition {
 
 /** A worker's claim of a queued job. */
 export interface ClaimRequest {
+  /** The job to claim. */
   id: string;
   /** The worker that will run it. */
   worker: string;
+  /** When (epoch ms). */
   at: number;
   /** The job's kind (stores shared by several runtimes enforce `limit` per kind). */
   kind?: string;
@@ -95,14 +105,19 @@ export type NextState = "succeeded" | "scheduled" | "queued" | "dead" | "cancell
 
 /** The end of an attempt, as the executor decided it. */
 export interface Settlement {
+  /** The job's id. */
   id: string;
   /** The attempt number that ended. */
   attempt: number;
+  /** When the attempt ended (epoch ms). */
   endedAt: number;
+  /** How it ended. */
   outcome: AttemptOutcome;
+  /** Why it failed, if it did. */
   error: AttemptError | null;
   /** The result as JSON text (on success). */
   result: string | null;
+  /** The job's next state. */
   next: NextState;
   /** For `next: "scheduled"`: when to run again. */
   runAt?: number;
@@ -110,7 +125,9 @@ export interface Settlement {
 
 /** Filter of {@link JobStore.list}. */
 export interface JobFilter {
+  /** Only jobs in this state. */
   state?: JobState;
+  /** Only jobs of this kind. */
   kind?: string;
   /** At most this many, newest first. @default 50 */
   limit?: number;
@@ -118,13 +135,17 @@ export interface JobFilter {
 
 /** How many jobs are in each state, and how many are queued or scheduled per priority. */
 export interface JobCounts {
+  /** Jobs per state. */
   byState: Record<JobState, number>;
+  /** Queued jobs per priority. */
   queuedByPriority: Record<Priority, number>;
+  /** Scheduled jobs per priority. */
   scheduledByPriority: Record<Priority, number>;
 }
 
 /** What kind of store this is and where it keeps jobs. */
 export interface StoreInfo {
+  /** Which store. */
   kind: "memory" | "sqlite" | "postgres";
   /** A path, URL (without password) or `:memory:`. */
   location: string;
@@ -138,50 +159,73 @@ export interface PruneOptions {
   finishedBefore?: number;
   /** Keep at most this many finished jobs (the newest). */
   keep?: number;
-  /** Remove at most this many in one call. */
+  /** Remove at most this many in one call. @default 1000 */
   limit?: number;
 }
 
 /** A recurring schedule as the store keeps it. Times are epoch ms. */
 export interface ScheduleRecord {
+  /** The schedule's unique name. */
   name: string;
+  /** Where it was defined: a `--jobs` module or the API (`schedules add`). */
   source: "module" | "api";
+  /** When it fires. */
   timing: ScheduleTiming;
+  /** The job it enqueues. */
   job: ScheduledJob;
+  /** What happens when the previous run's job is still live. */
   overlap: OverlapPolicy;
+  /** What happens to runs missed while no runtime was up. */
   missed: MissedPolicy;
+  /** Whether it is paused. */
   paused: boolean;
   /** The next due time, or `null` while paused or when none is left. */
   nextDueAt: number | null;
+  /** The due time of its last run (epoch ms), if it ran. */
   lastDueAt: number | null;
+  /** The job its last run enqueued, if any. */
   lastJobId: string | null;
   /** Why the last due run enqueued nothing. */
   lastSkipped: string | null;
+  /** How many times it fired. */
   runs: number;
+  /** When it was created (epoch ms). */
   createdAt: number;
+  /** When it last changed (epoch ms). */
   updatedAt: number;
 }
 
 /** What one run of a schedule changes. */
 export interface ScheduleRun {
+  /** The due time of this run (epoch ms). */
   lastDueAt: number;
+  /** When it is due next (epoch ms); `null`: never. */
   nextDueAt: number | null;
+  /** The job this run enqueued, if any. */
   lastJobId: string | null;
+  /** Why this run enqueued nothing, if so. */
   lastSkipped: string | null;
+  /** How many times it fired, this run included. */
   runs: number;
+  /** When this was written (epoch ms). */
   at: number;
 }
 
 /** A territory lease as the store keeps it. Times are epoch ms. */
 export interface LeaseRecord {
+  /** The resource held. */
   resource: string;
+  /** Who holds it. */
   holder: string;
   /** Changes on every acquisition: a release or renewal must name it. */
   token: string;
+  /** The holder's priority. */
   priority: Priority;
   /** The job holding it, when a job does. */
   jobId: string | null;
+  /** When it was taken (epoch ms). */
   acquiredAt: number;
+  /** When it ends unless renewed (epoch ms). */
   expiresAt: number;
 }
 
@@ -193,6 +237,7 @@ export interface LeaseRecord {
  * `STORE_FULL`.
  */
 export interface JobStore {
+  /** Which store, where, and whether it survives a restart. */
   readonly info: StoreInfo;
   /**
    * How many ready jobs per priority the executor should keep in memory. `Infinity` for a
@@ -240,8 +285,11 @@ export interface JobStore {
    * `interrupted` and the job queued again. Returns how many.
    */
   recoverInterrupted(at: number): Promise<number>;
+  /** The job `id`, or `null`. */
   get(id: string): Promise<JobRecord | null>;
+  /** Jobs matching `filter`, newest first. */
   list(filter?: JobFilter): Promise<JobRecord[]>;
+  /** Jobs per state, and queued/scheduled jobs per priority. */
   counts(): Promise<JobCounts>;
   /** Removes finished jobs by age and count. Returns how many. */
   prune(options: PruneOptions): Promise<number>;
@@ -303,7 +351,9 @@ export interface JobStore {
 
 /** A lease removed because another preempts it: its resource and token. */
 export interface LeaseVictim {
+  /** The lease's resource. */
   resource: string;
+  /** The lease's token. */
   token: string;
 }
 

@@ -9,6 +9,7 @@ import { useCallback, useMemo, useRef, useState } from "react";
 import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { ViewKind } from "../shared/view.ts";
+import { cutToWidth } from "../shared/text_width.ts";
 
 const PRIORITY_CHOICES: readonly Priority[] = [
   "coordinate",
@@ -43,7 +44,7 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
   const kindOptions = useMemo(
     () =>
       kinds.map((k) => ({
-        label: `${k.kind}  ${k.description}`.slice(0, 70),
+        label: cutToWidth(`${k.kind}  ${k.description}`, 70, false),
         value: k.kind,
       })),
     [kinds],

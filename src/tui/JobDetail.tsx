@@ -7,7 +7,7 @@
 import { Box, Text } from "ink";
 import type { JobSnapshot } from "../shared/job.ts";
 import { maskPayload } from "../shared/secrets.ts";
-import { cell, ms } from "./format.ts";
+import { cell, formatMs } from "./format.ts";
 
 /** Props of {@link JobDetail}. */
 export interface JobDetailProps {
@@ -27,7 +27,7 @@ export function JobDetail({ job, rows }: JobDetailProps) {
       <Text>
         <Text bold>{job.kind}</Text> · {job.state} · {job.priority} · attempt{" "}
         {job.attempt}/{job.maxAttempts}
-        {job.timeoutMs === null ? "" : ` · timeout ${ms(job.timeoutMs)}`}
+        {job.timeoutMs === null ? "" : ` · timeout ${formatMs(job.timeoutMs)}`}
         {job.uniqueKey === null ? "" : ` · key ${job.uniqueKey}`}
       </Text>
       <Text wrap="truncate">payload {JSON.stringify(maskPayload(job.payload))}</Text>
@@ -46,7 +46,7 @@ export function JobDetail({ job, rows }: JobDetailProps) {
         <Text key={a.attempt} wrap="truncate">
           <Text dimColor>#{a.attempt} {cell(a.worker, 4)}</Text>{" "}
           <Text>{cell(a.outcome ?? "running", 12)}</Text>
-          <Text>{cell(a.durationMs === null ? "" : ms(a.durationMs), 8, "right")}</Text>
+          <Text>{cell(a.durationMs === null ? "" : formatMs(a.durationMs), 8, "right")}</Text>
           <Text color="red">{"  "}{a.error?.message ?? ""}</Text>
         </Text>
       ))}

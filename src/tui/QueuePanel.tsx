@@ -7,7 +7,7 @@
 import { Text } from "ink";
 import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { RuntimeSnapshot } from "../shared/snapshot.ts";
-import { cell, fg, ms, sparkline } from "./format.ts";
+import { cell, fg, formatMs, sparkline } from "./format.ts";
 import { Panel } from "./Panel.tsx";
 
 /** Props of {@link QueuePanel}. */
@@ -41,7 +41,7 @@ export function QueuePanel({ snapshot, history, width }: QueuePanelProps) {
             <Text color="cyan">{" "}{sparkline(history[priority], spark)}</Text>
             <Text {...fg(starving.has(priority) ? "red" : undefined)} bold={starving.has(priority)}>
               {" "}
-              {cell(waiting === null ? "-" : ms(waiting), 7, "right")}
+              {cell(waiting === null ? "-" : formatMs(waiting), 7, "right")}
               {starving.has(priority) ? " starving" : ""}
             </Text>
           </Text>

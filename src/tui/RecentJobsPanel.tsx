@@ -5,7 +5,7 @@
  */
 import { Text } from "ink";
 import { type JobSnapshot, presentError } from "../shared/job.ts";
-import { cell, ms, shortId } from "./format.ts";
+import { cell, formatMs, shortId } from "./format.ts";
 import { Panel } from "./Panel.tsx";
 
 /** Props of {@link RecentJobsPanel}. */
@@ -30,7 +30,7 @@ const STATE_COLOR: Record<string, string> = {
 /** Time spent in attempts; a running attempt counts up to `now`. */
 function duration(job: JobSnapshot, now: number | undefined): string {
   if (job.attempts.length === 0) return "-";
-  return ms(job.attempts.reduce((sum, a) => {
+  return formatMs(job.attempts.reduce((sum, a) => {
     if (a.durationMs !== null) return sum + a.durationMs;
     return now === undefined ? sum : sum + Math.max(0, now - Date.parse(a.startedAt));
   }, 0));

@@ -8,7 +8,7 @@ import { Text } from "ink";
 import { formatDuration } from "../shared/duration.ts";
 import { SHUTDOWN_PHASES, type ShutdownPhaseEvent } from "../shared/snapshot.ts";
 import type { RuntimeSnapshot } from "../shared/snapshot.ts";
-import { cell, ms, shortId } from "./format.ts";
+import { cell, formatMs, shortId } from "./format.ts";
 import { Panel } from "./Panel.tsx";
 
 /** Props of {@link ShutdownPanel}. */
@@ -68,7 +68,7 @@ export function ShutdownPanel({ snapshot, now, remote = false }: ShutdownPanelPr
             <Text>{cell(`${i + 1} ${phase}`, 18)}</Text>
             <Text color={color}>{cell(status, 9)}</Text>
             <Text dimColor>
-              {cell(event?.durationMs === undefined ? "" : ms(event.durationMs), 8, "right")}
+              {cell(event?.durationMs === undefined ? "" : formatMs(event.durationMs), 8, "right")}
             </Text>
             <Text dimColor>{"  "}{event?.detail ?? ""}</Text>
           </Text>
@@ -87,7 +87,7 @@ export function ShutdownPanel({ snapshot, now, remote = false }: ShutdownPanelPr
       {draining.slice(0, 4).map((w) => (
         <Text key={w.id} dimColor wrap="truncate">
           {"  "}
-          {w.id} {w.job?.kind} {shortId(w.job?.id ?? "")} {ms(w.job?.elapsedMs)}
+          {w.id} {w.job?.kind} {shortId(w.job?.id ?? "")} {formatMs(w.job?.elapsedMs)}
           {w.job?.aborting ? ` (aborting: ${w.job.aborting})` : ""}
         </Text>
       ))}

@@ -6,7 +6,7 @@
  */
 import { Text } from "ink";
 import type { RuntimeSnapshot } from "../shared/snapshot.ts";
-import { ms, sparkline } from "./format.ts";
+import { formatMs, sparkline } from "./format.ts";
 import { Panel } from "./Panel.tsx";
 
 /** Props of {@link ThroughputPanel}. */
@@ -33,15 +33,17 @@ export function ThroughputPanel({ snapshot, width }: ThroughputPanelProps) {
       <Text wrap="truncate">
         <Text dimColor>{"wait "}</Text>
         {"p50 "}
-        <Text bold>{ms(ex?.waitMs.p50)}</Text> p99 <Text bold>{ms(ex?.waitMs.p99)}</Text>
+        <Text bold>{formatMs(ex?.waitMs.p50)}</Text> p99{" "}
+        <Text bold>{formatMs(ex?.waitMs.p99)}</Text>
       </Text>
       <Text wrap="truncate">
         <Text dimColor>{"run  "}</Text>
         {"p50 "}
-        <Text bold>{ms(ex?.runMs.p50)}</Text> p99 <Text bold>{ms(ex?.runMs.p99)}</Text>
+        <Text bold>{formatMs(ex?.runMs.p50)}</Text> p99 <Text bold>{formatMs(ex?.runMs.p99)}</Text>
       </Text>
       <Text wrap="truncate" dimColor>
-        loop lag {ms(snapshot?.health.loopLagMs)} (max {ms(snapshot?.health.loopLagMax10sMs)})
+        loop lag {formatMs(snapshot?.health.loopLagMs)} (max{" "}
+        {formatMs(snapshot?.health.loopLagMax10sMs)})
       </Text>
     </Panel>
   );

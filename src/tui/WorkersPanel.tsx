@@ -6,7 +6,7 @@
  */
 import { Text } from "ink";
 import type { RuntimeSnapshot, WorkerSnapshot } from "../shared/snapshot.ts";
-import { cell, fg, ms, shortId } from "./format.ts";
+import { cell, fg, formatMs, shortId } from "./format.ts";
 import { Panel } from "./Panel.tsx";
 
 /** Props of {@link WorkersPanel}. */
@@ -51,7 +51,7 @@ export function WorkersPanel({ snapshot, focused, selected, rows }: WorkersPanel
             <Text>{cell(job ? job.kind : "", 14)}</Text>
             <Text dimColor>{cell(job ? shortId(job.id) : "", 14)}</Text>
             <Text {...fg(slow.has(w.id) ? "yellow" : undefined)}>
-              {cell(job ? ms(job.elapsedMs) : "", 8, "right")}
+              {cell(job ? formatMs(job.elapsedMs) : "", 8, "right")}
             </Text>
             <Text>{" "}{cell(progressText(w), 16)}</Text>
             <Text>{cell(`✓${w.done}`, 8, "right")}</Text>

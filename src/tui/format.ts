@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { formatDuration } from "../shared/duration.ts";
+import { cutToWidth, padToWidth } from "../shared/text_width.ts";
 
 const BARS = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
 
@@ -19,16 +19,11 @@ export function sparkline(values: readonly number[], width: number): string {
   return line.padStart(width, " ");
 }
 
-/** Milliseconds for people, or "-". */
-export function ms(value: number | null | undefined): string {
-  return value === null || value === undefined ? "-" : formatDuration(value);
-}
+export { formatMs } from "../shared/duration.ts";
 
-/** Cuts `text` to `width` columns, with an ellipsis. */
+/** Cuts `text` to `width` terminal columns, with an ellipsis (CJK and emoji take two). */
 export function fit(text: string, width: number): string {
-  if (width <= 0) return "";
-  if (text.length <= width) return text;
-  return width <= 1 ? text.slice(0, width) : `${text.slice(0, width - 1)}…`;
+  return cutToWidth(text, width);
 }
 
 /** A short job id: its first 8 and last 4 characters. */
@@ -36,10 +31,9 @@ export function shortId(id: string): string {
   return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
 }
 
-/** Pads or cuts to exactly `width` columns. */
+/** Pads or cuts to exactly `width` terminal columns. */
 export function cell(text: string, width: number, align: "left" | "right" = "left"): string {
-  const cut = fit(text, width);
-  return align === "right" ? cut.padStart(width) : cut.padEnd(width);
+  return padToWidth(fit(text, width), width, align);
 }
 
 /** Ink's `color` prop, or none: spread it (`<Text {...fg(c)}>`). */

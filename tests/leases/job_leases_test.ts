@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { defineJob, type JobKind, MaintenanceExecutor } from "../../src/executor/mod.ts";
-import { LeaseManager } from "../../src/leases/mod.ts";
+import { TerritoryLeases } from "../../src/leases/mod.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { MemoryStore } from "../../src/store/mod.ts";
 import { type FakeClock, installFakeTime, settle } from "../_support/fake_time.ts";
@@ -38,7 +38,10 @@ const work = defineJob({
 async function setup(clock: FakeClock, defaultTtl?: string) {
   const store = new MemoryStore();
   await store.open();
-  const leases = new LeaseManager({ store, ...(defaultTtl === undefined ? {} : { defaultTtl }) });
+  const leases = new TerritoryLeases({
+    store,
+    ...(defaultTtl === undefined ? {} : { defaultTtl }),
+  });
   await leases.start();
   const executor = new MaintenanceExecutor({
     store,

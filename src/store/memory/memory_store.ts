@@ -11,7 +11,6 @@
 import { LiminalError } from "../../shared/errors.ts";
 import {
   FINAL_STATES,
-  JOB_STATES,
   type JobLogLine,
   type JobProgress,
   type JobRecord,
@@ -19,6 +18,18 @@ import {
   MAX_LOG_LINES,
 } from "../../shared/job.ts";
 import { PRIORITIES, type Priority, priorityLevel } from "../../shared/priority.ts";
+import { StateCounts } from "../_counts.ts";
+import {
+  assertRetryable,
+  cancelAction,
+  CANCELLED_BEFORE_RUN,
+  countsAsFailure,
+  countsAsInterruption,
+  INTERRUPTED_BY_STOP,
+  jobNotFound,
+  LIVE,
+  uniqueKeyHeld,
+} from "../_rules.ts";
 import type {
   ClaimedJob,
   ClaimRequest,
@@ -47,21 +58,29 @@ export interface MemoryStoreOptions {
   maxFinished?: number;
 }
 
-const STATE_INDEX: Readonly<Record<JobState, number>> = Object.fromEntries(
-  JOB_STATES.map((state, i) => [state, i]),
-) as Record<JobState, number>;
-
-const LIVE_STATES: ReadonlySet<JobState> = new Set(["scheduled", "queued", "running"]);
+/** Jobs `prune` removes at most in one call when no limit is given (as the SQL stores). */
+const DEFAULT_PRUNE_LIMIT = 1_000;
 
 interface FinishedMark {
   id: string;
   finishedAt: number;
 }
 
-/** A {@link JobStore} in this process's memory. */
+/**
+ * A {@link JobStore} in this process's memory: the runtime's default, and the store for tests.
+ * Nothing survives the process.
+ *
+ * @example
+ * ```ts
+ * import { MaintenanceExecutor, MemoryStore } from "liminal";
+ *
+ * const executor = new MaintenanceExecutor({ store: new MemoryStore({ maxFinished: 1_000 }) });
+ * ```
+ */
 export class MemoryStore implements JobStore {
+  /** Always memory: not durable. */
   readonly info: StoreInfo = { kind: "memory", location: ":memory:", durable: false };
-  readonly windowHint = Number.POSITIVE_INFINITY;
+  readonly windowHint: number = Number.POSITIVE_INFINITY;
 
   #jobs = new Map<string, JobRecord>();
   #unique = new Map<string, string>();
@@ -70,13 +89,13 @@ export class MemoryStore implements JobStore {
   #finished: FinishedMark[] = [];
   #finishedHead = 0;
   #seq = 0;
-  /** counts[state][level] */
-  #counts: number[][] = JOB_STATES.map(() => PRIORITIES.map(() => 0));
+  #counts = new StateCounts();
   #maxFinished: number;
   #open = false;
   #schedules = new Map<string, ScheduleRecord>();
   #leases = new Map<string, LeaseRecord>();
 
+  /** An empty store. */
   constructor(options: MemoryStoreOptions = {}) {
     const maxFinished = options.maxFinished ?? 100_000;
     if (!Number.isInteger(maxFinished) || maxFinished < 0) {
@@ -106,7 +125,7 @@ export class MemoryStore implements JobStore {
       if (job.uniqueKey !== null) {
         const holder = this.#unique.get(job.uniqueKey);
         const existing = holder === undefined ? undefined : this.#jobs.get(holder);
-        if (existing !== undefined && LIVE_STATES.has(existing.state)) {
+        if (existing !== undefined && LIVE.has(existing.state)) {
           results[i] = { id: existing.id, created: false, state: existing.state, entry: null };
           continue;
         }
@@ -210,15 +229,20 @@ export class MemoryStore implements JobStore {
     const requeued: ReadyEntry[] = [];
     for (const settlement of settlements) {
       const record = this.#jobs.get(settlement.id);
-      if (record === undefined || record.state !== "running") continue;
+      // Only the open attempt of a job still running is settled (a retried batch, or one late
+      // after a recovery, changes nothing).
+      if (
+        record === undefined || record.state !== "running" ||
+        record.attempts.length !== settlement.attempt
+      ) continue;
       const attempt = record.attempts[settlement.attempt - 1];
       if (attempt !== undefined && attempt.endedAt === null) {
         attempt.endedAt = settlement.endedAt;
         attempt.outcome = settlement.outcome;
         attempt.error = settlement.error;
       }
-      if (settlement.outcome === "failed" || settlement.outcome === "timeout") record.failures++;
-      if (settlement.outcome === "interrupted") record.interruptions++;
+      if (countsAsFailure(settlement.outcome)) record.failures++;
+      if (countsAsInterruption(settlement.outcome)) record.interruptions++;
       if (settlement.error !== null) record.lastError = settlement.error;
       if (settlement.result !== null) record.result = settlement.result;
       record.updatedAt = settlement.endedAt;
@@ -292,17 +316,12 @@ export class MemoryStore implements JobStore {
   async cancel(id: string, at: number): Promise<JobRecord> {
     this.#assertOpen();
     const record = this.#require(id);
-    if (record.state === "scheduled" || record.state === "queued") {
+    if (cancelAction(id, record.state) === "cancel") {
       this.#move(record, "cancelled");
       record.readyAt = null;
       record.updatedAt = at;
-      record.lastError = { code: "JOB_CANCELLED", message: "cancelled before it ran" };
+      record.lastError = { ...CANCELLED_BEFORE_RUN };
       this.#finish(record, at);
-    } else if (record.state !== "running") {
-      throw new LiminalError(
-        "INVALID_JOB_STATE",
-        `job ${id} is ${record.state}; only scheduled, queued or running jobs can be cancelled`,
-      );
     }
     return copyOf(record);
   }
@@ -310,20 +329,12 @@ export class MemoryStore implements JobStore {
   async retry(id: string, at: number): Promise<ReadyEntry> {
     this.#assertOpen();
     const record = this.#require(id);
-    if (record.state !== "dead" && record.state !== "cancelled") {
-      throw new LiminalError(
-        "INVALID_JOB_STATE",
-        `job ${id} is ${record.state}; only dead or cancelled jobs can be retried`,
-      );
-    }
+    assertRetryable(id, record.state);
     if (record.uniqueKey !== null) {
       const holder = this.#unique.get(record.uniqueKey);
       const live = holder === undefined ? undefined : this.#jobs.get(holder);
-      if (live !== undefined && live.id !== id && LIVE_STATES.has(live.state)) {
-        throw new LiminalError(
-          "INVALID_JOB_STATE",
-          `job ${live.id} already holds unique key "${record.uniqueKey}"`,
-        );
+      if (live !== undefined && live.id !== id && LIVE.has(live.state)) {
+        throw uniqueKeyHeld(live.id, record.uniqueKey);
       }
       this.#unique.set(record.uniqueKey, id);
     }
@@ -345,9 +356,10 @@ export class MemoryStore implements JobStore {
       if (attempt !== undefined && attempt.endedAt === null) {
         attempt.endedAt = at;
         attempt.outcome = "interrupted";
-        attempt.error = { code: "JOB_INTERRUPTED", message: "the runtime stopped while it ran" };
+        attempt.error = { ...INTERRUPTED_BY_STOP };
       }
       record.interruptions++;
+      record.lastError = { ...INTERRUPTED_BY_STOP };
       this.#move(record, "queued");
       record.readyAt = at;
       record.seq = ++this.#seq;
@@ -357,11 +369,13 @@ export class MemoryStore implements JobStore {
     return recovered;
   }
 
+  /** The job `id`, or `null`. */
   async get(id: string): Promise<JobRecord | null> {
     const record = this.#jobs.get(id);
     return record === undefined ? null : copyOf(record);
   }
 
+  /** Jobs matching `filter`, newest first. */
   async list(filter: JobFilter = {}): Promise<JobRecord[]> {
     const limit = filter.limit ?? 50;
     const found: JobRecord[] = [];
@@ -374,25 +388,14 @@ export class MemoryStore implements JobStore {
     return found.slice(0, limit).map(copyOf);
   }
 
+  /** Jobs per state, and queued/scheduled jobs per priority. */
   async counts(): Promise<JobCounts> {
-    const byState = {} as Record<JobState, number>;
-    for (const state of JOB_STATES) {
-      byState[state] = this.#counts[STATE_INDEX[state]]!.reduce((a, b) => a + b, 0);
-    }
-    const perPriority = (state: JobState) =>
-      Object.fromEntries(
-        PRIORITIES.map((p, level) => [p, this.#counts[STATE_INDEX[state]]![level]!]),
-      ) as Record<Priority, number>;
-    return {
-      byState,
-      queuedByPriority: perPriority("queued"),
-      scheduledByPriority: perPriority("scheduled"),
-    };
+    return this.#counts.toJobCounts();
   }
 
   async prune(options: PruneOptions): Promise<number> {
     let removed = 0;
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const limit = options.limit ?? DEFAULT_PRUNE_LIMIT;
     const before = options.finishedBefore ?? Number.NEGATIVE_INFINITY;
     const keep = options.keep ?? Number.POSITIVE_INFINITY;
     while (removed < limit && this.#finishedHead < this.#finished.length) {
@@ -413,7 +416,7 @@ export class MemoryStore implements JobStore {
 
   async listSchedules(): Promise<ScheduleRecord[]> {
     return [...this.#schedules.values()].map((r) => structuredClone(r)).sort((a, b) =>
-      a.name.localeCompare(b.name)
+      byCodeUnits(a.name, b.name)
     );
   }
 
@@ -442,7 +445,9 @@ export class MemoryStore implements JobStore {
   }
 
   async listLeases(): Promise<LeaseRecord[]> {
-    return [...this.#leases.values()].map((l) => ({ ...l }));
+    return [...this.#leases.values()].map((l) => ({ ...l })).sort((a, b) =>
+      byCodeUnits(a.resource, b.resource)
+    );
   }
 
   async swapLease(
@@ -479,11 +484,7 @@ export class MemoryStore implements JobStore {
   }
 
   #finishedCount(): number {
-    let n = 0;
-    for (const state of FINAL_STATES) {
-      n += this.#counts[STATE_INDEX[state]]!.reduce((a, b) => a + b, 0);
-    }
-    return n;
+    return this.#counts.finished();
   }
 
   #compactFinished(): void {
@@ -506,7 +507,7 @@ export class MemoryStore implements JobStore {
     record.state = state;
     this.#count(state, record.priority, 1);
     if (
-      record.uniqueKey !== null && !LIVE_STATES.has(state) &&
+      record.uniqueKey !== null && !LIVE.has(state) &&
       this.#unique.get(record.uniqueKey) === record.id
     ) {
       this.#unique.delete(record.uniqueKey);
@@ -514,12 +515,12 @@ export class MemoryStore implements JobStore {
   }
 
   #count(state: JobState, priority: Priority, delta: number): void {
-    this.#counts[STATE_INDEX[state]]![priorityLevel(priority)]! += delta;
+    this.#counts.add(state, priorityLevel(priority), delta);
   }
 
   #require(id: string): JobRecord {
     const record = this.#jobs.get(id);
-    if (record === undefined) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+    if (record === undefined) throw jobNotFound(id);
     return record;
   }
 
@@ -548,4 +549,9 @@ function copyOf(record: JobRecord): JobRecord {
     logs: record.logs.slice(),
     progress: record.progress === null ? null : { ...record.progress },
   };
+}
+
+/** Text order by UTF-16 code units: what SQL's `ORDER BY` gives under the C collation. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

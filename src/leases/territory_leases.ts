@@ -61,13 +61,17 @@ function tokenFor(preemptible: boolean, now: number): string {
 
 /** One lease taken from its holder, for `leases` and the event stream. */
 export interface Preemption {
+  /** The resource taken over. */
   resource: string;
   /** Who lost it. */
   holder: string;
+  /** The job that lost it, if a job held it. */
   jobId: string | null;
   /** Who took it. */
   by: string;
+  /** The job that took it, if a job did. */
   byJobId: string | null;
+  /** The priority that took it. */
   byPriority: Priority;
   /** Epoch ms. */
   at: number;
@@ -86,8 +90,8 @@ function elsewhere(lease: LeaseRecord, now: number): LeaseRecord {
   };
 }
 
-/** Options of a {@link LeaseManager}. */
-export interface LeaseManagerOptions {
+/** Options of a {@link TerritoryLeases}. */
+export interface TerritoryLeasesOptions {
   store: JobStore;
   /** A lease's TTL when none is asked. @default "15m" */
   defaultTtl?: Duration;
@@ -103,9 +107,17 @@ export interface LeaseManagerOptions {
 export interface LeaseRequest {
   /** Who holds it: an operator's name, a service, or `job:<id>`. */
   holder: string;
-  /** @default the manager's default TTL */
+  /**
+   * How long the lease lasts unless renewed.
+   *
+   * @default the `defaultTtl` of these leases
+   */
   ttl?: Duration;
-  /** @default "coordinate" */
+  /**
+   * The requester's priority, for preemption and the waiting order.
+   *
+   * @default "coordinate"
+   */
   priority?: Priority;
   /** The job taking it (jobs only). */
   jobId?: string | null;
@@ -116,11 +128,15 @@ export interface LeaseRequest {
   preemptible?: boolean;
 }
 
-/** Events of a {@link LeaseManager}. */
+/** Events of a {@link TerritoryLeases}. */
 export interface LeaseEventMap {
+  /** A lease was taken. */
   "lease:acquired": { lease: LeaseRecord };
+  /** A lease was renewed. */
   "lease:renewed": { lease: LeaseRecord };
+  /** A lease was given back. */
   "lease:released": { lease: LeaseRecord };
+  /** A lease reached its TTL and was swept. */
   "lease:expired": { lease: LeaseRecord };
   /** `lease` was taken from its holder by `by`. */
   "lease:preempted": { lease: LeaseRecord; by: LeaseRecord };
@@ -147,8 +163,23 @@ type Verdict =
   | { kind: "preempt"; victims: LeaseRecord[] }
   | { kind: "held"; by: LeaseRecord; why: string };
 
-/** Grants, renews, releases and expires territory leases. */
-export class LeaseManager implements EventSource<LeaseEventMap> {
+/**
+ * Grants, renews, releases and expires territory leases: the lease table of one runtime, with
+ * its waiters, preemption and the renewal of jobs' leases. A runtime owns one (`runtime.leases`).
+ *
+ * @example
+ * ```ts
+ * import { Runtime } from "liminal";
+ *
+ * await using runtime = new Runtime();
+ * await runtime.start();
+ * // Keep jobs (and other operators) off the orders database for 10 minutes.
+ * await runtime.leases.acquire("db/orders", { holder: "alice", ttl: "10m" });
+ * // … the work that needs it alone …
+ * await runtime.leases.release("db/orders", "alice");
+ * ```
+ */
+export class TerritoryLeases implements EventSource<LeaseEventMap> {
   readonly #store: JobStore;
   readonly #clock: () => number;
   readonly #defaultTtlMs: number;
@@ -184,7 +215,8 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
   /** The latest preemptions, newest last. */
   #preemptions: Preemption[] = [];
 
-  constructor(options: LeaseManagerOptions) {
+  /** Leases persisted in `options.store`; nothing is read or swept until `start()`. */
+  constructor(options: TerritoryLeasesOptions) {
     this.#store = options.store;
     this.#shared = isSharedStore(options.store);
     this.#clock = options.clock ?? Date.now;
@@ -525,6 +557,9 @@ export class LeaseManager implements EventSource<LeaseEventMap> {
 
   /** Releases every lease a job holds (however it ended). */
   async releaseJob(jobId: string): Promise<void> {
+    // A renewal on its way would otherwise write the lease again after it is given back (and
+    // then delete it): let it land first, so the release is the last word.
+    if (this.#renewing !== null) await this.#renewing.catch(() => {});
     // Only what this runtime took: with a shared store another runtime's lease for the same
     // job (a run there) may be known here too, and is not ours to give back.
     for (const lease of [...this.#held.values()]) {

@@ -3,14 +3,14 @@
  * persistence.
  */
 import assert from "node:assert/strict";
-import { LeaseManager, overlaps } from "../../src/leases/mod.ts";
+import { overlaps, TerritoryLeases } from "../../src/leases/mod.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { type JobStore, MemoryStore, SqliteStore } from "../../src/store/mod.ts";
 import { installFakeTime, settle } from "../_support/fake_time.ts";
 
 async function manager(store: JobStore = new MemoryStore()) {
   await store.open();
-  const leases = new LeaseManager({ store });
+  const leases = new TerritoryLeases({ store });
   await leases.start();
   return { leases, store };
 }
@@ -266,7 +266,7 @@ Deno.test("shared store: a read that sees a job lease's renewal before its write
   }
   const store = new SlowAnswers();
   await store.open();
-  const leases = new LeaseManager({ store, defaultTtl: "3s" });
+  const leases = new TerritoryLeases({ store, defaultTtl: "3s" });
   await leases.start();
   const lost: string[] = [];
   leases.on("lease:preempted", ({ lease }) => lost.push(lease.holder));
