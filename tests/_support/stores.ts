@@ -41,13 +41,7 @@ const POSTGRES_CASE: StoreCase = {
   },
 };
 
-/**
- * `LIMINAL_TEST_POSTGRES=0` leaves the postgres case out (`deno task test:unit` does: a real
- * server is a real process); the full run (`deno task test`) keeps it.
- */
-const POSTGRES_WANTED = Deno.env.get("LIMINAL_TEST_POSTGRES") !== "0";
-
-if (!POSTGRES_INSTALLED) {
+if (!POSTGRES_INSTALLED && Deno.env.get("LIMINAL_TEST_POSTGRES") !== "0") {
   console.warn(
     "stores: no PostgreSQL binaries (/usr/lib/postgresql/*/bin, pg_config); the postgres case is left out",
   );
@@ -67,5 +61,5 @@ export const STORE_CASES: StoreCase[] = [
       dir = null;
     },
   },
-  ...(POSTGRES_INSTALLED && POSTGRES_WANTED ? [POSTGRES_CASE] : []),
+  ...(POSTGRES_INSTALLED ? [POSTGRES_CASE] : []),
 ];
