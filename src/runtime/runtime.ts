@@ -733,6 +733,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const warnings: Warning[] = refused === null
       ? [...executorSnapshot.warnings]
       : [...executorSnapshot.warnings.filter((w) => w.code !== "STORE_WRITE_FAILING"), refused];
+    const watchdog = this.#processes.trouble;
+    if (watchdog !== null) warnings.push({ code: "PROCESS_WATCHDOG_FAILING", message: watchdog });
     if (lag.max10sMs >= LOOP_BLOCKED_MS) {
       warnings.push({
         code: "EVENT_LOOP_BLOCKED",

@@ -135,6 +135,104 @@ Deno.test({
   },
 });
 
+/** The pids of the live process watchdogs (`liminal-watchdog`) whose parent is `parent`. */
+async function watchdogsOf(parent: number): Promise<number[]> {
+  const hits = await sh(
+    "grep -l -a -F -- liminal-watchdog /proc/[0-9]*/cmdline 2>/dev/null; exit 0",
+  );
+  const out: number[] = [];
+  for (const path of hits.split("\n")) {
+    const pid = Number(/^\/proc\/(\d+)\/cmdline$/.exec(path)?.[1]);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await sh(`cat /proc/${pid}/stat 2>/dev/null; exit 0`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // After the name: state, ppid.
+    if (fields[0] !== "Z" && Number(fields[1]) === parent) out.push(pid);
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "kill -9 of the watchdog, then of the runtime: a new watchdog is there at once, and the job's group is gone within the kill grace",
+  ignore: !LINUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-procs-" });
+    const marker = `liminal-guarded-job-${crypto.randomUUID()}`;
+    let runtime: LiminalProcess | null = null;
+    try {
+      // The program ignores SIGTERM: only the watchdog's SIGKILL, 2 s after the runtime died,
+      // ends it.
+      runtime = await start(dir, ["--kill-grace", "2s"]);
+      const enqueued = await runLiminal([
+        "enqueue",
+        "command",
+        "--payload",
+        JSON.stringify({ cmd: ["sh", "-c", `trap '' TERM; sleep 40; echo ${marker}`] }),
+      ], { cwd: dir });
+      assert.equal(enqueued.code, 0, enqueued.stderr);
+      const pgid = await until(
+        async () => [...await groupsWith(marker)][0],
+        15_000,
+        "the command to run",
+      );
+      await until(
+        async () => (await members(pgid)).some((m) => m.endsWith(" sleep")),
+        10_000,
+        "the sleep in the job's group",
+      );
+      const pid = runtime.child.pid;
+      const [old] = await until(
+        async () => {
+          const found = await watchdogsOf(pid);
+          return found.length === 1 ? found : null;
+        },
+        5_000,
+        "the runtime's watchdog",
+      );
+      Deno.kill(old!, "SIGKILL");
+      // No other command job registers: the runtime notices the death by itself.
+      const [replacement] = await until(
+        async () => {
+          const found = (await watchdogsOf(pid)).filter((p) => p !== old);
+          return found.length === 1 ? found : null;
+        },
+        3_000,
+        "a new watchdog",
+      );
+      assert.ok(replacement !== undefined);
+      await runtime.waitFor(
+        (p) => /the process watchdog \(pid \d+\) was killed by SIGKILL/.test(p.stderr),
+        5_000,
+        "the warning about the watchdog",
+      );
+      assert.match(runtime.stderr, /a new one starts now, told the 1 live process group/);
+      runtime.kill("SIGKILL");
+      await runtime.done();
+      runtime = null;
+      const killedAt = performance.now();
+      while ((await members(pgid)).length > 0 && performance.now() - killedAt < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const gone = performance.now() - killedAt;
+      assert.deepEqual(await members(pgid), [], "the job's process group is gone");
+      // SIGKILL at the kill grace (2 s), not before; within a margin after it.
+      assert.ok(gone >= 1_900, `not before the kill grace (${gone.toFixed(0)}ms)`);
+      assert.ok(gone < 3_000, `within the kill grace and a margin (${gone.toFixed(0)}ms)`);
+    } finally {
+      if (runtime !== null) await runtime[Symbol.asyncDispose]();
+      for (const pgid of await groupsWith(marker)) {
+        try {
+          Deno.kill(-pgid, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test({
   name:
     "restart right after kill -9: the new runtime waits until the old attempt's processes are gone; one copy at a time",

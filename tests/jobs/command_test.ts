@@ -313,6 +313,63 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "process guard: a watchdog killed while groups are live is replaced at once, unasked, and told them; one that keeps dying is replaced after a pause and reported",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    const guard = new ProcessGuard({ killGraceMs: 200 });
+    const group = new Deno.Command("sleep", {
+      args: ["30"],
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    /** Kills the current watchdog; resolves with its replacement's pid and how long it took. */
+    const killWatchdog = async (): Promise<[number, number]> => {
+      const old = guard.watchdogPid;
+      assert.ok(old !== null, "a watchdog runs");
+      Deno.kill(old, "SIGKILL");
+      const killed = performance.now();
+      for (;;) {
+        const pid = guard.watchdogPid;
+        if (pid !== null && pid !== old) return [pid, performance.now() - killed];
+        assert.ok(performance.now() - killed < 5_000, "a new watchdog within 5 s");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      await guard.register(group.pid, "a");
+      assert.equal(guard.trouble, null);
+      // No registration follows: the guard notices the death by itself.
+      const [first, quick] = await killWatchdog();
+      assert.ok(quick < 1_000, `replaced at once (${quick.toFixed(0)}ms)`);
+      assert.ok(await startTimeOf(first) !== null);
+      // Dying again at once: the next replacement waits (250 ms, then 500 ms).
+      const [, second] = await killWatchdog();
+      assert.ok(second >= 200, `the second replacement in a row waits (${second.toFixed(0)}ms)`);
+      assert.equal(guard.trouble, null, "two deaths are not yet trouble");
+      const [third, wait] = await killWatchdog();
+      assert.ok(wait >= 450, `the third waits longer (${wait.toFixed(0)}ms)`);
+      assert.match(guard.trouble ?? "", /the process watchdog died 3 times in the last minute/);
+      // The last replacement knows the group: when its pipe ends without "bye", it stops it.
+      assert.equal(guard.watchdogPid, third);
+      await guard.abandon();
+      assert.equal(await groupAlive(group.pid), false, "the replacement stopped the group");
+    } finally {
+      await guard.close();
+      try {
+        Deno.kill(-group.pid, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await group.status;
+    }
+  },
+});
+
+Deno.test({
   name: "command: a program whose group cannot be registered never runs",
   ...sanitized,
   fn: async () => {
