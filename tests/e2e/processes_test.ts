@@ -440,3 +440,95 @@ Deno.test({
     }
   },
 });
+
+/** A `command` job whose SIGTERM trap cleans up for `cleanupS` seconds, then exits 0. */
+async function enqueueTrapJob(dir: string, killGrace: string, cleanupS: number): Promise<string> {
+  const script =
+    `trap 'date > ${dir}/term; sleep ${cleanupS}; date > ${dir}/clean; exit 0' TERM; ` +
+    `date > ${dir}/started; sleep 100 & wait`;
+  const enqueued = await runLiminal([
+    "enqueue",
+    "command",
+    "--payload",
+    JSON.stringify({ cmd: ["sh", "-c", script], killGrace }),
+  ], { cwd: dir });
+  assert.equal(enqueued.code, 0, enqueued.stderr);
+  await until(
+    async () => (await Deno.stat(`${dir}/started`).catch(() => null)) !== null,
+    15_000,
+    "the command to run",
+  );
+  return enqueued.stdout.trim();
+}
+
+Deno.test({
+  name:
+    "an ordered shutdown gives a running command its own kill grace: the SIGTERM trap cleans up, the job is interrupted and requeued",
+  ignore: !LINUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-procs-" });
+    let runtime: LiminalProcess | null = null;
+    try {
+      runtime = await start(dir);
+      // The trap needs 2 s, more than the hard deadline (1 s), less than the job's grace (3 s).
+      const id = await enqueueTrapJob(dir, "3s", 2);
+      const shutdown = await runLiminal(["shutdown", "--grace", "1s"], { cwd: dir });
+      assert.equal(shutdown.code, 0, shutdown.stderr);
+      const { code, stderr: log } = await runtime.done();
+      assert.equal(code, 0);
+      runtime = null;
+      const term = await Deno.stat(`${dir}/term`).catch(() => null);
+      assert.ok(term !== null, "the program got SIGTERM");
+      assert.ok(
+        (await Deno.stat(`${dir}/clean`).catch(() => null)) !== null,
+        `the SIGTERM trap finished its cleanup\n${shutdown.stdout}`,
+      );
+      assert.match(shutdown.stdout, /shutdown: 0 finished, 1 interrupted and requeued/);
+      assert.match(
+        shutdown.stdout,
+        /phase 3\/6 cancel: finished in [\d.]+s \(1 job\(s\) interrupted/,
+      );
+      assert.match(
+        log,
+        new RegExp(`job ${id} command interrupted on attempt 1 \\(queued again\\)`),
+      );
+      assert.doesNotMatch(log, /did not stop after its signal/);
+    } finally {
+      if (runtime !== null) await runtime[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a second Ctrl-C forces the shutdown at once: the job's kill grace is not waited for",
+  ignore: !LINUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-procs-" });
+    let runtime: LiminalProcess | null = null;
+    try {
+      runtime = await start(dir);
+      await enqueueTrapJob(dir, "20s", 10);
+      runtime.kill("SIGINT");
+      // The drain (10 s by default) is skipped by the force as well.
+      await runtime.waitFor((p) => p.stderr.includes("ordered shutdown started"), 5_000);
+      // Apart from the first by more than the window in which a repeated signal counts once.
+      await new Promise((r) => setTimeout(r, 300));
+      runtime.kill("SIGINT");
+      const forcedAt = performance.now();
+      assert.equal((await runtime.done()).code, 130);
+      const took = performance.now() - forcedAt;
+      assert.ok(took < 5_000, `forced at once (${took.toFixed(0)}ms)`);
+      assert.match(runtime.stderr, /shutdown \(forced\): 0 finished, 1 interrupted and requeued/);
+      assert.equal(
+        await Deno.stat(`${dir}/clean`).catch(() => null),
+        null,
+        "no cleanup waited for",
+      );
+      runtime = null;
+    } finally {
+      if (runtime !== null) await runtime[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
