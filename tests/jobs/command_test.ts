@@ -370,6 +370,54 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "process guard: the watchdog measures the kill grace on the clock, not by counting its polls",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    // A `sleep` 5 times slower than asked (a loaded machine, exaggerated): counting 50 ms polls
+    // would stretch a 1 s grace to 5 s.
+    const real = (await new Deno.Command("sh", { args: ["-c", "command -v sleep"] }).output())
+      .stdout;
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${dir}/sleep`,
+      `#!/bin/sh\nexec ${new TextDecoder().decode(real).trim()} 0.25\n`,
+    );
+    await Deno.chmod(`${dir}/sleep`, 0o755);
+    const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+    const guard = new ProcessGuard({ killGraceMs: 1_000 });
+    const group = new Deno.Command("sh", {
+      args: ["-c", "trap '' TERM; sleep 30"],
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      Deno.env.set("PATH", `${dir}:${path}`);
+      await guard.register(group.pid, "a");
+      Deno.env.set("PATH", path);
+      const t0 = performance.now();
+      await guard.abandon();
+      const took = performance.now() - t0;
+      assert.equal(await groupAlive(group.pid), false);
+      assert.ok(took >= 950 && took < 1_600, `SIGKILL at the grace (${took.toFixed(0)}ms)`);
+    } finally {
+      Deno.env.set("PATH", path);
+      await guard.close();
+      try {
+        Deno.kill(-group.pid, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await group.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "command: a program whose group cannot be registered never runs",
   ...sanitized,
   fn: async () => {
