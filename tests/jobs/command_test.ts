@@ -474,3 +474,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "command: a cwd that is missing or not a directory is named as such, dead at once",
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const file = await Deno.makeTempFile({ prefix: "liminal-cwd-" });
+      try {
+        for (
+          const [cwd, message] of [
+            [
+              "/nonexistent-liminal-dir",
+              'no directory /nonexistent-liminal-dir (the payload\'s "cwd")',
+            ],
+            [file, `${file} is not a directory (the payload's "cwd")`],
+          ]
+        ) {
+          const { id } = await executor.enqueue({
+            kind: "command",
+            payload: { cmd: ["true"], cwd: cwd! },
+          });
+          const job = await executor.waitFor(id);
+          assert.equal(job.state, "dead");
+          assert.equal(job.attempts.length, 1);
+          assert.equal(job.lastError?.message, message);
+        }
+      } finally {
+        await Deno.remove(file);
+      }
+    }),
+});
