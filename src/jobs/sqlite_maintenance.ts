@@ -140,6 +140,33 @@ async function checkFile(path: string): Promise<void> {
   if (!info.isFile) throw new PermanentJobError(`${path} is not a file, so not a database`);
 }
 
+/** Mode of a backup file: read and write for its owner only, whatever the source's. */
+const BACKUP_FILE_MODE = 0o600;
+/** Mode of a backup directory `backup` creates. */
+const BACKUP_DIR_MODE = 0o700;
+
+/**
+ * Creates the backup directory 0700 (each missing parent too) when it is missing; an
+ * existing one is left as it is.
+ */
+async function makeBackupDir(dir: string): Promise<void> {
+  try {
+    if ((await Deno.stat(dir)).isDirectory) return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.mkdir(dir, { recursive: true, mode: BACKUP_DIR_MODE });
+  // The umask may have taken bits away; it never adds any.
+  await Deno.chmod(dir, BACKUP_DIR_MODE);
+}
+
+/** Creates `path` empty with mode 0600 (it must not exist yet). */
+async function createPrivate(path: string): Promise<void> {
+  const file = await Deno.open(path, { write: true, createNew: true, mode: BACKUP_FILE_MODE });
+  file.close();
+  await Deno.chmod(path, BACKUP_FILE_MODE);
+}
+
 function pathOf(payload: Record<string, unknown>): string {
   if (typeof payload.path !== "string" || payload.path === "") {
     throw new Error('"path" must be the database file');
@@ -253,10 +280,13 @@ export function createSqliteMaintenanceJobs(
     },
     async handler({ job, payload, signal, log }) {
       await checkFile(payload.path);
-      await Deno.mkdir(payload.dir, { recursive: true });
+      await makeBackupDir(payload.dir);
       const base = payload.path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
       const target = `${payload.dir}/${base}-${stamp}.db`;
+      // The copy holds what the database holds: only its owner may read it. SQLite writes
+      // into the empty file made here, and gives its journal the file's mode.
+      await createPrivate(target);
       try {
         // SQLite's online backup API, in a read transaction: a consistent copy, even while
         // others write.
