@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { render } from "ink-testing-library";
-import { Header } from "../../src/tui/Header.tsx";
+import { Header, summaryParts } from "../../src/tui/Header.tsx";
 import { QueuePanel } from "../../src/tui/QueuePanel.tsx";
 import { ThroughputPanel } from "../../src/tui/ThroughputPanel.tsx";
 import { WorkersPanel } from "../../src/tui/WorkersPanel.tsx";
@@ -62,10 +62,37 @@ Deno.test("Header: who, where and the summary bar; an error before any snapshot"
     out,
     /liminal 0\.1\.0 running · pid 4242 · up 1m 5s · sqlite \.liminal\/liminal\.db/,
   );
+  // Two scopes, labelled: this runtime since it started, and what the store holds.
   assert.match(
     out,
-    /processed 1234 {2}failed 3 {2}running 2 {2}queued 40 {2}scheduled 5 {2}dead 1 {2}updated 300ms ago/,
+    /since start: 1234 done · 3 failed {2}in the store: 2 running · 40 queued · 5 scheduled · 1 dead/,
   );
+  assert.doesNotMatch(out, /processed/);
+  const at = (width: number, extra: Partial<Parameters<typeof Header>[0]> = {}) =>
+    lines(
+      frame(
+        <Header
+          snapshot={s}
+          mode="local"
+          location="x"
+          updatedAt={NOW - 300}
+          error={null}
+          now={NOW}
+          width={width}
+          {...extra}
+        />,
+      ),
+    )[1]!;
+  // (ink-testing-library draws 100 columns: the widest wording is checked as text.)
+  assert.match(
+    summaryParts(s, "300ms", null, 140).map((p) => p.text).join(""),
+    /^since start: 1234 done · 3 failed attempts {2}in the store: 2 running · 40 queued · 5 scheduled · 1 dead {2}updated 300ms ago$/,
+  );
+  // At 80 columns the shorter wording fits whole, labels and all.
+  const narrow = at(80);
+  assert.equal(narrow, "since start: 1234 done · 3 failed  store: 2 running · 40 queued · 1 dead");
+  // A snapshot getting old says so first.
+  assert.match(at(80, { updatedAt: NOW - 12_000 }), /^updated 12s ago {2}since start: 1234 done/);
   const down = frame(
     <Header
       snapshot={null}
