@@ -118,8 +118,10 @@ export function configureHeldLogging(level: LogLevel = "info"): HeldLogs {
       for (const record of held.splice(0)) {
         const warning = record.level === "warning" || record.level === "error" ||
           record.level === "fatal";
-        // Job lines were on the dashboard already; runtime problems were not.
-        if (options.onlyWarnings && (!warning || record.category[1] === "job")) continue;
+        // Job lines (and what handlers printed, kept in their jobs' logs) were on the
+        // dashboard already; runtime problems were not.
+        const ofJob = record.category[1] === "job" || record.properties.event === "job.output";
+        if (options.onlyWarnings && (!warning || ofJob)) continue;
         writeErr(formatter(record));
       }
     },

@@ -22,7 +22,8 @@ Deno.test({
       await runtime.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the start");
       const done = await cli(["enqueue", "chatty", "--wait", "--json"]);
       assert.equal(done.code, 0, done.stderr);
-      const id = JSON.parse(done.stdout).id ?? JSON.parse(done.stdout).jobs[0].id;
+      const waited = JSON.parse(done.stdout);
+      const id = waited.id ?? waited.jobs[0].id;
       const shown = await cli(["jobs", "show", id, "--json"]);
       assert.equal(shown.code, 0, shown.stderr);
       const logs = JSON.parse(shown.stdout).logs.map((l: { message: string }) => l.message);
