@@ -79,7 +79,7 @@ export function schedulesCommand(_ctx: CliContext) {
 Examples:
   $ liminal schedules
   $ liminal schedules add health --every 30s --kind http-check --payload '{"url": "http://localhost:8080/health"}'
-  $ liminal schedules add nightly-vacuum --cron "0 3 * * *" --timezone Europe/Berlin --kind vacuum --payload '{"path": "data/app.db"}'
+  $ liminal schedules add weekly-vacuum --cron "0 4 * * 0" --timezone Europe/Berlin --kind vacuum --payload '{"path": "data/app.db"}'
   $ liminal schedules pause health && liminal schedules trigger health`,
     );
 
