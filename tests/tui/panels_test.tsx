@@ -150,6 +150,20 @@ Deno.test("ThroughputPanel: rates, a chart of the last minute, wait and run perc
   assert.match(out, /wait p50 1ms p99 5ms/);
   assert.match(out, /run {2}p50 20ms p99 300ms/);
   assert.match(out, /█/);
+  // At 80 columns (36 for this panel) long rates stay whole: "/s" only after the first.
+  const busy = snapshot({
+    executor: {
+      throughput: {
+        ...s.executor.throughput,
+        perSecond1s: 1.4,
+        perSecond10s: 1.28,
+        perSecond60s: 1.28,
+      },
+    },
+  });
+  const narrow = frame(<ThroughputPanel snapshot={busy} width={36} />);
+  assert.match(narrow, /1\.4\/s now · 1\.28 10s · 1\.28 60s/);
+  assert.doesNotMatch(narrow, /…/);
 });
 
 Deno.test("WorkersPanel: idle, busy with progress, stuck stands out; selection scrolls", () => {
