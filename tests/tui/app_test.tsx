@@ -56,8 +56,6 @@ function fixtureView(mode: "local" | "remote" = "local"): FakeView {
 Deno.test({
   name:
     "keys: ? help, enter details, tab to workers, c asks then cancels, r asks then retries, p pauses",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     const ui = mount(view);
@@ -119,8 +117,6 @@ Deno.test({
 Deno.test({
   name:
     "selection follows the job: newer jobs arrive on top, the same job stays selected and enter/r act on it",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     const [a1, a2] = [
@@ -177,8 +173,6 @@ Deno.test({
 
 Deno.test({
   name: "keys: e opens the enqueue form and submits kind, payload and priority",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     const ui = mount(view);
@@ -215,8 +209,6 @@ Deno.test({
 Deno.test({
   name:
     "local: q asks, then shuts down; Ctrl-C shuts down and the next forces; the report shows, then it exits",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView("local");
     const ui = mount(view);
@@ -279,8 +271,6 @@ Deno.test({
 
 Deno.test({
   name: "remote: q and Ctrl-C detach and leave the runtime alone",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     for (const key of ["q", KEYS.ctrlC]) {
       const view = fixtureView("remote");
@@ -301,8 +291,6 @@ Deno.test({
 
 Deno.test({
   name: "a short terminal (60×19): every line fits, the header stays, every priority shows",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     // Four busy workers, the router and a warning: more than 19 rows hold at full size.
