@@ -140,25 +140,34 @@ async function checkFile(path: string): Promise<void> {
   if (!info.isFile) throw new PermanentJobError(`${path} is not a file, so not a database`);
 }
 
+/** Mode of a backup file: read and write for its owner only, whatever the source's. */
+const BACKUP_FILE_MODE = 0o600;
+/** Mode of a backup directory `backup` creates. */
+const BACKUP_DIR_MODE = 0o700;
+
 /**
- * Makes `dir` (and its missing parents); returns what it made, deepest first, so a failed
- * backup can take them away again. (The source cannot be read here to check it first: closing
- * any descriptor of a SQLite file drops this process's POSIX locks on it, the runtime's own.)
+ * Creates the backup directory 0700 (each missing parent too) when it is missing; an existing
+ * one is left as it is. Returns the directories it made, deepest first, so a failed backup
+ * can take them away again. (The source is not read here to check it first: closing any
+ * descriptor of a SQLite file drops this process's POSIX locks on it, the runtime's own.)
  */
-async function makeDirectories(dir: string): Promise<string[]> {
+async function makeBackupDir(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let at = dir.replace(/\/+$/, ""); at !== "" && at !== "." && at !== "/";) {
     try {
       await Deno.stat(at);
       break;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) break;
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
       missing.push(at);
     }
     const up = at.lastIndexOf("/");
     at = up <= 0 ? "" : at.slice(0, up);
   }
-  await Deno.mkdir(dir, { recursive: true });
+  if (missing.length === 0) return missing;
+  await Deno.mkdir(dir, { recursive: true, mode: BACKUP_DIR_MODE });
+  // The umask may have taken bits away; it never adds any.
+  await Deno.chmod(dir, BACKUP_DIR_MODE);
   return missing;
 }
 
@@ -171,6 +180,13 @@ async function removeDirectories(made: readonly string[]): Promise<void> {
       return; // not empty (someone else's files), or gone
     }
   }
+}
+
+/** Creates `path` empty with mode 0600 (it must not exist yet). */
+async function createPrivate(path: string): Promise<void> {
+  const file = await Deno.open(path, { write: true, createNew: true, mode: BACKUP_FILE_MODE });
+  file.close();
+  await Deno.chmod(path, BACKUP_FILE_MODE);
 }
 
 function pathOf(payload: Record<string, unknown>): string {
@@ -288,10 +304,13 @@ export function createSqliteMaintenanceJobs(
       // The source is checked before the target directory is made; a backup that fails
       // leaves nothing behind, not even the directories it made.
       await checkFile(payload.path);
-      const made = await makeDirectories(payload.dir);
+      const made = await makeBackupDir(payload.dir);
       const base = payload.path.replace(/^.*\//, "").replace(/\.[^.]*$/, "");
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
       const target = `${payload.dir}/${base}-${stamp}.db`;
+      // The copy holds what the database holds: only its owner may read it. SQLite writes
+      // into the empty file made here, and gives its journal the file's mode.
+      await createPrivate(target);
       try {
         // SQLite's online backup API, in a read transaction: a consistent copy, even while
         // others write.

@@ -9,6 +9,7 @@ import { isJobKind, type JobKind } from "../executor/job_kind.ts";
 import { isSchedule, type ScheduleDefinition } from "../scheduler/schedule.ts";
 import { type EndpointDefinition, isEndpointDefinition } from "../router/definition.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
+import { withEndpointOutput, withJobOutput } from "./module_output.ts";
 
 /** What a job module contributes. */
 export interface LoadedModule {
@@ -63,7 +64,9 @@ function unmappedImportHint(message: string): { hint?: string } {
 
 /**
  * Imports job modules and collects the job kinds they export. A missing file, a module that
- * fails to load or one that exports no job kind: `INVALID_JOB_MODULE`.
+ * fails to load or one that exports no job kind: `INVALID_JOB_MODULE`. The kinds and
+ * endpoints returned run their handlers where a captured console (`captureConsole()`) knows
+ * which job or endpoint prints.
  */
 export async function loadJobModules(specifiers: readonly string[]): Promise<LoadedModule[]> {
   const loaded: LoadedModule[] = [];
@@ -98,9 +101,9 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
     const collect = (value: unknown) => {
       if (seen.has(value)) return;
       seen.add(value);
-      if (isJobKind(value)) kinds.push(value);
+      if (isJobKind(value)) kinds.push(withJobOutput(value));
       else if (isSchedule(value)) schedules.push(value);
-      else if (isEndpointDefinition(value)) endpoints.push(value);
+      else if (isEndpointDefinition(value)) endpoints.push(withEndpointOutput(value));
       else if (Array.isArray(value)) value.forEach(collect);
     };
     for (const value of Object.values(exports)) collect(value);
