@@ -66,8 +66,15 @@ export function jsonLineFormatter(): (record: LogRecord) => string {
   };
 }
 
-/** Sends liminal's log records to stderr. Call once per process. */
-export function configureLogging(format: LogFormat, level: LogLevel = "info"): void {
+/**
+ * Sends liminal's log records to stderr. Call once per process. `quiet` (a scripted `run`
+ * without `-v`) keeps only the runtime's errors: the job lines are left to the summary.
+ */
+export function configureLogging(
+  format: LogFormat,
+  level: LogLevel = "info",
+  options: { quiet?: boolean } = {},
+): void {
   const formatter = format === "json"
     ? jsonLineFormatter()
     : colorEnabled(Deno.stderr)
@@ -77,10 +84,16 @@ export function configureLogging(format: LogFormat, level: LogLevel = "info"): v
   resetSync();
   configureSync({
     sinks: { stderr: sink },
-    loggers: [
-      { category: ["liminal"], lowestLevel: level, sinks: ["stderr"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
-    ],
+    loggers: options.quiet
+      ? [
+        { category: ["liminal"], lowestLevel: "error", sinks: ["stderr"] },
+        { category: ["liminal", "job"], sinks: [], parentSinks: "override" },
+        { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },
+      ]
+      : [
+        { category: ["liminal"], lowestLevel: level, sinks: ["stderr"] },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      ],
   });
 }
 

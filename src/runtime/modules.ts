@@ -28,6 +28,27 @@ export function moduleUrl(specifier: string): string {
 }
 
 /**
+ * Why a module did not load, in one line: a syntax error says where, `file:line:column: what`
+ * (Deno puts the place on a later line of the message, after a snippet of the source).
+ */
+export function loadFailure(message: string, url: string, specifier: string): string {
+  const first = message.split("\n")[0]!;
+  const at = /\n\s+at ((?:file|https?):\/\/\S+?):(\d+):(\d+)\s*(?:\n|$)/.exec(message);
+  if (at === null) return first;
+  const [, where, line, column] = at;
+  let file = where!;
+  if (where === url) file = specifier;
+  else if (where!.startsWith("file:")) {
+    try {
+      file = decodeURIComponent(new URL(where!).pathname);
+    } catch {
+      // keep the URL
+    }
+  }
+  return `${file}:${line}:${column}: ${first}`;
+}
+
+/**
  * A bare import a job module's own project maps (in its `deno.json`) does not resolve at run
  * time: the runtime's process has one import map, liminal's own. Says so, and what works.
  */
@@ -69,7 +90,7 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
     } catch (error) {
       throw new LiminalError(
         "INVALID_JOB_MODULE",
-        `cannot load job module ${specifier}: ${errorMessage(error).split("\n")[0]}`,
+        `cannot load job module ${specifier}: ${loadFailure(errorMessage(error), url, specifier)}`,
         { cause: error, ...unmappedImportHint(errorMessage(error)) },
       );
     }
