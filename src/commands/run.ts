@@ -20,6 +20,7 @@ import { type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.t
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
 import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
+import { captureConsole } from "../runtime/module_output.ts";
 import {
   colorEnabled,
   formatTable,
@@ -104,6 +105,10 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
       const workersOption = parseWorkers(options.workers);
       const grace = parseDurationOption(options.grace, "--grace");
       const plan = await loadPlan(planPath);
+      configureLogging(format, level, { quiet: !verbose });
+      // What job modules print (loading or in handlers) goes to the log and the job's own log,
+      // never onto stdout, which holds the summary (or the one JSON document) alone.
+      captureConsole();
       const modules = await loadJobModules(options.jobs);
       const userKinds = modules.flatMap((m) => m.kinds);
 
@@ -127,7 +132,6 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
         }
         throw error;
       }
-      configureLogging(format, level, { quiet: !verbose });
       const leased = plan.jobs.map((spec, i) => ({
         spec,
         label: `plan job #${i + 1} (${spec.kind})`,

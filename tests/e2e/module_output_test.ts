@@ -87,3 +87,25 @@ Deno.test({
     }
   },
 });
+
+Deno.test("run --json: what a job module prints stays off stdout (one JSON document) and in the job's log", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-run-chatty-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/plan.json`,
+      JSON.stringify({ name: "chatty", jobs: [{ kind: "chatty" }] }),
+    );
+    const out = await runLiminal(["run", "plan.json", "--jobs", FIXTURE, "--json"], { cwd: dir });
+    assert.equal(out.code, 0, out.stderr);
+    const doc = JSON.parse(out.stdout);
+    assert.equal(doc.jobs[0].state, "succeeded");
+    // Only the document on stdout: no raw line before it (it parsed above, so none after).
+    assert.ok(out.stdout.startsWith("{"), out.stdout.slice(0, 200));
+    assert.ok(!out.stdout.includes("chatty module loaded"), "module-load output is not on stdout");
+    const logs = doc.jobs[0].logs.map((l: { message: string }) => l.message);
+    assert.ok(logs.some((m: string) => m.includes("hello from handler")), logs.join("\n"));
+    assert.equal(out.stderr, "", "a succeeding run is quiet on stderr");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
