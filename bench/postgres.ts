@@ -6,7 +6,7 @@
  * "PostgreSQL store" section.
  *
  *   deno run --allow-read --allow-write --allow-env --allow-run --allow-sys bench/postgres.ts
- *     [--parts floor,cluster,latency,inproc,plans] [--clusters 1,3] [--workers 4]
+ *     [--parts floor,cluster,peers,latency,inproc,plans] [--clusters 1,3] [--workers 4]
  *     [--jobs 5000] [--rounds 3] [--warmup 1000] [--rate 200] [--probes 1000]
  *     [--probe-warmup 100] [--runtime-flags "<deno run flags for the runtimes>"]
  *
@@ -191,7 +191,8 @@ async function killLeftovers(pidsFile: string): Promise<void> {
         stderr: "null",
       }).output();
       // Only a process that is still ours (pids are reused).
-      if (!new TextDecoder().decode(cmdline.stdout).includes(`${ROOT}main.ts`)) continue;
+      const line = new TextDecoder().decode(cmdline.stdout);
+      if (!line.includes(`${ROOT}main.ts`) && !line.includes("_pg_peer.ts")) continue;
       log(`killing runtime pid ${pid}, left running`);
       Deno.kill(pid, "SIGKILL");
     } catch {
@@ -202,9 +203,10 @@ async function killLeftovers(pidsFile: string): Promise<void> {
 
 async function main(): Promise<PostgresReport> {
   const args = parseArgs(Deno.args);
-  const parts = (args.get("parts") ?? "floor,cluster,latency,inproc,plans").split(",")
+  const parts = (args.get("parts") ?? "floor,cluster,peers,latency,inproc,plans").split(",")
     .filter((p): p is DriverConfig["parts"][number] =>
-      p === "floor" || p === "cluster" || p === "latency" || p === "inproc" || p === "plans"
+      p === "floor" || p === "cluster" || p === "latency" || p === "inproc" || p === "plans" ||
+      p === "peers"
     );
   const config: PostgresReport["config"] = {
     statements: false,
