@@ -64,6 +64,8 @@ export interface DriverConfig {
   parts: ("floor" | "cluster" | "latency" | "inproc" | "plans" | "peers")[];
   /** Runtimes per cluster, e.g. [1, 3]. */
   clusters: number[];
+  /** The peers the `peers` part runs (`bench/_pg_peer.ts`). */
+  peers: PeerSystem[];
   /** Workers per runtime. */
   workers: number;
   /** Extra `deno run` flags for the runtimes (e.g. `--cpu-prof`). */
@@ -1435,7 +1437,7 @@ async function main(config: DriverConfig): Promise<DriverReport> {
       for (const count of config.clusters) await measureCluster(config, admin, count, report);
     }
     if (config.parts.includes("peers")) {
-      for (const system of Object.keys(PEERS) as PeerSystem[]) {
+      for (const system of config.peers) {
         for (const count of config.clusters) {
           try {
             report.peers.push(await measurePeer(config, admin, system, count, report));

@@ -7,6 +7,7 @@
  *
  *   deno run --allow-read --allow-write --allow-env --allow-run --allow-sys bench/postgres.ts
  *     [--parts floor,cluster,peers,latency,inproc,plans] [--clusters 1,3] [--workers 4]
+ *     [--peers graphile,pgboss-batch[,pgboss-loops]]
  *     [--jobs 5000] [--rounds 3] [--warmup 1000] [--rate 200] [--probes 1000]
  *     [--probe-warmup 100] [--runtime-flags "<deno run flags for the runtimes>"]
  *
@@ -25,7 +26,7 @@
  */
 import { pick, SMOKE } from "./_config.ts";
 import { BENCH_DIR, parseArgs, ROOT, START_PERMISSIONS } from "./_proc.ts";
-import type { DriverConfig, DriverReport } from "./_pg_driver.ts";
+import { type DriverConfig, type DriverReport, PEERS, type PeerSystem } from "./_pg_driver.ts";
 import { type PostgresServer, startPostgres, SUPERUSER } from "../tests/_support/postgres.ts";
 
 /** What this script prints. */
@@ -213,6 +214,9 @@ async function main(): Promise<PostgresReport> {
     autoExplain: false,
     parts,
     clusters: list(args.get("clusters"), [1, 3]),
+    // pgboss-loops (4 fetch loops of one job) is poll-bound: ~8 jobs/s a process; not by default.
+    peers: (args.get("peers") ?? "graphile,pgboss-batch").split(",").map((p) => p.trim())
+      .filter((p): p is PeerSystem => p in PEERS),
     workers: number(args.get("workers"), 4),
     // Taken verbatim: the value starts with "--".
     runtimeFlags: (Deno.args[Deno.args.indexOf("--runtime-flags") + 1] ?? "")
