@@ -222,7 +222,9 @@ export interface DriverReport {
     id: string;
     name: string;
     runtimes: number;
+    /** Probes whose start was seen within 60 s of the last one sent. */
     jobs: number;
+    sent: number;
     enqueueToStart: Latency;
   }[];
   /** Peers that could not be measured: id → why. */
@@ -1382,6 +1384,7 @@ async function measurePeer(
         name: result.name,
         runtimes,
         jobs: ms.length,
+        sent: config.latencyJobs,
         enqueueToStart: latencyOf(ms),
       });
       const l = latencyOf(ms);

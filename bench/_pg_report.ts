@@ -157,6 +157,35 @@ function peersTable(
       rows,
     ),
   );
+  const latency = d.peerLatency ?? [];
+  if (latency.length > 0) {
+    out.push(
+      `\n*Enqueue → start, open loop at ${c.latencyRate} jobs/s after ${c.latencyWarmup} warm-up probes, on the processes of the rounds above:* graphile-worker: one \`addJob\` per probe from the first process, the handler's start − the clock read just before the call (the probes run in any process); liminal: its rows of the latency table below (control socket: \`POST /v1/jobs\`; database: another process's \`PostgresStore\` insert, the runtimes woken by NOTIFY).\n`,
+    );
+    const latencyRows: string[][] = [];
+    for (const l of latency) {
+      const label = `${l.runtimes === 1 ? "1 process" : `${l.runtimes} processes`} × ${c.workers}`;
+      for (const own of d.latency.filter((x) => x.runtimes === l.runtimes)) {
+        latencyRows.push([
+          label,
+          `liminal, ${own.path === "socket" ? "control socket" : "database (NOTIFY)"}`,
+          `**${t.formatLatency(own.enqueueToStart.p50)}**`,
+          `**${t.formatLatency(own.enqueueToStart.p99)}**`,
+          t.formatLatency(own.enqueueToStart.max),
+          `${own.jobs} of ${own.sent}`,
+        ]);
+      }
+      latencyRows.push([
+        label,
+        l.name,
+        `**${t.formatLatency(l.enqueueToStart.p50)}**`,
+        `**${t.formatLatency(l.enqueueToStart.p99)}**`,
+        t.formatLatency(l.enqueueToStart.max),
+        `${l.jobs} of ${l.sent}`,
+      ]);
+    }
+    out.push(t.table(["processes", "system", "p50", "p99", "max", "probes seen"], latencyRows));
+  }
   return out;
 }
 
