@@ -68,16 +68,19 @@ Deno.test("router end to end", async (t) => {
       "tail prints messages as they move; replay sends a dead letter again",
       async () => {
         await using tail = spawnLiminal(["router", "tail", "--json"], { cwd: dir });
-        await new Promise((r) => setTimeout(r, 800));
-        assert.equal(
-          (await cli(["router", "send", "alerts", "hello", "--payload", '{"x": 2}'])).code,
-          0,
-        );
-        await tail.waitFor(
-          (p) => p.stdout.includes('"message:delivered"'),
-          10_000,
-          "the delivered line",
-        );
+        // The tail says nothing until a message moves, so whether it is connected yet shows
+        // only in its output: send until it prints the delivery (no fixed sleep to guess).
+        const delivered = (p: { stdout: string }) => p.stdout.includes('"message:delivered"');
+        const deadline = performance.now() + 10_000;
+        while (!delivered(tail)) {
+          assert.equal(
+            (await cli(["router", "send", "alerts", "hello", "--payload", '{"x": 2}'])).code,
+            0,
+          );
+          await tail.waitFor(delivered, 500, "the delivered line").catch((error) => {
+            if (performance.now() > deadline) throw error;
+          });
+        }
         const line = tail.stdout.split("\n").find((l) => l.includes("message:delivered"))!;
         const event = JSON.parse(line);
         assert.equal(event.message.type, "hello");
@@ -93,6 +96,16 @@ Deno.test("router end to end", async (t) => {
         );
         const after = (await json(["router", "dead"])).deadLetters;
         assert.deepEqual(after.map((d: { id: string }) => d.id), [deadLetters[0].id]);
+        // The last 6 characters of its id name the same dead letter.
+        const short = await cli(["router", "replay", deadLetters[0].id.slice(-6)]);
+        assert.equal(short.code, 2, short.stderr);
+        assert.match(
+          short.stderr,
+          new RegExp(`ENDPOINT_NOT_FOUND: dead letter ${deadLetters[0].id}: .* "nobody" is gone`),
+        );
+        const noTail = await cli(["router", "replay", "fedcba987"]);
+        assert.equal(noTail.code, 2);
+        assert.match(noTail.stderr, /MESSAGE_NOT_FOUND: no message with an id ending in fedcba987/);
         const unknown = await cli(["router", "replay", "01890000-0000-7000-8000-000000000000"]);
         assert.equal(unknown.code, 2);
         assert.match(unknown.stderr, /MESSAGE_NOT_FOUND/);

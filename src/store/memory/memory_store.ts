@@ -49,7 +49,7 @@ import type {
   Settlement,
   StoreInfo,
 } from "../types.ts";
-import { DueHeap } from "./_due_heap.ts";
+import { MinHeap } from "../../shared/heap.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -86,7 +86,8 @@ export class MemoryStore implements JobStore {
 
   #jobs = new Map<string, JobRecord>();
   #unique = new Map<string, string>();
-  #due = new DueHeap();
+  /** Scheduled jobs by run-at; entries go stale when a job is cancelled or moved. */
+  #due = new MinHeap<{ runAt: number; id: string }>((item) => item.runAt);
   #finished: FinishedMark[] = [];
   #finishedHead = 0;
   #seq = 0;
@@ -403,6 +404,14 @@ export class MemoryStore implements JobStore {
     }
     found.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     return found.slice(0, limit).map(copyOf);
+  }
+
+  /** The ids that end with `tail`, newest first, at most `limit`. */
+  async findIdsByTail(tail: string, limit: number): Promise<string[]> {
+    const found: string[] = [];
+    for (const id of this.#jobs.keys()) if (id.endsWith(tail)) found.push(id);
+    found.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+    return found.slice(0, Math.max(0, limit));
   }
 
   /** Jobs per state, and queued/scheduled jobs per priority. */
