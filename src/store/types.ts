@@ -367,7 +367,9 @@ export interface LeaseVictim {
 
 /** A job a crash recovery moved to `dead`: interrupted more than `maxInterruptions` times. */
 export interface RecoveredDead {
+  /** The job's id. */
   id: string;
+  /** The job's kind. */
   kind: string;
   /** Its last attempt, the interrupted one. */
   attempt: number;
