@@ -348,10 +348,15 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       });
     }
     if (typeof store.nodes === "function") await this.#readCluster();
-    const recovered = await store.recoverInterrupted(Date.now());
-    if (recovered > 0) {
+    // A job interrupted too often (crashes count like shutdowns) is dead: announced (job:dead,
+    // jobs.dead) once the router and the modules' endpoints are up.
+    const recovered = await store.recoverInterrupted(
+      Date.now(),
+      this.#executor.maxInterruptions,
+    );
+    if (recovered.queued > 0) {
       log.warn("{count} job(s) left running by a runtime that stopped were queued again", {
-        count: recovered,
+        count: recovered.queued,
       });
     }
 
@@ -401,6 +406,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     });
     for (const endpoint of config.endpoints) registerEndpoint(router, endpoint);
     this.#publishJobEvents(router);
+    this.#executor.announceDead(recovered.dead);
 
     // 4. executor
     const executor = this.#executor;

@@ -70,12 +70,14 @@ import type {
   NodeInfo,
   PruneOptions,
   ReadyEntry,
+  Recovery,
   ScheduleRecord,
   ScheduleRun,
   Settlement,
   StoreChange,
   StoreInfo,
 } from "../types.ts";
+import { DEFAULT_MAX_INTERRUPTIONS } from "../_rules.ts";
 import { JSON_PARSED, leaseRecordOf, scheduleRecordOf } from "../_rows.ts";
 import { BatchedSideWrites } from "./_batched_writes.ts";
 import { connect, migrate } from "./_connect.ts";
@@ -464,13 +466,22 @@ export class PostgresStore implements JobStore, AsyncDisposable {
    * Requeues the jobs left `running` by nodes that are gone: no heartbeat within the node
    * timeout, or unknown. Jobs running on live nodes (this one included) are left alone.
    * Each open attempt is closed as `interrupted`, `interruptions` + 1, and the leases the
-   * jobs held are released. Returns how many (with the jobs of a dead earlier run of this
-   * node id, requeued by `open()`).
+   * jobs held are released; a job interrupted more than `maxInterruptions` times goes to
+   * `dead`. Returns how many were queued and which died (with the jobs of a dead earlier run
+   * of this node id, taken over by `open()`). `maxInterruptions` is kept for the rescues the
+   * heartbeat makes later (reported as `dead` changes).
    */
-  recoverInterrupted(at: number): Promise<number> {
+  recoverInterrupted(
+    at: number,
+    maxInterruptions: number = DEFAULT_MAX_INTERRUPTIONS,
+  ): Promise<Recovery> {
+    this.#state.maxInterruptions = maxInterruptions;
     const takenOver = this.#liveness.takeTakenOver();
     return this.#state.ordered(
-      this.#liveness.recoverDead(at).then((recovered) => takenOver + recovered),
+      this.#liveness.recoverDead(at).then((recovered) => ({
+        queued: takenOver.queued + recovered.queued,
+        dead: [...takenOver.dead, ...recovered.dead],
+      })),
     );
   }
 
