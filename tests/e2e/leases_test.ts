@@ -277,3 +277,94 @@ Deno.test("start --lease-ttl 1s: a 3 s job keeps its lease; the next job needing
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Process ids whose process group is `pgid` (from /proc: field 5 of stat). */
+async function groupMembers(pgid: number): Promise<number[]> {
+  const members: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      // pid (comm) state ppid pgrp …: comm may hold spaces, so split after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return members;
+}
+
+Deno.test("preempting a command job's lease hands it over only once the job's processes are gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-handover-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  const runtime = await start(dir);
+  try {
+    // A program that ignores SIGTERM: only the SIGKILL after its 2 s kill grace stops it.
+    const pidFile = `${dir}/pid`;
+    const enqueued = await cli([
+      "enqueue",
+      "command",
+      "--payload",
+      JSON.stringify({
+        cmd: ["sh", "-c", `echo $$ > ${pidFile}; trap '' TERM; sleep 44; :`],
+        killGrace: "2s",
+      }),
+      "--lease",
+      "db/j",
+    ]);
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    const id = enqueued.stdout.trim();
+    let pgid = 0;
+    const deadline = Date.now() + 10_000;
+    while (pgid === 0 || (await groupMembers(pgid)).length < 2) {
+      assert.ok(Date.now() < deadline, "the command to start");
+      await sleep(100);
+      pgid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim() || 0);
+    }
+    const asked = Date.now();
+    const acquired = await cli([
+      "leases",
+      "acquire",
+      "db/j",
+      "-p",
+      "critical",
+      "--holder",
+      "eve",
+      "--ttl",
+      "3m",
+    ]);
+    const took = Date.now() - asked;
+    assert.equal(acquired.code, 0, acquired.stderr);
+    const left = await groupMembers(pgid);
+    assert.deepEqual(left, [], `processes of the preempted job still ran at the handover: ${left}`);
+    assert.ok(took >= 1_500, `the acquire returned after ${took} ms, within the kill grace`);
+    assert.match(acquired.stdout, /db\/j held by eve/);
+    assert.match(acquired.stdout, new RegExp(`preempted job ${id} \\(db/j\\): it was interrupted`));
+    const show = JSON.parse((await cli(["jobs", "show", id, "--json"])).stdout);
+    assert.match(
+      show.attempts[0].error?.message ?? show.lastError?.message ?? "",
+      /preempted by eve/,
+    );
+    const leases = JSON.parse((await cli(["leases", "--json"])).stdout);
+    assert.equal(
+      leases.leases.find((l: { resource: string }) => l.resource === "db/j")?.holder,
+      "eve",
+    );
+    assert.ok(
+      leases.preemptions.some((p: { jobId: string; by: string }) =>
+        p.jobId === id && p.by === "eve"
+      ),
+    );
+    // The job waits for eve's lease; its next attempt does not start beside her.
+    await sleep(500);
+    assert.equal(JSON.parse((await cli(["jobs", "show", id, "--json"])).stdout).state, "queued");
+    const released = await cli(["leases", "release", "db/j", "--holder", "eve"]);
+    assert.equal(released.code, 0, released.stderr);
+    await cli(["jobs", "cancel", id]);
+  } finally {
+    runtime.kill("SIGTERM");
+    await runtime.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
