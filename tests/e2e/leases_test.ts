@@ -247,7 +247,9 @@ Deno.test("territory leases between shells, jobs and liminal run", async (t) => 
 Deno.test("start --lease-ttl 1s: a 3 s job keeps its lease; the next job needing it waits", async () => {
   const dir = await Deno.makeTempDir({ prefix: "liminal-lease-ttl-" });
   const cli = (args: string[]) => runLiminal(args, { cwd: dir });
-  const proc = spawnLiminal(["start", "--no-tui", "--lease-ttl", "1s"], { cwd: dir });
+  const proc = spawnLiminal(["start", "--no-tui", "--lease-ttl", "1s", "--kill-grace", "500ms"], {
+    cwd: dir,
+  });
   try {
     await proc.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime to start");
     const enqueue = async (ms: number) =>
@@ -365,6 +367,64 @@ Deno.test("preempting a command job's lease hands it over only once the job's pr
   } finally {
     runtime.kill("SIGTERM");
     await runtime.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lease refusals say what fits: no priority takes an operator's lease; a timed-out wait names the holder; --lease-ttl against --kill-grace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-words-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  try {
+    // --lease-ttl is checked before anything is created: its maximum, and the kill grace.
+    const long = await cli(["start", "--no-tui", "--lease-ttl", "2h"]);
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(long.stderr, /--lease-ttl must be longer than 0 and at most 1h, got "2h"/);
+    const short = await cli(["start", "--no-tui", "--lease-ttl", "1s"]);
+    assert.equal(short.code, 2, short.stderr);
+    assert.match(short.stderr, /--lease-ttl 1s is too short for --kill-grace 5s/);
+    assert.match(short.stderr, /hint: use --lease-ttl above 7\.5s, or a shorter --kill-grace/);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      [],
+      "nothing was created by the refused starts",
+    );
+
+    const runtime = await start(dir);
+    try {
+      const alice = await cli(["leases", "acquire", "db/g", "--holder", "alice", "--ttl", "10m"]);
+      assert.equal(alice.code, 0, alice.stderr);
+      const override = await cli([
+        "leases",
+        "acquire",
+        "db/g",
+        "--holder",
+        "bob",
+        "-p",
+        "override",
+      ]);
+      assert.equal(override.code, 4, override.stderr);
+      assert.match(override.stderr, /not preemptible/);
+      assert.match(override.stderr, /ask alice to release it/);
+      assert.doesNotMatch(override.stderr, /higher priority/);
+      const waited = await cli(["leases", "acquire", "db/g", "--holder", "op", "--wait", "2s"]);
+      assert.equal(waited.code, 4, waited.stderr);
+      assert.match(
+        waited.stderr,
+        /db\/g is still held by alice \(coordinate, 9m \d+s left\) after waiting 2s/,
+      );
+      assert.doesNotMatch(waited.stderr, /2000ms/);
+      // Releasing a lease nobody holds is a conflict (exit 4), as the README says everywhere.
+      const nobody = await cli(["leases", "release", "db/none", "--holder", "alice"]);
+      assert.equal(nobody.code, 4, nobody.stderr);
+      assert.match(nobody.stderr, /LEASE_NOT_HELD/);
+      const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+      assert.doesNotMatch(readme, /LEASE_NOT_HELD`,?\s+exit 2/);
+      assert.match(readme, /LEASE_NOT_HELD`,\s+exit 4/);
+    } finally {
+      runtime.kill("SIGTERM");
+      await runtime.done();
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
