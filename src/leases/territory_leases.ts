@@ -1210,7 +1210,18 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
   async #drop(lease: LeaseRecord, event: "lease:released" | "lease:expired"): Promise<void> {
     if (this.#held.get(lease.resource)?.token !== lease.token) return;
     this.#held.delete(lease.resource);
-    this.#mine.delete(lease.token);
+    const handedOver = this.#mine.delete(lease.token) && isHandingOver(lease) &&
+      !this.#handovers.some((h) => h.victim.resource === lease.resource);
+    if (handedOver) {
+      // Preempted from another runtime: that runtime's requester is first in line, so this
+      // runtime's own waiters (the preempted job, queued again) leave it alone for a while.
+      const now = this.#clock();
+      this.#handovers.push({
+        victim: lease,
+        by: { ...elsewhere(lease, now), holder: "a holder on another runtime" },
+        freedAt: now,
+      });
+    }
     this.#noteFreed(this.#clock());
     this.#events.emit(event, { lease });
     await this.#delete(lease);
