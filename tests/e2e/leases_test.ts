@@ -428,3 +428,64 @@ Deno.test("lease refusals say what fits: no priority takes an operator's lease; 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("liminal run: a critical plan job preempting a runtime job's lease starts only once that job's processes are gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-run-handover-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  const runtime = await start(dir);
+  try {
+    const pidFile = `${dir}/pid`;
+    const enqueued = await cli([
+      "enqueue",
+      "command",
+      "--payload",
+      JSON.stringify({
+        cmd: ["sh", "-c", `echo $$ > ${pidFile}; trap '' TERM; sleep 44; :`],
+        killGrace: "2s",
+      }),
+      "--lease",
+      "db/k",
+    ]);
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    let pgid = 0;
+    const deadline = Date.now() + 10_000;
+    while (pgid === 0 || (await groupMembers(pgid)).length < 2) {
+      assert.ok(Date.now() < deadline, "the command to start");
+      await sleep(100);
+      pgid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim() || 0);
+    }
+    // The plan job fails if any process of the runtime job's group still runs.
+    const plan = `${dir}/plan.json`;
+    await Deno.writeTextFile(
+      plan,
+      JSON.stringify({
+        name: "handover",
+        jobs: [{
+          kind: "command",
+          priority: "critical",
+          leases: ["db/k"],
+          payload: {
+            // (Zombies left for a PID 1 that does not reap them do not count: they run nothing.)
+            cmd: [
+              "sh",
+              "-c",
+              `cat /proc/[0-9]*/stat 2>/dev/null | awk -v g=${pgid} '$5 == g && $3 != "Z" { f = 1 } END { if (f) { print "overlap"; exit 3 } }'`,
+            ],
+          },
+        }],
+      }),
+    );
+    const result = await cli(["run", plan, "--json"]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const summary = JSON.parse(result.stdout);
+    assert.equal(summary.counts.succeeded, 1, result.stdout);
+    assert.deepEqual(await groupMembers(pgid), []);
+    const show = JSON.parse((await cli(["jobs", "show", enqueued.stdout.trim(), "--json"])).stdout);
+    assert.match(JSON.stringify(show), /preempted by run:handover:/);
+    await cli(["jobs", "cancel", enqueued.stdout.trim(), "--yes"]);
+  } finally {
+    runtime.kill("SIGTERM");
+    await runtime.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
