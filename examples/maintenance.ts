@@ -1,27 +1,45 @@
 /**
- * A realistic maintenance set for a small service with a SQLite database at `data/app.db`:
+ * A realistic maintenance set for a small service with a SQLite database:
  *
- *   liminal start --jobs examples/maintenance.ts
+ *   APP_DB=/srv/app/app.db APP_UPLOADS=/srv/app/uploads \
+ *   APP_HEALTH_URL=http://localhost:8080/health liminal start --jobs examples/maintenance.ts
  *
- * - every 30 s: a health check of the service (retried a little, never overlapping);
- * - every 5 min: a WAL checkpoint, guarded by the `db/app` lease;
- * - every day at 03:00 (Europe/Berlin): a backup kept 7 days, then a vacuum, both holding
- *   `db/app` so they never run at the same time as each other or the checkpoint; a backup
- *   missed while the runtime was down runs once at the next start;
- * - every hour: liminal's own history pruned and expired leases swept;
- * - `cleanup-uploads`: a job kind of this module that removes old files under
- *   `data/uploads`, holding `files/uploads/*`, run every 15 minutes;
- * - `ops-alerts`: a router endpoint that hears every job that died (topic `jobs.dead`) and
- *   writes one line to stderr; `liminal router send ops-alerts note --payload '"hi"'` reaches
- *   it too.
+ * Each part is scheduled only when the setting it needs is given, so that nothing fails out of
+ * the box (a line on stderr at start names what is left out and why):
+ *
+ * - `APP_HEALTH_URL`: every 30 s, a health check of the service (retried a little, never
+ *   overlapping);
+ * - `APP_DB` (a SQLite file): every 5 min a WAL checkpoint, guarded by the `db/app` lease;
+ *   every day at 03:00 (Europe/Berlin) a backup into `APP_BACKUPS` (default: `backups/` beside
+ *   the database) kept 7 days, then a vacuum, both holding `db/app` so they never run at the
+ *   same time as each other or the checkpoint; a backup missed while the runtime was down runs
+ *   once at the next start;
+ * - `APP_UPLOADS` (a directory): every 15 minutes, `cleanup-uploads`, a job kind of this
+ *   module that removes files older than a day there, holding `files/uploads/*`;
+ * - always: every hour, liminal's own history pruned and expired leases swept;
+ * - always: `ops-alerts`, a router endpoint that hears every job that died (topic `jobs.dead`)
+ *   and writes one line to stderr; `liminal router send ops-alerts note --payload '"hi"'`
+ *   reaches it too.
+ *
+ * Relative paths resolve against the runtime's working directory.
  *
  * @module
  */
 import { defineEndpoint, defineJob, defineSchedule, PermanentJobError } from "liminal";
 
-const DATABASE = Deno.env.get("APP_DB") ?? "data/app.db";
-const UPLOADS = Deno.env.get("APP_UPLOADS") ?? "data/uploads";
-const HEALTH_URL = Deno.env.get("APP_HEALTH_URL") ?? "http://localhost:8080/health";
+const setting = (name: string): string | undefined => Deno.env.get(name) || undefined;
+const DATABASE = setting("APP_DB");
+const UPLOADS = setting("APP_UPLOADS");
+const HEALTH_URL = setting("APP_HEALTH_URL");
+const BACKUPS = setting("APP_BACKUPS") ??
+  (DATABASE === undefined ? undefined : `${DATABASE.replace(/[^/]*$/, "") || "./"}backups`);
+
+const off = [
+  HEALTH_URL === undefined && "no health check (set APP_HEALTH_URL)",
+  DATABASE === undefined && "no checkpoint, backup or vacuum (set APP_DB)",
+  UPLOADS === undefined && "no upload cleanup (set APP_UPLOADS)",
+].filter((line) => line !== false);
+if (off.length > 0) console.error(`examples/maintenance.ts: ${off.join("; ")}`);
 
 /** Removes files older than `maxAge` under a directory, reporting progress. */
 export const cleanupUploads = defineJob({
@@ -67,7 +85,8 @@ export const cleanupUploads = defineJob({
   },
 });
 
-export const health = defineSchedule({
+/** Only with `APP_HEALTH_URL`: a service that is not there would fail every 30 s. */
+export const health = HEALTH_URL === undefined ? undefined : defineSchedule({
   name: "health",
   every: "30s",
   job: {
@@ -78,37 +97,39 @@ export const health = defineSchedule({
   },
 });
 
-export const checkpoint = defineSchedule({
-  name: "wal-checkpoint",
-  every: "5m",
-  job: {
-    kind: "sqlite-checkpoint",
-    payload: { path: DATABASE, mode: "TRUNCATE" },
-    leases: ["db/app"],
-  },
-});
+/** Only with `APP_DB`: the checkpoint, the nightly backup and the vacuum, all under `db/app`. */
+export const database = DATABASE === undefined ? [] : [
+  defineSchedule({
+    name: "wal-checkpoint",
+    every: "5m",
+    job: {
+      kind: "sqlite-checkpoint",
+      payload: { path: DATABASE, mode: "TRUNCATE" },
+      leases: ["db/app"],
+    },
+  }),
+  defineSchedule({
+    name: "nightly-backup",
+    cron: "0 3 * * *",
+    timezone: "Europe/Berlin",
+    job: {
+      kind: "backup",
+      payload: { path: DATABASE, dir: BACKUPS ?? "backups", keep: 7 },
+      priority: "critical",
+      leases: ["db/app"],
+    },
+    missed: "run-once",
+  }),
+  defineSchedule({
+    name: "nightly-vacuum",
+    cron: "30 3 * * *",
+    timezone: "Europe/Berlin",
+    job: { kind: "vacuum", payload: { path: DATABASE }, leases: ["db/app"] },
+  }),
+];
 
-export const backup = defineSchedule({
-  name: "nightly-backup",
-  cron: "0 3 * * *",
-  timezone: "Europe/Berlin",
-  job: {
-    kind: "backup",
-    payload: { path: DATABASE, dir: "data/backups", keep: 7 },
-    priority: "critical",
-    leases: ["db/app"],
-  },
-  missed: "run-once",
-});
-
-export const vacuum = defineSchedule({
-  name: "nightly-vacuum",
-  cron: "30 3 * * *",
-  timezone: "Europe/Berlin",
-  job: { kind: "vacuum", payload: { path: DATABASE }, leases: ["db/app"] },
-});
-
-export const uploads = defineSchedule({
+/** Only with `APP_UPLOADS`. */
+export const uploads = UPLOADS === undefined ? undefined : defineSchedule({
   name: "cleanup-uploads",
   every: "15m",
   job: {

@@ -23,6 +23,15 @@ export function parseDurationOption(value: string | undefined, flag: string): Du
   return value;
 }
 
+/** A `--timeout` option: a duration, or `none` for no timeout at all (`null`). */
+export function parseTimeoutOption(
+  value: string | undefined,
+  flag: string,
+): Duration | null | undefined {
+  if (value !== undefined && value.trim().toLowerCase() === "none") return null;
+  return parseDurationOption(value, flag);
+}
+
 /** A positive whole number option such as `--count 10`. */
 export function parseCount(
   value: string | undefined,

@@ -9,7 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ControlClient } from "../control/client.ts";
-import { resolveSocketPath } from "../control/socket.ts";
+import { checkSocketPath, resolveSocketPath } from "../control/socket.ts";
 import { errorMessage, isLiminalError, LiminalError } from "../shared/errors.ts";
 import type { Priority } from "../shared/priority.ts";
 
@@ -56,6 +56,17 @@ export class RemoteLeases {
     const path = resolveSocketPath(socket);
     const named = (socket !== undefined && socket !== "") ||
       (Deno.env.get("LIMINAL_SOCKET") ?? "") !== "";
+    if (!named) {
+      try {
+        checkSocketPath(path);
+      } catch {
+        // A default path too long for a Unix socket: no runtime can listen there.
+        log.debug("no runtime can listen on {path} (too long): the plan's leases are its own", {
+          path,
+        });
+        return null;
+      }
+    }
     const client = new ControlClient(path);
     try {
       await client.leases({ timeoutMs: 5_000 });

@@ -52,8 +52,10 @@ export function formatJobDetail(job: JobSnapshot, color: boolean, now = Date.now
     `${label("priority")}${job.priority}`,
     `${label("payload")}${JSON.stringify(job.payload)}`,
     `${label("attempts")}${
-      job.attempt > job.maxAttempts
-        ? `${job.attempt} made; ${job.failures} failed of ${job.maxAttempts} allowed since the retry`
+      uncountedAttempts(job)
+        ? `${job.attempt} made; ${job.failures} failed of ${job.maxAttempts} allowed${
+          interrupted(job) > 0 ? `; ${interrupted(job)} interrupted (not counted)` : ""
+        }`
         : `${job.attempt} of ${job.maxAttempts}`
     } (backoff ${formatDuration(job.backoff.baseMs)}..${formatDuration(job.backoff.maxMs)})`,
     `${label("timeout")}${job.timeoutMs === null ? "none" : formatDuration(job.timeoutMs)}`,
@@ -250,11 +252,22 @@ export function formatNodes(nodes: readonly NodeInfo[], color: boolean, now = Da
 }
 
 /**
- * `2/3`; after `jobs retry` gave a job a fresh set of attempts, what counts against the
- * limit now and how many were made in all: `1/3 (4 in all)`.
+ * `2/3`; when some attempts do not count against the limit (interrupted ones, or those before
+ * a `jobs retry` gave the job a fresh set), the failures that count and how many were made in
+ * all: `1/3 (4 in all)`.
  */
 function attemptsCell(j: JobSnapshot): string {
-  return j.attempt > j.maxAttempts
+  return uncountedAttempts(j)
     ? `${j.failures}/${j.maxAttempts} (${j.attempt} in all)`
     : `${j.attempt}/${j.maxAttempts}`;
+}
+
+/** Whether some of a job's attempts do not count against its limit. */
+function uncountedAttempts(j: JobSnapshot): boolean {
+  return interrupted(j) > 0 || j.attempt > j.maxAttempts;
+}
+
+/** Attempts cut short by a shutdown or a crash (they do not count against the limit). */
+function interrupted(j: JobSnapshot): number {
+  return j.attempts.filter((a) => a.outcome === "interrupted").length;
 }

@@ -15,7 +15,12 @@ import { parsePriority } from "../shared/priority.ts";
 import { canPrompt, SOCKET_HELP, withClient } from "./_client.ts";
 import { type CliContext, collect } from "./_context.ts";
 import { colorEnabled, paint, printJson, writeErr, writeOut } from "./_output.ts";
-import { parseCount, parseDurationOption, parsePayloadOption } from "./_parse.ts";
+import {
+  parseCount,
+  parseDurationOption,
+  parsePayloadOption,
+  parseTimeoutOption,
+} from "./_parse.ts";
 import { promptChoice } from "./_prompt.ts";
 import { formatJobTable } from "./_render.ts";
 
@@ -28,7 +33,7 @@ export function enqueueCommand(ctx: CliContext) {
     .option("-p, --priority <priority>", "info, coordinate, blocking, critical or override")
     .option("--delay <duration>", "run no sooner than this from now (e.g. 30s)")
     .option("--at <time>", "run no sooner than this ISO-8601 time")
-    .option("--timeout <duration>", "time an attempt may take")
+    .option("--timeout <duration>", "time an attempt may take, or none (default: the kind's)")
     .option("--attempts <n>", "attempts that may fail before the job is dead")
     .option("--unique <key>", "no second job with this key while one is live")
     .option(
@@ -67,7 +72,7 @@ Examples:
       if (options.at !== undefined) {
         spec.runAt = new Date(parseRunAt(options.at, "--at")).toISOString();
       }
-      const timeout = parseDurationOption(options.timeout, "--timeout");
+      const timeout = parseTimeoutOption(options.timeout, "--timeout");
       if (timeout !== undefined) spec.timeout = timeout;
       const attempts = parseCount(options.attempts, "--attempts", 1000);
       if (attempts !== undefined) spec.attempts = attempts;

@@ -66,6 +66,9 @@ Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict
   return program;
 }
 
+/** The usage error commander printed last, as stderr said it (for the `--json` document). */
+let lastUsageError: string | null = null;
+
 /** Applies the shared settings to a command and its subcommands. */
 function configure(command: Command): void {
   const color = colorEnabled(Deno.stderr);
@@ -75,11 +78,11 @@ function configure(command: Command): void {
     .configureOutput({
       writeOut: (text) => writeOut(text),
       writeErr: (text) => writeErr(text),
-      outputError: (text, write) =>
-        write(
-          unknownSubcommand(command, text)
-            .replace(/^error: /, `${paint("error:", ["bold", "red"], color)} USAGE: `),
-        ),
+      outputError: (text, write) => {
+        const said = unknownSubcommand(command, text);
+        lastUsageError = said.replace(/^error: /, "").trimEnd();
+        write(said.replace(/^error: /, `${paint("error:", ["bold", "red"], color)} USAGE: `));
+      },
     });
   for (const sub of command.commands) configure(sub as unknown as Command);
 }
@@ -116,6 +119,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const json = wantsJson(args);
+  lastUsageError = null;
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
@@ -130,7 +134,7 @@ export async function main(args: string[]): Promise<number> {
       if (json) {
         const document = errorDocument(error);
         document.error.code = "USAGE";
-        document.error.message = error.message.replace(/^error: /, "");
+        document.error.message = lastUsageError ?? error.message.replace(/^error: /, "");
         document.error.hint = null;
         printErrorDocument(document);
       }

@@ -12,9 +12,15 @@ import type { JsonValue } from "../shared/json.ts";
 import { parsePriority } from "../shared/priority.ts";
 import type { ScheduleSnapshot } from "../shared/schedule.ts";
 import { SOCKET_HELP, withClient } from "./_client.ts";
-import type { CliContext } from "./_context.ts";
+import { type CliContext, collect } from "./_context.ts";
 import { colorEnabled, formatTable, paint, paintState, printJson, writeOut } from "./_output.ts";
-import { parseDurationOption, parsePayloadOption } from "./_parse.ts";
+import {
+  parseCount,
+  parseDurationOption,
+  parsePayloadOption,
+  parseTimeoutOption,
+} from "./_parse.ts";
+import { parseLeaseList } from "../shared/job_spec.ts";
 
 function timing(s: ScheduleSnapshot): string {
   if (s.every !== null) return `every ${formatDuration(s.every)}`;
@@ -73,7 +79,7 @@ export function schedulesCommand(_ctx: CliContext) {
 Examples:
   $ liminal schedules
   $ liminal schedules add health --every 30s --kind http-check --payload '{"url": "http://localhost:8080/health"}'
-  $ liminal schedules add nightly-vacuum --cron "0 3 * * *" --timezone Europe/Berlin --kind vacuum --payload '{"path": "data/app.db"}'
+  $ liminal schedules add weekly-vacuum --cron "0 4 * * 0" --timezone Europe/Berlin --kind vacuum --payload '{"path": "data/app.db"}'
   $ liminal schedules pause health && liminal schedules trigger health`,
     );
 
@@ -98,6 +104,14 @@ Examples:
     .option("--kind <kind>", "the job kind each run enqueues")
     .option("--payload <json>", "the job's payload: JSON text, or @file.json")
     .option("-p, --priority <priority>", "the job's priority")
+    .option("--timeout <duration>", "the job's timeout, or none (default: the kind's)")
+    .option("--attempts <n>", "attempts that may fail before the job is dead")
+    .option(
+      "--lease <resource>",
+      "a territory lease the job must hold to run (repeatable)",
+      collect,
+      [] as string[],
+    )
     .option("--overlap <policy>", "skip or queue a run while the previous one is live", "skip")
     .option(
       "--missed <policy>",
@@ -120,6 +134,11 @@ Examples:
       if (options.priority !== undefined) {
         job.priority = parsePriority(options.priority, "--priority");
       }
+      const timeout = parseTimeoutOption(options.timeout, "--timeout");
+      if (timeout !== undefined) job.timeout = timeout;
+      const attempts = parseCount(options.attempts, "--attempts", 1000);
+      if (attempts !== undefined) job.attempts = attempts;
+      if (options.lease.length > 0) job.leases = parseLeaseList(options.lease, "--lease");
       const body: Record<string, JsonValue> = {
         name,
         job,

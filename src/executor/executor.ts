@@ -397,10 +397,11 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     const s = this.#s;
     assertAccepting(s);
     const entry = await s.store.retry(id, s.options.clock());
+    // The answer is the job as the retry left it (queued), read before a worker may claim it.
+    const record = await s.store.get(id);
     offer(s, entry, performance.now());
     s.events.emit("job:retried", { id, kind: entry.kind });
     scheduleDispatch(s);
-    const record = await s.store.get(id);
     if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
     return record;
   }

@@ -18,7 +18,7 @@
  */
 import type { ReadyEntry } from "../store/types.ts";
 import { CRITICAL_LEVEL, OVERRIDE_LEVEL } from "../shared/priority.ts";
-import { RingBuffer } from "./ring_buffer.ts";
+import { RingBuffer } from "../shared/ring_buffer.ts";
 
 const LEVELS = OVERRIDE_LEVEL + 1;
 

@@ -253,6 +253,7 @@ export function createCommandJob(
       const graceMs = payload.killGraceMs ?? defaultGraceMs;
       const [program, ...args] = payload.cmd;
       const env = payload.env === undefined ? undefined : payload.env;
+      if (payload.cwd !== undefined) await checkDirectory(payload.cwd);
       await findProgram(program, payload.cwd, env?.PATH);
       const prefix = [
         ...(payload.ionice === undefined ? [] : await ioniceArgs(payload.ionice)),
@@ -346,6 +347,23 @@ export function createCommandJob(
       }
     },
   });
+}
+
+/** A `cwd` that is not a directory fails the job for good, saying so. */
+async function checkDirectory(cwd: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(cwd);
+  } catch (error) {
+    throw new PermanentJobError(
+      error instanceof Deno.errors.NotFound
+        ? `no directory ${cwd} (the payload's "cwd")`
+        : `cannot use ${cwd} as the working directory: ${errorMessage(error)}`,
+    );
+  }
+  if (!info.isDirectory) {
+    throw new PermanentJobError(`${cwd} is not a directory (the payload's "cwd")`);
+  }
 }
 
 /** Looks `program` up as `execvp` would; a missing one fails the job for good. */

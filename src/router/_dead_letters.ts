@@ -7,7 +7,7 @@
  */
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from "../shared/router_snapshot.ts";
 import type { Envelope } from "./_envelope.ts";
-import { RingBuffer } from "./_ring_buffer.ts";
+import { RingBuffer } from "../shared/ring_buffer.ts";
 
 /** One dead letter. */
 export interface DeadLetter {
@@ -22,7 +22,7 @@ export interface DeadLetter {
 
 /** Dead letters by age, with lookup by message id. */
 export class DeadLetterStore {
-  readonly #order = new RingBuffer<DeadLetter>();
+  readonly #order = new RingBuffer<DeadLetter>(8);
   readonly #byId = new Map<string, DeadLetter>();
   /** Dead letters dropped to stay within capacity. */
   dropped = 0;

@@ -18,7 +18,7 @@
 import { CRITICAL_LEVEL, OVERRIDE_LEVEL, PRIORITIES } from "../shared/priority.ts";
 import type { MailboxSnapshot, ReceiveMode } from "../shared/router_snapshot.ts";
 import type { Envelope, RouterCore } from "./_envelope.ts";
-import { RingBuffer } from "./_ring_buffer.ts";
+import { RingBuffer } from "../shared/ring_buffer.ts";
 import type { TopicPattern } from "./_names.ts";
 import type { Subscription } from "./endpoint.ts";
 import type { Message, MessageHandler } from "./message.ts";
@@ -32,7 +32,7 @@ type Puller = (result: IteratorResult<Message, undefined>) => void;
 export class Mailbox implements Subscription {
   readonly lanes: RingBuffer<Envelope>[] = Array.from(
     { length: LEVELS },
-    () => new RingBuffer<Envelope>(),
+    () => new RingBuffer<Envelope>(8),
   );
   /** Queued (live) messages per level. */
   readonly depth: number[] = [0, 0, 0, 0, 0];
@@ -41,7 +41,7 @@ export class Mailbox implements Subscription {
   /** Sends waiting for room, per level (their FIFO may hold stale entries). */
   readonly roomWaiters: RingBuffer<Envelope>[] = Array.from(
     { length: LEVELS },
-    () => new RingBuffer<Envelope>(),
+    () => new RingBuffer<Envelope>(8),
   );
   readonly waiting: number[] = [0, 0, 0, 0, 0];
   /** Messages handed over and not settled, beyond a synchronous handler call. */
@@ -49,7 +49,7 @@ export class Mailbox implements Subscription {
   /** Handler calls under way. */
   running = 0;
   /** Pending `next()` calls of iterators. */
-  readonly pullers = new RingBuffer<Puller>();
+  readonly pullers = new RingBuffer<Puller>(8);
   /** In the router's dispatch list. */
   scheduled = false;
   #closed = false;

@@ -12,7 +12,7 @@
  */
 import { OVERRIDE_LEVEL } from "../shared/priority.ts";
 import type { PendingSend } from "./_envelope.ts";
-import { RingBuffer } from "./_ring_buffer.ts";
+import { RingBuffer } from "../shared/ring_buffer.ts";
 
 const LEVELS = OVERRIDE_LEVEL + 1;
 
@@ -71,7 +71,7 @@ export class SenderBudget {
 
   /** Queues a send that has to wait. */
   enqueue(send: PendingSend): void {
-    this.#waiting ??= Array.from({ length: LEVELS }, () => new RingBuffer<PendingSend>());
+    this.#waiting ??= Array.from({ length: LEVELS }, () => new RingBuffer<PendingSend>(8));
     this.#waiting[send.level]!.push(send);
     this.#waitingCount++;
     this.throttled++;

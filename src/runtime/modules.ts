@@ -27,6 +27,20 @@ export function moduleUrl(specifier: string): string {
 }
 
 /**
+ * A bare import a job module's own project maps (in its `deno.json`) does not resolve at run
+ * time: the runtime's process has one import map, liminal's own. Says so, and what works.
+ */
+function unmappedImportHint(message: string): { hint?: string } {
+  const bare = /Import "([^"]+)" not a dependency/.exec(message)?.[1] ??
+    /Relative import path "([^"]+)" not prefixed/.exec(message)?.[1];
+  if (bare === undefined) return {};
+  return {
+    hint:
+      `a job module's imports resolve through liminal's import map, not your project's deno.json: import "${bare}" by full specifier (npm:${bare}, jsr:…) or relative path; "liminal" itself always resolves`,
+  };
+}
+
+/**
  * Imports job modules and collects the job kinds they export. A missing file, a module that
  * fails to load or one that exports no job kind: `INVALID_JOB_MODULE`.
  */
@@ -53,7 +67,7 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
       throw new LiminalError(
         "INVALID_JOB_MODULE",
         `cannot load job module ${specifier}: ${errorMessage(error).split("\n")[0]}`,
-        { cause: error },
+        { cause: error, ...unmappedImportHint(errorMessage(error)) },
       );
     }
     const kinds: JobKind[] = [];

@@ -255,9 +255,12 @@ export class Scheduler implements EventSource<SchedulerEventMap> {
 
   /** Adds a schedule at run time (persisted). */
   async add(definition: ScheduleDefinition): Promise<ScheduleSnapshot> {
-    if (this.#schedules.has(definition.name)) {
+    const existing = this.#schedules.get(definition.name);
+    if (existing !== undefined) {
       throw new LiminalError("SCHEDULE_EXISTS", `schedule "${definition.name}" already exists`, {
-        hint: `remove it first: liminal schedules remove ${definition.name}`,
+        hint: existing.source === "module"
+          ? `it is declared in a --jobs module and cannot be removed at run time: choose another name (or pause it: liminal schedules pause ${definition.name})`
+          : `remove it first: liminal schedules remove ${definition.name}`,
       });
     }
     this.#target.requireKind(definition.job.kind);

@@ -5,7 +5,7 @@
  */
 import { Box, Text } from "ink";
 import { Select, TextInput } from "@inkjs/ui";
-import { useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { ViewKind } from "../shared/view.ts";
@@ -15,6 +15,10 @@ const PRIORITY_CHOICES: readonly Priority[] = [
   "coordinate",
   ...PRIORITIES.filter((p) => p !== "coordinate"),
 ];
+const PRIORITY_OPTIONS = PRIORITY_CHOICES.map((p) => ({
+  label: p === "coordinate" ? "coordinate (default)" : p,
+  value: p,
+}));
 
 /** Props of {@link EnqueueForm}. */
 export interface EnqueueFormProps {
@@ -24,11 +28,33 @@ export interface EnqueueFormProps {
   error: string | null;
 }
 
-/** Three steps; esc (handled by the App) leaves the form. */
+/**
+ * Three steps; esc (handled by the App) leaves the form.
+ *
+ * `Select` (@inkjs/ui) reports its chosen value again whenever its `onChange` or `options`
+ * change identity, and the dashboard re-renders the form on every poll: both are kept
+ * stable, or one Enter would enqueue the job once per re-render.
+ */
 export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
   const [kind, setKind] = useState<string | null>(null);
   const [payload, setPayload] = useState<{ value: JsonValue } | null>(null);
   const [payloadError, setPayloadError] = useState<string | null>(null);
+  const submit = useRef(onSubmit);
+  submit.current = onSubmit;
+  const kindOptions = useMemo(
+    () =>
+      kinds.map((k) => ({
+        label: cutToWidth(`${k.kind}  ${k.description}`, 70, false),
+        value: k.kind,
+      })),
+    [kinds],
+  );
+  const chooseKind = useCallback((value: string) => setKind(value), []);
+  const choosePriority = useCallback((value: string) => {
+    if (kind !== null && payload !== null) {
+      submit.current({ kind, payload: payload.value, priority: value as Priority });
+    }
+  }, [kind, payload]);
   return (
     <Box flexDirection="column" borderStyle="double" borderColor="cyan" paddingX={1}>
       <Text bold color="cyan">
@@ -40,11 +66,8 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
             <Text>kind:</Text>
             <Select
               visibleOptionCount={Math.min(8, kinds.length)}
-              options={kinds.map((k) => ({
-                label: cutToWidth(`${k.kind}  ${k.description}`, 70, false),
-                value: k.kind,
-              }))}
-              onChange={(value) => setKind(value)}
+              options={kindOptions}
+              onChange={chooseKind}
             />
           </Box>
         )
@@ -84,12 +107,8 @@ export function EnqueueForm({ kinds, onSubmit, error }: EnqueueFormProps) {
             <Select
               // No defaultValue: Select only reports a change, so the default could not be
               // picked. The default comes first instead.
-              options={PRIORITY_CHOICES.map((p) => ({
-                label: p === "coordinate" ? "coordinate (default)" : p,
-                value: p,
-              }))}
-              onChange={(value) =>
-                onSubmit({ kind, payload: payload.value, priority: value as Priority })}
+              options={PRIORITY_OPTIONS}
+              onChange={choosePriority}
             />
           </Box>
         )

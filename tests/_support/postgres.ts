@@ -256,8 +256,13 @@ export async function freshDatabase(prefix = "t"): Promise<TestDatabase | null> 
   };
 }
 
-/** Whether PostgreSQL binaries are installed (to `ignore` tests that need them). */
-export const POSTGRES_INSTALLED: boolean = await findPostgresBinaries() !== null;
+/**
+ * Whether the PostgreSQL tests run (to `ignore` tests that need them): its binaries are
+ * installed, and `LIMINAL_TEST_POSTGRES` is not `0` (`deno task test:unit` sets it: a real
+ * server is a real process).
+ */
+export const POSTGRES_INSTALLED: boolean = Deno.env.get("LIMINAL_TEST_POSTGRES") !== "0" &&
+  await findPostgresBinaries() !== null;
 
 function runner(asRoot: boolean) {
   return async (binary: string, args: string[], what: string): Promise<void> => {

@@ -41,7 +41,7 @@ const POSTGRES_CASE: StoreCase = {
   },
 };
 
-if (!POSTGRES_INSTALLED) {
+if (!POSTGRES_INSTALLED && Deno.env.get("LIMINAL_TEST_POSTGRES") !== "0") {
   console.warn(
     "stores: no PostgreSQL binaries (/usr/lib/postgresql/*/bin, pg_config); the postgres case is left out",
   );

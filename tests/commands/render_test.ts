@@ -2,7 +2,7 @@
  * Human tables line up in terminal columns when cells hold CJK text or emoji.
  */
 import assert from "node:assert/strict";
-import { formatJobTable } from "../../src/commands/_render.ts";
+import { formatJobDetail, formatJobTable } from "../../src/commands/_render.ts";
 import { formatLeases } from "../../src/commands/leases.ts";
 import { formatTable } from "../../src/commands/_output.ts";
 import { displayWidth } from "../../src/shared/text_width.ts";
@@ -94,4 +94,40 @@ Deno.test("the job table cuts a CJK/emoji error by columns and lines up the rows
     !/[\uD800-\uDFFF]/.test(error.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, "")),
     "no half emoji",
   );
+});
+
+Deno.test("attempts that do not count against the limit read the same in the list and in show", () => {
+  const iso = new Date(NOW - 5_000).toISOString();
+  const interruptedAttempts = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      attempt: i + 1,
+      worker: "w1",
+      startedAt: iso,
+      endedAt: iso,
+      durationMs: 5,
+      outcome: "interrupted" as const,
+      error: null,
+    }));
+  // Two jobs with the same all-interrupted history, one attempt apart: both show the
+  // failures that count (none) and the attempts made in all.
+  const three = job("01a2c000-0000-7000-8000-000000000003", {
+    state: "queued",
+    attempt: 3,
+    failures: 0,
+    attempts: interruptedAttempts(3),
+  });
+  const four = job("01a2c000-0000-7000-8000-000000000004", {
+    state: "queued",
+    attempt: 4,
+    failures: 0,
+    attempts: interruptedAttempts(4),
+  });
+  const table = formatJobTable([three, four], false, NOW);
+  assert.match(table, /0\/3 \(3 in all\)/);
+  assert.match(table, /0\/3 \(4 in all\)/);
+  const detail = formatJobDetail(four, false, NOW);
+  assert.match(detail, /4 made; 0 failed of 3 allowed; 4 interrupted \(not counted\)/);
+  assert.doesNotMatch(detail, /since the retry/);
+  // An ordinary job reads plainly.
+  assert.match(formatJobTable([job("01a2c000-0000-7000-8000-000000000001")], false, NOW), / 1\/3 /);
 });

@@ -158,6 +158,12 @@ Deno.test("the CLI keeps its contract at the edges", async (t) => {
       assert.equal(usageError.code, "USAGE");
       assert.match(usageError.message, /unknown option '--bogus'/);
       assert.equal(usageError.hint, null);
+      // The document says what stderr says, not commander's first reading of the words.
+      const mistyped = await cli(["schedules", "rm", "x", "--json"]);
+      assert.equal(mistyped.code, 2);
+      const mistypedError = errorDoc(mistyped.stdout);
+      assert.match(mistypedError.message, /^unknown command 'rm' for 'liminal schedules'/);
+      assert.ok(mistyped.stderr.includes(mistypedError.message), mistyped.stderr);
       const badPriority = await cli(["jobs", "--state", "bogus", "--json"]);
       assert.equal(badPriority.code, 2);
       assert.equal(errorDoc(badPriority.stdout).code, "INVALID_ARGUMENT");

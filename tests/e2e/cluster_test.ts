@@ -64,8 +64,6 @@ Deno.test({
   name:
     "three runtimes share one Postgres queue: exactly once, rescue after kill -9, cluster-wide rules",
   ignore: !POSTGRES_INSTALLED,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     const db = await freshDatabase("cluster");
     assert.ok(db !== null);

@@ -262,8 +262,6 @@ Deno.test({
   name:
     "Postgres: after kill -9 of the node running a command, the rescuing node starts it only once the old processes are gone",
   ignore: !LINUX || !POSTGRES_INSTALLED,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const db = await freshDatabase("procs");
     assert.ok(db !== null);

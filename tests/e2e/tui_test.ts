@@ -23,12 +23,17 @@ if (!HAS_TMUX) {
 
 class Tmux implements AsyncDisposable {
   readonly socket: string;
+  /**
+   * A tmux server of this test's own (its socket in the test's temporary directory, like
+   * `tmux -L` with a unique name), without the user's `~/.tmux.conf`: parallel runs, or a
+   * tmux the developer has open, never share a server with it.
+   */
   constructor(readonly dir: string) {
     this.socket = `${dir}/tmux.sock`;
   }
   async run(...args: string[]): Promise<string> {
     const out = await new Deno.Command("tmux", {
-      args: ["-S", this.socket, ...args],
+      args: ["-S", this.socket, "-f", "/dev/null", ...args],
       stdout: "piped",
       stderr: "piped",
     })

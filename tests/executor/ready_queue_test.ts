@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type QueuedEntry, ReadyQueue } from "../../src/executor/ready_queue.ts";
-import { RingBuffer } from "../../src/executor/ring_buffer.ts";
 
 let seq = 0;
 function entry(level: number, readyAt = 0, kind = "k"): QueuedEntry {
@@ -10,19 +9,6 @@ function entry(level: number, readyAt = 0, kind = "k"): QueuedEntry {
 }
 const always = () => true;
 const free = () => null;
-
-Deno.test("RingBuffer keeps FIFO order across growth and wrap-around", () => {
-  const ring = new RingBuffer<number>(2);
-  const model: number[] = [];
-  for (let i = 0; i < 1_000; i++) {
-    ring.push(i);
-    model.push(i);
-    if (i % 3 === 0) assert.equal(ring.shift(), model.shift());
-  }
-  assert.equal(ring.size, model.length);
-  assert.deepEqual([...ring], model);
-  assert.equal(ring.peekLast(), model.at(-1));
-});
 
 Deno.test("ReadyQueue takes the best effective level, then the higher own level, then the oldest", () => {
   fc.assert(

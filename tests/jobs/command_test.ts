@@ -1,12 +1,18 @@
 /**
- * `command`'s controls, run for real: payload checks (nice, ionice, killGrace), the default
+ * `command` run for real: its output, exit codes and signals (SIGTERM, then SIGKILL after the
+ * kill grace); its controls: payload checks (nice, ionice, killGrace), the default
  * 1 h timeout, a kill grace the executor's kill-after follows, nice and ionice applied, and
  * the heartbeat of a quiet program; the process guard's recovery of recorded groups.
  */
 import assert from "node:assert/strict";
 import { MaintenanceExecutor } from "../../src/executor/mod.ts";
 import type { ExecutorOptions } from "../../src/executor/options.ts";
-import { commandJob, createCommandJob, parseCommandPayload } from "../../src/jobs/command.ts";
+import {
+  commandJob,
+  createCommandJob,
+  DEFAULT_KILL_GRACE_MS,
+  parseCommandPayload,
+} from "../../src/jobs/command.ts";
 import { bootId, groupAlive, ProcessGuard, startTimeOf } from "../../src/jobs/_process_guard.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { MemoryStore } from "../../src/store/mod.ts";
@@ -368,4 +374,140 @@ Deno.test({
       await Deno.remove(empty);
     }
   },
+});
+
+Deno.test({
+  name: "command keeps the tail of its output; a non-zero exit fails the attempt",
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const ok = await executor.enqueue({
+        kind: "command",
+        payload: {
+          cmd: ["sh", "-c", "echo out-line; echo err-line >&2; echo $GREETING"],
+          env: { GREETING: "hi" },
+        },
+      });
+      const record = await executor.waitFor(ok.id);
+      assert.equal(record.state, "succeeded");
+      const result = JSON.parse(record.result!);
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, "out-line\nhi\n");
+      assert.equal(result.stderr, "err-line\n");
+      assert.deepEqual(record.logs.map((l) => l.message).sort(), [
+        "stderr: err-line",
+        "stdout: hi",
+        "stdout: out-line",
+      ]);
+
+      const bad = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["sh", "-c", "echo 'no space left' >&2; exit 3"] },
+        attempts: 1,
+      });
+      const failed = await executor.waitFor(bad.id);
+      assert.equal(failed.state, "dead");
+      assert.equal(failed.lastError?.message, "sh exited with code 3: no space left");
+
+      const missing = await executor.enqueue({
+        kind: "command",
+        payload: { cmd: ["definitely-not-a-program-xyz"] },
+      });
+      const notFound = await executor.waitFor(missing.id);
+      assert.equal(notFound.state, "dead", "a missing program is not retried: the job is dead");
+      assert.equal(notFound.attempts.length, 1);
+      assert.match(
+        notFound.lastError?.message ?? "",
+        /cannot run "definitely-not-a-program-xyz": not found/,
+      );
+
+      await assert.rejects(executor.enqueue({ kind: "command", payload: { cmd: [] } }), (e) =>
+        isLiminalError(e, "INVALID_PAYLOAD"));
+      await assert.rejects(executor.enqueue({ kind: "command", payload: { cmd: "ls -l" } }), (e) =>
+        isLiminalError(e, "INVALID_PAYLOAD"));
+    }),
+});
+
+Deno.test({
+  name:
+    "command: abort sends SIGTERM, then SIGKILL after the kill grace (5 s unless set) to a program that ignores it",
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const polite = await executor.enqueue({ kind: "command", payload: { cmd: ["sleep", "30"] } });
+      // It also starts a child of its own that ignores SIGTERM: the signals reach it too.
+      const pidFile = await Deno.makeTempFile();
+      const stubborn = await executor.enqueue({
+        kind: "command",
+        payload: {
+          cmd: [
+            "sh",
+            "-c",
+            `trap '' TERM; sleep 60 & echo $! > ${pidFile}; while true; do sleep 0.1; done`,
+          ],
+          // The default grace is 5 s (checked below without waiting for it); 1 s keeps this quick.
+          killGrace: "1s",
+        },
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      await executor.cancel(polite.id);
+      await executor.cancel(stubborn.id);
+      assert.equal((await executor.waitFor(polite.id)).state, "cancelled");
+      assert.ok(performance.now() - t0 < 1_000, "SIGTERM stops a polite program at once");
+      const killed = await executor.waitFor(stubborn.id);
+      assert.equal(killed.state, "cancelled");
+      assert.doesNotMatch(killed.lastError?.message ?? "", /abandoned/, "the handler saw the exit");
+      const took = performance.now() - t0;
+      assert.ok(took >= 900 && took < 4_000, `SIGKILL after about 1 s, took ${took}ms`);
+      const grandchild = (await Deno.readTextFile(pidFile)).trim();
+      await Deno.remove(pidFile);
+      assert.match(grandchild, /^\d+$/);
+      let state = "gone";
+      try {
+        state = /State:\s+(\w)/.exec(await Deno.readTextFile(`/proc/${grandchild}/status`))?.[1] ??
+          "?";
+      } catch {
+        // No such process: gone.
+      }
+      assert.ok(state === "gone" || state === "Z", `the child's own child is ${state}, not killed`);
+      // Without killGrace, a command gets the default 5 s between SIGTERM and SIGKILL.
+      assert.equal(DEFAULT_KILL_GRACE_MS, 5_000);
+      assert.equal(commandJob.killAfterOf?.(commandJob.parsePayload({ cmd: ["true"] })), 7_000);
+      assert.equal(
+        commandJob.killAfterOf?.(commandJob.parsePayload({ cmd: ["true"], killGrace: "1s" })),
+        3_000,
+      );
+    }),
+});
+
+Deno.test({
+  name: "command: a cwd that is missing or not a directory is named as such, dead at once",
+  ...sanitized,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const file = await Deno.makeTempFile({ prefix: "liminal-cwd-" });
+      try {
+        for (
+          const [cwd, message] of [
+            [
+              "/nonexistent-liminal-dir",
+              'no directory /nonexistent-liminal-dir (the payload\'s "cwd")',
+            ],
+            [file, `${file} is not a directory (the payload's "cwd")`],
+          ]
+        ) {
+          const { id } = await executor.enqueue({
+            kind: "command",
+            payload: { cmd: ["true"], cwd: cwd! },
+          });
+          const job = await executor.waitFor(id);
+          assert.equal(job.state, "dead");
+          assert.equal(job.attempts.length, 1);
+          assert.equal(job.lastError?.message, message);
+        }
+      } finally {
+        await Deno.remove(file);
+      }
+    }),
 });

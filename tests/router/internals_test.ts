@@ -1,64 +1,11 @@
 /**
- * The router's building blocks against simple models: the deque, the deadline heap, topic
- * patterns and the token bucket.
+ * The router's building blocks against simple models: topic patterns and the token bucket
+ * (the deque and the heap are shared: tests/shared/).
  */
 import assert from "node:assert/strict";
-import fc from "fast-check";
-import { DeadlineHeap } from "../../src/router/_deadline_heap.ts";
 import { TopicPattern } from "../../src/router/_names.ts";
-import { RingBuffer } from "../../src/router/_ring_buffer.ts";
 import { SenderBudget } from "../../src/router/_token_bucket.ts";
 import type { PendingSend } from "../../src/router/_envelope.ts";
-
-Deno.test("RingBuffer behaves like an array deque across growth and wrap-around", () => {
-  fc.assert(
-    fc.property(
-      fc.array(fc.oneof(fc.constant("shift"), fc.constant("unshift"), fc.constant("push")), {
-        maxLength: 300,
-      }),
-      (ops) => {
-        const ring = new RingBuffer<number>(2);
-        const model: number[] = [];
-        let n = 0;
-        for (const op of ops) {
-          if (op === "push") (ring.push(n), model.push(n++));
-          else if (op === "unshift") (ring.unshift(n), model.unshift(n++));
-          else assert.equal(ring.shift(), model.shift());
-          assert.equal(ring.size, model.length);
-          assert.equal(ring.peek(), model[0]);
-        }
-        assert.deepEqual([...ring], model);
-        assert.deepEqual(ring.drain(), model);
-        assert.equal(ring.size, 0);
-      },
-    ),
-  );
-});
-
-Deno.test("DeadlineHeap pops the earliest first, equal times in push order", () => {
-  fc.assert(
-    fc.property(
-      fc.array(fc.oneof(fc.integer({ min: 0, max: 50 }), fc.constant(-1)), { maxLength: 200 }),
-      (ops) => {
-        const heap = new DeadlineHeap<{ at: number; n: number }>();
-        const model: { at: number; n: number }[] = [];
-        let n = 0;
-        for (const op of ops) {
-          if (op >= 0) {
-            const item = { at: op, n: n++ };
-            heap.push(item);
-            model.push(item);
-            model.sort((a, b) => a.at - b.at || a.n - b.n);
-          } else {
-            assert.equal(heap.pop(), model.shift());
-          }
-          assert.equal(heap.size, model.length);
-          assert.equal(heap.peek(), model[0]);
-        }
-      },
-    ),
-  );
-});
 
 Deno.test("topic patterns: * is one segment, a final ** one or more", () => {
   const cases: [string, string, boolean][] = [

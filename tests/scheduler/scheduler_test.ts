@@ -196,7 +196,18 @@ Deno.test("pause, resume, trigger, add and remove; persisted across a restart", 
       await h.scheduler.add(defineSchedule({ name: "added", every: "1h", job: { kind: "noop" } }));
       await assert.rejects(
         h.scheduler.add(defineSchedule({ name: "added", every: "1h", job: { kind: "noop" } })),
-        (e) => isLiminalError(e, "SCHEDULE_EXISTS"),
+        (e) =>
+          isLiminalError(e, "SCHEDULE_EXISTS") &&
+          e.hint === "remove it first: liminal schedules remove added",
+      );
+      await assert.rejects(
+        h.scheduler.add(defineSchedule({ name: "tick", every: "1h", job: { kind: "noop" } })),
+        (e) =>
+          isLiminalError(e, "SCHEDULE_EXISTS") &&
+          /declared in a --jobs module and cannot be removed at run time: choose another name/
+            .test(e.hint ?? "") &&
+          !/remove it first/.test(e.hint ?? ""),
+        "a module's schedule is not offered for removal",
       );
       await assert.rejects(
         h.scheduler.remove("tick"),

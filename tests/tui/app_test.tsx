@@ -55,8 +55,6 @@ function fixtureView(mode: "local" | "remote" = "local"): FakeView {
 
 Deno.test({
   name: "keys: ? help, enter details, tab to workers, c asks then cancels, r retries, p pauses",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     const ui = mount(view);
@@ -111,8 +109,6 @@ Deno.test({
 
 Deno.test({
   name: "keys: e opens the enqueue form and submits kind, payload and priority",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     const ui = mount(view);
@@ -149,8 +145,6 @@ Deno.test({
 Deno.test({
   name:
     "local: q asks, then shuts down; Ctrl-C shuts down and the next forces; the report shows, then it exits",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView("local");
     const ui = mount(view);
@@ -213,8 +207,6 @@ Deno.test({
 
 Deno.test({
   name: "remote: q and Ctrl-C detach and leave the runtime alone",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     for (const key of ["q", KEYS.ctrlC]) {
       const view = fixtureView("remote");
@@ -235,8 +227,6 @@ Deno.test({
 
 Deno.test({
   name: "a short terminal (60×19): every line fits, the header stays, every priority shows",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const view = fixtureView();
     // Four busy workers, the router and a warning: more than 19 rows hold at full size.

@@ -47,7 +47,7 @@ import type {
   Settlement,
   StoreInfo,
 } from "../types.ts";
-import { DueHeap } from "./_due_heap.ts";
+import { MinHeap } from "../../shared/heap.ts";
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -84,7 +84,8 @@ export class MemoryStore implements JobStore {
 
   #jobs = new Map<string, JobRecord>();
   #unique = new Map<string, string>();
-  #due = new DueHeap();
+  /** Scheduled jobs by run-at; entries go stale when a job is cancelled or moved. */
+  #due = new MinHeap<{ runAt: number; id: string }>((item) => item.runAt);
   #finished: FinishedMark[] = [];
   #finishedHead = 0;
   #seq = 0;

@@ -1,9 +1,8 @@
 /**
  * A growable double-ended ring buffer: O(1) push, shift, unshift and peek, no
- * `Array.prototype.shift` (O(n) on large arrays) and no holes. The router's lanes use
- * `unshift` to put a redelivered message back at the head of its lane.
- *
- * (The executor has a FIFO of its own; a part never imports a sibling's internals.)
+ * `Array.prototype.shift` (O(n) on large arrays) and no holes. The executor's ready queue
+ * keeps one per priority lane; the router's mailbox lanes use `unshift` to put a redelivered
+ * message back at the head of its lane.
  *
  * @module
  */
@@ -15,7 +14,8 @@ export class RingBuffer<T> {
   #head = 0;
   #size = 0;
 
-  constructor(initialCapacity = 8) {
+  /** @param initialCapacity slots to start with (rounded up to a power of two) */
+  constructor(initialCapacity = 16) {
     let capacity = 1;
     while (capacity < initialCapacity) capacity *= 2;
     this.#items = new Array<T | undefined>(capacity);
@@ -47,6 +47,11 @@ export class RingBuffer<T> {
     return this.#size === 0 ? undefined : this.#items[this.#head];
   }
 
+  /** The last item, without removing it. */
+  peekLast(): T | undefined {
+    return this.#size === 0 ? undefined : this.#items[(this.#head + this.#size - 1) & this.#mask];
+  }
+
   /** Removes and returns the head. */
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
@@ -57,12 +62,17 @@ export class RingBuffer<T> {
     return item;
   }
 
-  /** Removes every item and returns them, head first. */
-  drain(): T[] {
-    const items = [...this];
+  /** Removes every item. */
+  clear(): void {
     this.#items.fill(undefined);
     this.#head = 0;
     this.#size = 0;
+  }
+
+  /** Removes every item and returns them, head first. */
+  drain(): T[] {
+    const items = [...this];
+    this.clear();
     return items;
   }
 
