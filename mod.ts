@@ -53,7 +53,7 @@ export {
 } from "./src/executor/mod.ts";
 export type { DeadReason } from "./src/executor/events.ts";
 export type { ResolvedKindDefaults } from "./src/executor/job_kind.ts";
-export type { LeaseGate, LeaseGateRequest } from "./src/executor/options.ts";
+export type { InterruptOptions, LeaseGate, LeaseGateRequest } from "./src/executor/options.ts";
 
 // The built-in kinds (registered by the runtime unless `builtins: false`).
 export {

@@ -1,6 +1,7 @@
 /**
  * Logging for the CLI: LogTape records to stderr, one line each, `pretty` (coloured on a
- * terminal) or `json` (one JSON object per line).
+ * terminal) or `json` (one JSON object per line: `@timestamp`, `level`, `message` as plain
+ * text, `logger`, and the record's values as fields under `properties`).
  *
  * @module
  */
@@ -37,10 +38,45 @@ export function parseLogLevel(value: string): LogLevel {
   );
 }
 
-/** Sends liminal's log records to stderr. Call once per process. */
-export function configureLogging(format: LogFormat, level: LogLevel = "info"): void {
+/** A value placed in a message: text as it is (no quotes), anything else as JSON. */
+function plainValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.message;
+  if (value === undefined || typeof value === "bigint" || typeof value === "symbol") {
+    return String(value);
+  }
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * JSON lines whose `message` reads as text (`liminal 0.1.0 running`, not
+ * `liminal "0.1.0" running`); the values stay fields under `properties` (nested, so that a
+ * value named `message` or `level` cannot overwrite the line's own).
+ */
+export function jsonLineFormatter(): (record: LogRecord) => string {
+  const json = getJsonLinesFormatter({ properties: "nest:properties" });
+  return (record) => {
+    const text = record.message.map((part, i) => i % 2 === 0 ? String(part) : plainValue(part))
+      .join("");
+    return json({ ...record, message: [text] });
+  };
+}
+
+/**
+ * Sends liminal's log records to stderr. Call once per process. `quiet` (a scripted `run`
+ * without `-v`) keeps only the runtime's errors: the job lines are left to the summary.
+ */
+export function configureLogging(
+  format: LogFormat,
+  level: LogLevel = "info",
+  options: { quiet?: boolean } = {},
+): void {
   const formatter = format === "json"
-    ? getJsonLinesFormatter({ properties: "flatten" })
+    ? jsonLineFormatter()
     : colorEnabled(Deno.stderr)
     ? getAnsiColorFormatter({ timestamp: "time", category: ".", value: "bare" })
     : getTextFormatter({ timestamp: "time", category: ".", value: "bare" });
@@ -48,10 +84,16 @@ export function configureLogging(format: LogFormat, level: LogLevel = "info"): v
   resetSync();
   configureSync({
     sinks: { stderr: sink },
-    loggers: [
-      { category: ["liminal"], lowestLevel: level, sinks: ["stderr"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
-    ],
+    loggers: options.quiet
+      ? [
+        { category: ["liminal"], lowestLevel: "error", sinks: ["stderr"] },
+        { category: ["liminal", "job"], sinks: [], parentSinks: "override" },
+        { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },
+      ]
+      : [
+        { category: ["liminal"], lowestLevel: level, sinks: ["stderr"] },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      ],
   });
 }
 
@@ -89,8 +131,10 @@ export function configureHeldLogging(level: LogLevel = "info"): HeldLogs {
       for (const record of held.splice(0)) {
         const warning = record.level === "warning" || record.level === "error" ||
           record.level === "fatal";
-        // Job lines were on the dashboard already; runtime problems were not.
-        if (options.onlyWarnings && (!warning || record.category[1] === "job")) continue;
+        // Job lines (and what handlers printed, kept in their jobs' logs) were on the
+        // dashboard already; runtime problems were not.
+        const ofJob = record.category[1] === "job" || record.properties.event === "job.output";
+        if (options.onlyWarnings && (!warning || ofJob)) continue;
         writeErr(formatter(record));
       }
     },

@@ -8,6 +8,8 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import tab from "@bomb.sh/tab/commander";
+import { script } from "@bomb.sh/tab";
+import { writeOut } from "./_output.ts";
 import { ControlClient } from "../control/client.ts";
 import { resolveSocketPath } from "../control/socket.ts";
 import { builtinJobs, runtimeJobs } from "../jobs/mod.ts";
@@ -42,6 +44,10 @@ export function addCompletions(
   const kindValues = offer(
     kinds.map((k) => ({ value: k.kind, description: k.description || "job kind" })),
   );
+  const completions = program.commands.find((c) => c.name() === "completions");
+  completions?.action((...args: unknown[]) =>
+    writeOut(completionScript(String(args[0]), program.name()))
+  );
   for (const [name, command] of completion.commands) {
     const priority = command.options.get("priority");
     if (priority) priority.handler = priorities;
@@ -55,6 +61,30 @@ export function addCompletions(
     }
   }
   return completion;
+}
+
+/**
+ * The completion script for `shell`. bash's declares its constants `readonly`, so sourcing it
+ * a second time (a re-read `~/.bashrc`) printed "readonly variable" errors: each is declared
+ * only when it is not yet set.
+ */
+export function completionScript(shell: string, name: string): string {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...parts: unknown[]) => void lines.push(parts.map(String).join(" "));
+  try {
+    script(shell, name, name);
+  } finally {
+    console.log = log;
+  }
+  const text = lines.join("\n");
+  return `${
+    text.replace(
+      /^readonly ([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm,
+      (_, variable: string, value: string) =>
+        `[ -n "\${${variable}+set}" ] || readonly ${variable}=${value}`,
+    )
+  }\n`;
 }
 
 /**

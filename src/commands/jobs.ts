@@ -13,6 +13,9 @@ import { parseCount, parseDurationOption } from "./_parse.ts";
 import { promptConfirm } from "./_prompt.ts";
 import { formatJobDetail, formatJobTable } from "./_render.ts";
 
+/** What an `<id>` argument takes. */
+const ID_HELP =
+  "the job id, its last 6 or more characters, or the short form the dashboard shows (01a24785…83f1)";
 /** The `jobs` subcommand and its own subcommands. */
 export function jobsCommand(_ctx: CliContext) {
   const jobs = new Command("jobs")
@@ -71,7 +74,7 @@ Examples:
 
   jobs.command("show")
     .description("everything about one job: spec, state, attempts, progress, log, result")
-    .argument("<id>", "the job id")
+    .argument("<id>", ID_HELP)
     .option("--json", "print the job as one JSON document")
     .option("--reveal", "show the payload's env values (masked as *** otherwise)")
     .option("--socket <path>", SOCKET_HELP)
@@ -85,7 +88,7 @@ Examples:
 
   jobs.command("why")
     .description("why a job is not running: its place in line, leases, limits, delays")
-    .argument("<id>", "the job id")
+    .argument("<id>", ID_HELP)
     .option("--json", "print { id, state, reasons } as one JSON document")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (id, options) => {
@@ -100,7 +103,7 @@ Examples:
 
   jobs.command("cancel")
     .description("cancel a job: a waiting one at once, a running one through its signal")
-    .argument("<id>", "the job id")
+    .argument("<id>", ID_HELP)
     .option("-y, --yes", "do not ask before cancelling a running job")
     .option("--json", "print the job as one JSON document")
     .option("--socket <path>", SOCKET_HELP)
@@ -109,7 +112,7 @@ Examples:
         const current = await client.getJob(id);
         if (current.state === "running" && !options.yes) {
           const sure = await promptConfirm(
-            `Job ${id} (${current.kind}) is running. Abort it?`,
+            `Job ${current.id} (${current.kind}) is running. Abort it?`,
             true,
           );
           if (!sure) {
@@ -117,7 +120,7 @@ Examples:
             return;
           }
         }
-        const job = await client.cancelJob(id);
+        const job = await client.cancelJob(current.id);
         if (options.json) printJson(job);
         else {
           const color = colorEnabled();
@@ -132,7 +135,7 @@ Examples:
 
   jobs.command("retry")
     .description("put a dead or cancelled job back in the queue with fresh attempts")
-    .argument("<id>", "the job id")
+    .argument("<id>", ID_HELP)
     .option("--json", "print the job as one JSON document")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (id, options) => {

@@ -45,6 +45,9 @@ Examples:
   $ liminal top                        the live dashboard of a running runtime
   $ liminal completions bash >> ~/.bash_completion
 
+--socket <path> and --json may come before the subcommand or after it:
+  $ liminal --socket /run/liminal.sock status     same as: liminal status --socket …
+
 Exit status: 0 ok, 1 work failed, 2 bad input, 3 runtime unreachable, 4 conflict, 130 interrupted.`,
     ) as unknown as Command;
   const subcommands = [
@@ -111,6 +114,7 @@ function unknownSubcommand(command: Command, text: string): string {
 
 /** Runs the CLI with `args` (without the program name); resolves with the exit status. */
 export async function main(args: string[]): Promise<number> {
+  args = hoistGlobalOptions(args);
   const ctx: CliContext = { exitCode: 0 };
   const kinds = isCompletionRequest(args) ? await kindsForCompletion(args) : [];
   const program = createProgram(ctx, kinds);
@@ -142,6 +146,26 @@ export async function main(args: string[]): Promise<number> {
     }
     return reportError(error, json);
   }
+}
+
+/**
+ * `--socket <path>` and `--json` are options of the subcommands; typed before the subcommand
+ * (`liminal --socket X status`, `liminal --json status`) they are moved after it, where the
+ * subcommand reads them (before a `--`, whose words are left as they are).
+ */
+export function hoistGlobalOptions(args: readonly string[]): string[] {
+  const global: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--json" || arg.startsWith("--socket=")) global.push(arg);
+    else if (arg === "--socket" && i + 1 < args.length) global.push(arg, args[++i]!);
+    else break;
+  }
+  if (global.length === 0) return [...args];
+  const rest = args.slice(i);
+  const end = rest.indexOf("--");
+  return end < 0 ? [...rest, ...global] : [...rest.slice(0, end), ...global, ...rest.slice(end)];
 }
 
 /** Whether the command line asks for JSON output (`--json` before any `--`). */

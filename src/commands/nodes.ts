@@ -14,6 +14,9 @@ import { formatNodes } from "./_render.ts";
 export function nodesCommand(_ctx: CliContext) {
   const nodes = new Command("nodes")
     .description("the runtimes sharing this runtime's store (postgres), with their health")
+    // `nodes` runs `nodes list`: its options are listed (and read) here too.
+    .option("--json", "print { nodes: [...] }")
+    .option("--socket <path>", SOCKET_HELP)
     .addHelpText(
       "after",
       `
@@ -27,7 +30,9 @@ With a store only one runtime uses (SQLite, :memory:), the list is that runtime 
     .description("every node: health, host, pid, jobs running, last heartbeat")
     .option("--json", "print { nodes: [...] }")
     .option("--socket <path>", SOCKET_HELP)
-    .action(async (options) => {
+    .action(async (_options, command) => {
+      // `nodes --json` and `nodes list --json` alike (the group reads its options first).
+      const options = command.optsWithGlobals() as { json?: true; socket?: string };
       await withClient(options.socket, async (client) => {
         const answer = await client.nodes();
         if (options.json) {

@@ -221,7 +221,7 @@ Examples:
 
   router.command("replay")
     .description("send a dead letter again")
-    .argument("<id>", "the dead letter's message id")
+    .argument("<id>", "the dead letter's message id, or its last 6 or more characters")
     .option("--json", "print { id, ids } as one JSON document")
     .option("--socket <path>", SOCKET_HELP)
     .action(async (id, options) => {

@@ -20,7 +20,16 @@ import { type JobRecord, type JobSnapshot, toJobSnapshot } from "../shared/job.t
 import { type CliContext, collect } from "./_context.ts";
 import { logJobLifecycle } from "./_job_log.ts";
 import { configureLogging, parseLogFormat, parseLogLevel } from "./_logging.ts";
-import { colorEnabled, formatTable, paint, paintState, printJson, writeOut } from "./_output.ts";
+import { captureConsole } from "../runtime/module_output.ts";
+import {
+  colorEnabled,
+  formatTable,
+  paint,
+  paintState,
+  printJson,
+  writeErr,
+  writeOut,
+} from "./_output.ts";
 import { parseDurationOption, parseWorkers } from "./_parse.ts";
 import { loadPlan } from "./_plan.ts";
 import { RemoteLeases } from "./_remote_leases.ts";
@@ -53,8 +62,12 @@ export function runCommand(ctx: CliContext) {
     .option("--jobs <module>", "a module exporting job kinds (repeatable)", collect, [] as string[])
     .option("--grace <duration>", "time running jobs get to finish on Ctrl-C", "10s")
     .option("--json", "print one JSON document instead of a table")
+    .option(
+      "-v, --verbose",
+      "log each job's steps to stderr (without it a run that succeeds prints nothing there)",
+    )
     .option("--log-format <format>", "pretty or json (logs go to stderr)", "pretty")
-    .option("--log-level <level>", "debug, info, warning or error", "info")
+    .option("--log-level <level>", "debug, info, warning or error (implies --verbose)")
     .option(
       "--no-wait-leases",
       "fail at once (exit 4, naming the holder) when the runtime holds a lease a plan job needs",
@@ -64,7 +77,8 @@ export function runCommand(ctx: CliContext) {
       "after",
       `
 Examples:
-  $ liminal run nightly.json
+  $ liminal run nightly.json              quiet on success: the summary on stdout only
+  $ liminal run nightly.json -v           and each job's steps on stderr
   $ liminal run nightly.json --workers 2 --json > result.json
   $ liminal run nightly.json --no-wait-leases
 
@@ -77,16 +91,24 @@ jobs go on); with --no-wait-leases the run takes every lease of the plan before
 anything runs, and fails with exit 4 naming the holder when one is held. Without a runtime on
 the socket, the plan's leases are only its own (a --socket that does not answer: exit 3).
 
+Output: the summary (a table, or --json) goes to stdout. stderr stays empty when the plan
+succeeds (cron mails nothing); when a job fails, one line per failed job names it there.
+
 Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a bad plan;
 3 the --socket runtime does not answer; 4 a lease is held (--no-wait-leases);
 130 interrupted by Ctrl-C.`,
     )
     .action(async (planPath, options) => {
       const format = parseLogFormat(options.logFormat);
-      const level = parseLogLevel(options.logLevel);
+      const verbose = options.verbose === true || options.logLevel !== undefined;
+      const level = parseLogLevel(options.logLevel ?? "info");
       const workersOption = parseWorkers(options.workers);
       const grace = parseDurationOption(options.grace, "--grace");
       const plan = await loadPlan(planPath);
+      configureLogging(format, level, { quiet: !verbose });
+      // What job modules print (loading or in handlers) goes to the log and the job's own log,
+      // never onto stdout, which holds the summary (or the one JSON document) alone.
+      captureConsole();
       const modules = await loadJobModules(options.jobs);
       const userKinds = modules.flatMap((m) => m.kinds);
 
@@ -110,7 +132,6 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
         }
         throw error;
       }
-      configureLogging(format, level);
       const leased = plan.jobs.map((spec, i) => ({
         spec,
         label: `plan job #${i + 1} (${spec.kind})`,
@@ -230,6 +251,7 @@ Exit status: 0 every job succeeded; 1 a job failed, died or was cancelled; 2 a b
       );
       if (options.json) printJson(summary);
       else writeOut(formatSummary(summary));
+      if (!summary.ok) writeErr(formatFailures(summary));
       ctx.exitCode = interrupted ? 130 : summary.ok ? 0 : 1;
     });
 }
@@ -259,6 +281,21 @@ function summarize(
     counts,
     jobs,
   };
+}
+
+/** What failed, for stderr: one line per job that did not succeed (cron mails this). */
+function formatFailures(summary: RunSummary): string {
+  const lines = summary.jobs.filter((j) => j.state !== "succeeded").map((j) => {
+    const what = j.error === null ? "" : `: ${j.error.code}: ${j.error.message}`;
+    return `liminal run: job ${j.id} ${j.kind} ${j.state} after ${j.attempt}/${j.maxAttempts} attempt(s)${what}`;
+  });
+  const c = summary.counts;
+  const head = summary.interrupted
+    ? `liminal run: plan ${summary.plan} interrupted: ${c.unfinished} of ${c.total} job(s) unfinished`
+    : `liminal run: plan ${summary.plan} failed: ${
+      c.total - c.succeeded
+    } of ${c.total} job(s) did not succeed`;
+  return `${[head, ...lines].join("\n")}\n`;
 }
 
 function formatSummary(summary: RunSummary): string {

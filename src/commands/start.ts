@@ -7,6 +7,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
 import { loadJobModules } from "../runtime/modules.ts";
+import { captureConsole } from "../runtime/module_output.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
 import { type Duration, formatDuration, parseDuration } from "../shared/duration.ts";
@@ -131,6 +132,8 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const tui = options.tui && dashboardPossible();
       // The dashboard owns the terminal: log records are kept, not printed, while it runs.
       const held = tui ? configureHeldLogging(level) : (configureLogging(format, level), null);
+      // What job modules print goes to the log (and a job's own log), not onto the terminal.
+      captureConsole();
       const modules = await loadJobModules(options.jobs);
       const runtime = new Runtime({
         ...(workers === undefined ? {} : { workers }),
@@ -169,7 +172,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         try {
           // Loaded only now: a runtime without a terminal never pays for Ink and React.
           const { runDashboard } = await loadDashboard();
-          await runDashboard(view);
+          await runDashboard(view, { patchConsole: false }); // the console is captured
         } finally {
           view.close();
         }

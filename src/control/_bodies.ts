@@ -35,6 +35,57 @@ export function checkId(id: string, what: "job" | "message" = "job"): string {
   return id.toLowerCase();
 }
 
+/** The fewest characters of an id's tail that name a job or message. */
+export const MIN_ID_TAIL = 6;
+/** How many candidates an `AMBIGUOUS_ID` error lists. */
+const CANDIDATES_SHOWN = 10;
+
+/**
+ * The whole id a route was given: a whole id as it is; a tail of at least 6 characters, or
+ * the short form the dashboard shows (`01a24785…83f1`, also with `...`), resolved through
+ * `findByTail` (ids ending with a tail, newest first, at most `limit`) to the one it fits.
+ * None: `JOB_NOT_FOUND` (`MESSAGE_NOT_FOUND`); several: `AMBIGUOUS_ID` listing them.
+ */
+export async function resolveShortId(
+  given: string,
+  what: "job" | "message",
+  findByTail: (tail: string, limit: number) => Promise<string[]>,
+): Promise<string> {
+  const value = given.trim().toLowerCase();
+  if (isId(value)) return value;
+  const short = /^([0-9a-f-]+)(?:…|\.\.\.)([0-9a-f-]+)$/.exec(value);
+  const head = short === null ? "" : short[1]!;
+  const tail = short === null ? value : short[2]!;
+  if (short === null && !new RegExp(`^[0-9a-f-]{${MIN_ID_TAIL},}$`).test(value)) {
+    throw new LiminalError(
+      "INVALID_ARGUMENT",
+      `"${given}" is not a ${what} id: give the whole id, its last ${MIN_ID_TAIL} or more characters, or the short form the dashboard shows (01a24785…83f1)`,
+    );
+  }
+  // The short form's tail is short (4 characters): look wider, then keep the ids of its head.
+  const found = (await findByTail(tail, short === null ? CANDIDATES_SHOWN + 1 : 10_000))
+    .filter((id) => id.startsWith(head));
+  if (found.length === 0) {
+    throw new LiminalError(
+      what === "job" ? "JOB_NOT_FOUND" : "MESSAGE_NOT_FOUND",
+      short === null
+        ? `no ${what} with an id ending in ${value}`
+        : `no ${what} with an id of the form ${head}…${tail}`,
+    );
+  }
+  if (found.length > 1) {
+    const shown = found.slice(0, CANDIDATES_SHOWN);
+    throw new LiminalError(
+      "AMBIGUOUS_ID",
+      `ambiguous id "${given}": it fits ${
+        found.length > CANDIDATES_SHOWN ? `more than ${CANDIDATES_SHOWN}` : found.length
+      } ${what}s: ${shown.join(", ")}`,
+      { hint: "give more characters of the id (its tail), or the whole id" },
+    );
+  }
+  return found[0]!;
+}
+
 /** `?limit=`: a whole number from 1 to 10000, 50 when absent. */
 export function parseLimit(value: string | null): number {
   if (value === null) return 50;

@@ -53,6 +53,8 @@ export interface ControlServerOptions {
 
 interface Route {
   method: string;
+  /** As written, such as `/v1/jobs/:id` (for `GET /`). */
+  path: string;
   pattern: RegExp;
   keys: string[];
   handler: Handler;
@@ -278,7 +280,7 @@ export class ControlServer {
           return "([^/]+)";
         }) + "$",
       );
-      this.#routes.push({ method, pattern, keys, handler, mutating });
+      this.#routes.push({ method, path, pattern, keys, handler, mutating });
     };
     const context: RouteContext = {
       target: this.#target,
@@ -287,10 +289,7 @@ export class ControlServer {
       batches: this.#batches,
       hub: () => this.#hub,
       snapshot: () => this.#snapshot(),
-      routes: () =>
-        this.#routes.map((r) =>
-          `${r.method} ${r.pattern.source.slice(1, -1).replaceAll("([^/]+)", ":id")}`
-        ),
+      routes: () => this.#routes.map((r) => `${r.method} ${r.path}`),
     };
     runtimeRoutes(route, context);
     jobRoutes(route, context);

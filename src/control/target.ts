@@ -59,6 +59,8 @@ export interface ControlJobs extends EventSource<ExecutorEventMap> {
   get(id: string): Promise<JobRecord | null>;
   /** Jobs from the store, newest first. */
   list(filter: { state?: JobState; kind?: string; limit: number }): Promise<JobRecord[]>;
+  /** The ids that end with `tail`, newest first, at most `limit` (to resolve a short id). */
+  findIdsByTail(tail: string, limit: number): Promise<string[]>;
   /** Resolves once the job is final (rejects when `signal` aborts). */
   waitFor(id: string, signal?: AbortSignal): Promise<JobRecord>;
   /** Why a job is not running. */

@@ -291,6 +291,14 @@ export function killAfter(s: ExecutorState, run: Run): number {
     s.options.killAfterMs;
 }
 
+/**
+ * The kill-after a run's job sets itself (from its payload, e.g. a `command`'s `killGrace`)
+ * or its kind declares, or `null` when it takes the executor's.
+ */
+export function ownKillAfter(s: ExecutorState, run: Run): number | null {
+  return run.killAfterMs ?? s.kinds.get(run.record.kind)?.defaults.killAfterMs ?? null;
+}
+
 function armWatchdog(s: ExecutorState, at: number): void {
   if (s.lifecycle === "closed") return;
   if (s.watchdogTimer !== undefined) clearTimeout(s.watchdogTimer);

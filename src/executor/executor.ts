@@ -40,7 +40,7 @@ import {
   scheduleDispatch,
 } from "./_dispatch.ts";
 import { assertAccepting, resolveSpec, resolveSpecs } from "./_intake.ts";
-import { abort, killAfter, onWatchdog, preemptJob } from "./_run.ts";
+import { abort, killAfter, onWatchdog, ownKillAfter, preemptJob } from "./_run.ts";
 import {
   abandon,
   dropWaiter,
@@ -63,7 +63,7 @@ import {
 import type { ExecutorEventMap } from "./events.ts";
 import type { AnyJobKind, JobKindRegistry } from "./job_kind.ts";
 import type { EnqueueResult, JobSpec } from "./job_spec.ts";
-import type { ExecutorOptions } from "./options.ts";
+import type { ExecutorOptions, InterruptOptions } from "./options.ts";
 
 /**
  * Runs maintenance jobs. See the module doc for its lifecycle.
@@ -219,16 +219,28 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    * Shutdown phase 3: aborts every running job's signal (reason `JOB_INTERRUPTED`), waits up
    * to `hardMs` for them to settle, then records those still running as interrupted and
    * queues them again. Resolves with the number of jobs interrupted.
+   *
+   * With `options.ownKillAfter`, a job whose kind or payload sets its own kill-after (a
+   * `command` job: its kill grace plus a margin) gets that long when it is longer than
+   * `hardMs`: its program has its SIGTERM → SIGKILL grace to clean up. `options.signal`
+   * (a forced shutdown) ends every wait at once.
    */
-  async interrupt(hardMs: number): Promise<number> {
+  async interrupt(hardMs: number, options: InterruptOptions = {}): Promise<number> {
     const s = this.#s;
     this.closeIntake();
     // Claims on their way land first: their jobs start and are stopped with the others.
     if (s.claimTasks.size > 0) await Promise.all([...s.claimTasks]);
     const before = s.totals.interrupted;
     const now = s.options.clock();
-    for (const run of s.running.values()) abort(s, run, "shutdown", now, hardMs);
-    if (s.running.size > 0) await untilSettledOr(s, hardMs);
+    const forced = options.signal?.aborted ?? false;
+    let waitMs = hardMs;
+    for (const run of s.running.values()) {
+      const own = options.ownKillAfter && !forced ? ownKillAfter(s, run) : null;
+      const ms = Math.max(hardMs, own ?? 0);
+      waitMs = Math.max(waitMs, ms);
+      abort(s, run, "shutdown", now, ms);
+    }
+    if (s.running.size > 0) await untilSettledOr(s, waitMs, options.signal);
     const late = s.options.clock();
     for (const run of [...s.running.values()]) abandon(s, run, late);
     await flush(s);

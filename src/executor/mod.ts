@@ -22,4 +22,9 @@ export {
   type RunningJobInfo,
 } from "./job_kind.ts";
 export { type EnqueueResult, type JobSpec, parseJobSpec, parseRunAt } from "./job_spec.ts";
-export { type ExecutorOptions, MAX_WORKERS, resolveWorkers } from "./options.ts";
+export {
+  type ExecutorOptions,
+  type InterruptOptions,
+  MAX_WORKERS,
+  resolveWorkers,
+} from "./options.ts";

@@ -157,3 +157,14 @@ function positive(value: Duration, what: string): number {
   }
   return ms;
 }
+
+/** Options of `MaintenanceExecutor.interrupt()` (shutdown phase 3). */
+export interface InterruptOptions {
+  /**
+   * Give a job whose kind or payload sets its own kill-after (a `command` job: its kill grace
+   * plus a margin) that long, when it is longer than the hard deadline. @default false
+   */
+  ownKillAfter?: boolean;
+  /** Aborting it (a forced shutdown) ends the wait at once. */
+  signal?: AbortSignal;
+}

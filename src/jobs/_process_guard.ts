@@ -7,6 +7,10 @@
  *   from a pipe only the runtime holds. When the pipe ends without a `bye` line, the runtime
  *   is gone (however it died, `kill -9` included): the watchdog sends SIGTERM to every group
  *   still registered, SIGKILL to those left after the kill grace, and exits.
+ * - The guard watches its watchdog: one that exits while the guard is open (someone killed
+ *   it) is logged and replaced at once by a new one told every live group; one that keeps
+ *   dying is replaced after a growing pause (up to 5 s), and {@link ProcessGuard.trouble}
+ *   says so for the status.
  * - A record file (when given: `<db>.procs` next to a SQLite store) lists the live groups:
  *   process group id, the start time of its leader (`/proc/<pid>/stat` field 22, against
  *   pid reuse), the host and the boot id. Lines are appended (`+`, `-`) and the file is
@@ -17,7 +21,11 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
+import { formatDuration } from "../shared/duration.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
+
+const log = getLogger(["liminal", "processes"]);
 
 /** Options of {@link ProcessGuard}. */
 export interface ProcessGuardOptions {
@@ -51,11 +59,23 @@ const POLL_MS = 100;
 const AFTER_KILL_MS = 10_000;
 /** The record file is rewritten with only the live groups past this size. */
 const COMPACT_BYTES = 256 * 1024;
+/** A watchdog that lived this long before it died starts the backoff over. */
+const STABLE_MS = 10_000;
+/** The pause before the second replacement in a row; it doubles with each next one. */
+const RESPAWN_BASE_MS = 250;
+/** The longest pause before a replacement. */
+const RESPAWN_MAX_MS = 5_000;
+/** Deaths within this window count towards "keeps dying". */
+const DEATH_WINDOW_MS = 60_000;
+/** This many deaths within the window make the guard report trouble. */
+const DEATHS_FOR_TROUBLE = 3;
 
 /**
  * The watchdog: reads `+PGID` / `-PGID` / `bye` from stdin. On EOF without `bye`: SIGTERM to
- * every registered group, waits up to the grace (tenths of a second, `$1`) for them to end,
- * SIGKILL to what is left.
+ * every registered group, waits up to the grace (hundredths of a second, `$1`) for them to
+ * end, SIGKILL to what is left. The grace is measured on the clock (`/proc/uptime`, read by
+ * the shell itself) where there is one, so the SIGKILL comes at most one poll (50 ms) late;
+ * elsewhere it is counted in polls.
  */
 const WATCHDOG = `trap '' INT HUP QUIT TSTP TTIN TTOU
 groups=
@@ -68,13 +88,25 @@ while IFS= read -r line; do
 done
 [ -z "$groups" ] && exit 0
 for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; done
+tick() {
+  read -r up _idle </proc/uptime || up=0.0
+  up=\${up%.*}\${up#*.}
+  while :; do case $up in 0?*) up=\${up#0} ;; *) break ;; esac; done
+}
+end=
+if [ -r /proc/uptime ]; then tick; end=$((up + $1)); fi
 left=$1
-while [ "$left" -gt 0 ]; do
+while :; do
   alive=
   for g in $groups; do kill -s 0 -- "-$g" 2>/dev/null && alive=1; done
   [ -z "$alive" ] && exit 0
-  sleep 0.1 2>/dev/null || sleep 1
-  left=$((left - 1))
+  if [ -n "$end" ]; then
+    tick
+    [ "$up" -ge "$end" ] && break
+  else
+    [ "$left" -le 0 ] && break
+  fi
+  if sleep 0.05 2>/dev/null; then left=$((left - 5)); else sleep 1; left=$((left - 100)); fi
 done
 for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
 exit 0
@@ -93,6 +125,17 @@ export class ProcessGuard {
   readonly #live = new Map<number, GroupRecord>();
   readonly #killTimers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
+  /** A replacement of a watchdog that died, waiting for its backoff. */
+  #respawnTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When (performance.now) the watchdog died unasked, within the last minute. */
+  #deaths: number[] = [];
+  /** Deaths in a row, each less than {@link STABLE_MS} after the one before. */
+  #inARow = 0;
+  #lastDeathAt = Number.NEGATIVE_INFINITY;
+  /** How the last watchdog that died ended. */
+  #lastExit: string | null = null;
+  /** Why the last replacement could not start, until one does. */
+  #spawnError: string | null = null;
 
   constructor(options: ProcessGuardOptions) {
     this.killGraceMs = options.killGraceMs;
@@ -107,6 +150,28 @@ export class ProcessGuard {
   /** Whether the watchdog process runs. */
   get watching(): boolean {
     return this.#watchdog !== null;
+  }
+
+  /**
+   * Why the watchdog cannot be relied on now, for the status, or `null`: it is down while
+   * groups are live (a replacement waits for its backoff, or cannot start), or it died
+   * {@link DEATHS_FOR_TROUBLE} times or more in the last minute.
+   */
+  get trouble(): string | null {
+    if (this.#closed) return null;
+    const now = performance.now();
+    const deaths = this.#deaths.filter((at) => now - at < DEATH_WINDOW_MS).length;
+    const last = this.#lastExit === null ? "" : ` (the last one ${this.#lastExit})`;
+    if (this.#watchdog === null && this.#live.size > 0 && this.#lastExit !== null) {
+      const why = this.#spawnError === null
+        ? "a new one starts after a pause"
+        : `a new one cannot start: ${this.#spawnError}`;
+      return `the process watchdog is down${last}, ${why}: if the runtime dies now, the processes of ${this.#live.size} running job(s) keep running`;
+    }
+    if (deaths >= DEATHS_FOR_TROUBLE) {
+      return `the process watchdog died ${deaths} times in the last minute${last}; it is replaced each time, but something keeps killing it (see the runtime's log)`;
+    }
+    return null;
   }
 
   /**
@@ -212,14 +277,17 @@ export class ProcessGuard {
     this.#closed = true;
     for (const timer of this.#killTimers) clearTimeout(timer);
     this.#killTimers.clear();
+    clearTimeout(this.#respawnTimer);
+    this.#respawnTimer = undefined;
     for (const pgid of this.#live.keys()) signalGroup(pgid, "SIGKILL");
     this.#live.clear();
+    // Writes on their way go first (none starts a watchdog now that the guard is closed).
+    await this.#writing.catch(() => {});
     const watchdog = this.#watchdog;
     const writer = this.#writer;
     this.#watchdog = null;
     this.#writer = null;
     if (watchdog !== null && writer !== null) {
-      await this.#writing.catch(() => {});
       await writer.write(new TextEncoder().encode("bye\n")).catch(() => {});
       await writer.close().catch(() => {});
       await watchdog.status;
@@ -242,13 +310,15 @@ export class ProcessGuard {
    * has. The guard forgets those groups.
    */
   async abandon(): Promise<void> {
+    clearTimeout(this.#respawnTimer);
+    this.#respawnTimer = undefined;
+    this.#live.clear();
+    await this.#writing.catch(() => {});
     const watchdog = this.#watchdog;
     const writer = this.#writer;
     this.#watchdog = null;
     this.#writer = null;
-    this.#live.clear();
     if (watchdog === null || writer === null) return;
-    await this.#writing.catch(() => {});
     await writer.close().catch(() => {});
     await watchdog.status;
   }
@@ -265,27 +335,35 @@ export class ProcessGuard {
       } catch {
         // The watchdog is gone (someone killed it): a new one learns every live group.
         const dead = this.#watchdog;
-        this.#watchdog = null;
-        this.#writer = null;
-        void dead?.status.catch(() => {});
-        const live = [...this.#live.keys()].map((pgid) => `+${pgid}`);
-        if (live.length > 0) await this.#send(live.join("\n"));
+        if (dead !== null) this.#died(dead, "stopped reading its pipe");
+        await this.#send(null);
       }
     });
     return this.#writing;
   }
 
-  #send(text: string): Promise<void> {
-    this.#startWatchdog();
-    return this.#writer!.write(new TextEncoder().encode(`${text}\n`));
+  /**
+   * Writes `line` to the watchdog, starting one first if none runs; a watchdog started now is
+   * told every live group instead (so is any with `line` `null`). Nothing once closed.
+   */
+  async #send(line: string | null): Promise<void> {
+    if (this.#closed) return;
+    const fresh = this.#startWatchdog();
+    const text = fresh || line === null
+      ? [...this.#live.keys()].map((pgid) => `+${pgid}`).join("\n")
+      : line;
+    if (text === "") return;
+    await this.#writer!.write(new TextEncoder().encode(`${text}\n`));
   }
 
-  #startWatchdog(): void {
-    if (this.#watchdog !== null) return;
-    const tenths = Math.max(1, Math.ceil(this.killGraceMs / 100));
+  /** Starts a watchdog unless one runs; whether it started one. */
+  #startWatchdog(): boolean {
+    if (this.#watchdog !== null) return false;
+    const hundredths = Math.max(1, Math.ceil(this.killGraceMs / 10));
+    let watchdog: Deno.ChildProcess;
     try {
-      this.#watchdog = new Deno.Command("sh", {
-        args: ["-c", WATCHDOG, "liminal-watchdog", String(tenths)],
+      watchdog = new Deno.Command("sh", {
+        args: ["-c", WATCHDOG, "liminal-watchdog", String(hundredths)],
         stdin: "piped",
         stdout: "null",
         stderr: "null",
@@ -299,7 +377,84 @@ export class ProcessGuard {
         { cause: error },
       );
     }
-    this.#writer = this.#watchdog.stdin.getWriter();
+    this.#watchdog = watchdog;
+    this.#writer = watchdog.stdin.getWriter();
+    this.#spawnError = null;
+    watchdog.status.then(
+      (status) =>
+        this.#died(
+          watchdog,
+          status.signal !== null ? `was killed by ${status.signal}` : `exited (${status.code})`,
+        ),
+      (error) => this.#died(watchdog, `ended: ${errorMessage(error)}`),
+    );
+    return true;
+  }
+
+  /**
+   * A watchdog ended. When the guard did not ask it to (it is still the current one and the
+   * guard is open), the death is logged and a new watchdog, told every live group, replaces
+   * it: at once, or after a pause that doubles while it keeps dying.
+   */
+  #died(watchdog: Deno.ChildProcess, how: string): void {
+    if (this.#watchdog !== watchdog) return; // stopped on purpose, or already replaced
+    const writer = this.#writer;
+    this.#watchdog = null;
+    this.#writer = null;
+    writer?.close().catch(() => {});
+    if (this.#closed) return;
+    const now = performance.now();
+    this.#inARow = now - this.#lastDeathAt < STABLE_MS ? this.#inARow + 1 : 1;
+    this.#lastDeathAt = now;
+    this.#deaths = [...this.#deaths.filter((at) => now - at < DEATH_WINDOW_MS), now];
+    this.#lastExit = how;
+    const delay = this.#respawnDelay();
+    log.warn(
+      "the process watchdog (pid {pid}) {how} while the runtime runs: {what}, told the {groups} live process group(s)",
+      {
+        pid: watchdog.pid,
+        how,
+        what: delay === 0
+          ? "a new one starts now"
+          : `it died ${this.#inARow} times in a row; a new one starts in ${formatDuration(delay)}`,
+        groups: this.#live.size,
+      },
+    );
+    this.#respawnAfter(delay);
+  }
+
+  /** The pause before the next replacement: none for the first death in a while. */
+  #respawnDelay(): number {
+    return this.#inARow <= 1
+      ? 0
+      : Math.min(RESPAWN_MAX_MS, RESPAWN_BASE_MS * 2 ** (this.#inARow - 2));
+  }
+
+  /** Starts a new watchdog (told every live group) after `delay`, unless one runs by then. */
+  #respawnAfter(delay: number): void {
+    clearTimeout(this.#respawnTimer);
+    this.#respawnTimer = undefined;
+    const respawn = () => {
+      this.#respawnTimer = undefined;
+      this.#writing = this.#writing.catch(() => {}).then(async () => {
+        if (this.#closed || this.#watchdog !== null) return;
+        try {
+          await this.#send(null);
+        } catch (error) {
+          if (this.#watchdog !== null) return; // it started, then died: #died handles it
+          this.#spawnError = errorMessage(error);
+          this.#inARow++;
+          const next = this.#respawnDelay();
+          log.error("the process watchdog cannot start: {error}; trying again in {delay}", {
+            error: this.#spawnError,
+            delay: formatDuration(next),
+          });
+          this.#respawnAfter(next);
+        }
+      });
+    };
+    if (delay === 0) respawn();
+    else this.#respawnTimer = setTimeout(respawn, delay);
   }
 
   #append(entry: Record<string, unknown>): void {

@@ -50,6 +50,7 @@ export function controlTarget(runtime: Runtime): ControlTarget {
     enqueueMany: (specs) => executor.enqueueMany(specs),
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),
+    findIdsByTail: (tail, limit) => store.findIdsByTail(tail, limit),
     waitFor: (id, signal) => executor.waitFor(id, signal),
     explain: (id) => executor.explain(id),
     cancel: (id) => executor.cancel(id),

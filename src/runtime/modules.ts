@@ -9,6 +9,7 @@ import { isJobKind, type JobKind } from "../executor/job_kind.ts";
 import { isSchedule, type ScheduleDefinition } from "../scheduler/schedule.ts";
 import { type EndpointDefinition, isEndpointDefinition } from "../router/definition.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
+import { withEndpointOutput, withJobOutput } from "./module_output.ts";
 
 /** What a job module contributes. */
 export interface LoadedModule {
@@ -27,6 +28,27 @@ export function moduleUrl(specifier: string): string {
 }
 
 /**
+ * Why a module did not load, in one line: a syntax error says where, `file:line:column: what`
+ * (Deno puts the place on a later line of the message, after a snippet of the source).
+ */
+export function loadFailure(message: string, url: string, specifier: string): string {
+  const first = message.split("\n")[0]!;
+  const at = /\n\s+at ((?:file|https?):\/\/\S+?):(\d+):(\d+)\s*(?:\n|$)/.exec(message);
+  if (at === null) return first;
+  const [, where, line, column] = at;
+  let file = where!;
+  if (where === url) file = specifier;
+  else if (where!.startsWith("file:")) {
+    try {
+      file = decodeURIComponent(new URL(where!).pathname);
+    } catch {
+      // keep the URL
+    }
+  }
+  return `${file}:${line}:${column}: ${first}`;
+}
+
+/**
  * A bare import a job module's own project maps (in its `deno.json`) does not resolve at run
  * time: the runtime's process has one import map, liminal's own. Says so, and what works.
  */
@@ -42,7 +64,9 @@ function unmappedImportHint(message: string): { hint?: string } {
 
 /**
  * Imports job modules and collects the job kinds they export. A missing file, a module that
- * fails to load or one that exports no job kind: `INVALID_JOB_MODULE`.
+ * fails to load or one that exports no job kind: `INVALID_JOB_MODULE`. The kinds and
+ * endpoints returned run their handlers where a captured console (`captureConsole()`) knows
+ * which job or endpoint prints.
  */
 export async function loadJobModules(specifiers: readonly string[]): Promise<LoadedModule[]> {
   const loaded: LoadedModule[] = [];
@@ -66,7 +90,7 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
     } catch (error) {
       throw new LiminalError(
         "INVALID_JOB_MODULE",
-        `cannot load job module ${specifier}: ${errorMessage(error).split("\n")[0]}`,
+        `cannot load job module ${specifier}: ${loadFailure(errorMessage(error), url, specifier)}`,
         { cause: error, ...unmappedImportHint(errorMessage(error)) },
       );
     }
@@ -77,9 +101,9 @@ export async function loadJobModules(specifiers: readonly string[]): Promise<Loa
     const collect = (value: unknown) => {
       if (seen.has(value)) return;
       seen.add(value);
-      if (isJobKind(value)) kinds.push(value);
+      if (isJobKind(value)) kinds.push(withJobOutput(value));
       else if (isSchedule(value)) schedules.push(value);
-      else if (isEndpointDefinition(value)) endpoints.push(value);
+      else if (isEndpointDefinition(value)) endpoints.push(withEndpointOutput(value));
       else if (Array.isArray(value)) value.forEach(collect);
     };
     for (const value of Object.values(exports)) collect(value);

@@ -427,9 +427,14 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
         ? `${running} running job(s) finished`
         : `${left} job(s) still running at the deadline`;
     });
-    this.#plan.add("cancel", "executor", async ({ forced }) => {
+    this.#plan.add("cancel", "executor", async ({ forced, forceSignal }) => {
       if (executor.runningCount === 0) return "no job to interrupt";
-      const interrupted = await executor.interrupt(forced ? 0 : this.#config.hardDeadlineMs);
+      // A job with a kill grace of its own (a `command`) gets it: SIGTERM, then SIGKILL after
+      // the grace, and its worker waits. Forcing ends the wait at once.
+      const interrupted = await executor.interrupt(forced ? 0 : this.#config.hardDeadlineMs, {
+        ownKillAfter: true,
+        signal: forceSignal,
+      });
       this.#interrupted += interrupted;
       return `${interrupted} job(s) interrupted and queued again`;
     });
@@ -738,6 +743,8 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     const warnings: Warning[] = refused === null
       ? [...executorSnapshot.warnings]
       : [...executorSnapshot.warnings.filter((w) => w.code !== "STORE_WRITE_FAILING"), refused];
+    const watchdog = this.#processes.trouble;
+    if (watchdog !== null) warnings.push({ code: "PROCESS_WATCHDOG_FAILING", message: watchdog });
     if (lag.max10sMs >= LOOP_BLOCKED_MS) {
       warnings.push({
         code: "EVENT_LOOP_BLOCKED",

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   UNKNOWN_JOB_KIND: { exit: 2, status: 400 },
   DUPLICATE_JOB_KIND: { exit: 2, status: 400 },
   JOB_NOT_FOUND: { exit: 2, status: 404 },
+  /** A short id (a tail, or `01a24785…83f1`) that fits several jobs: the message lists them. */
+  AMBIGUOUS_ID: { exit: 2, status: 400 },
   /** The job is not in a state that allows the call (cancel a finished job, retry a queued one). */
   INVALID_JOB_STATE: { exit: 4, status: 409 },
   NOT_FOUND: { exit: 2, status: 404 },

@@ -77,7 +77,8 @@ export interface Warning {
     | "STORE_WRITE_FAILING"
     | "JOB_SLOWER_THAN_USUAL"
     | "RETRY_STORM"
-    | "EVENT_LOOP_BLOCKED";
+    | "EVENT_LOOP_BLOCKED"
+    | "PROCESS_WATCHDOG_FAILING";
   /** The problem, for people. */
   message: string;
   /** The job concerned, if one is. */

@@ -289,6 +289,11 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | null>;
   /** Jobs matching `filter`, newest first. */
   list(filter?: JobFilter): Promise<JobRecord[]>;
+  /**
+   * The ids that end with `tail` (lowercase, as ids are written), newest first, at most
+   * `limit`: how a short id such as the last 6 characters is resolved to the full one.
+   */
+  findIdsByTail(tail: string, limit: number): Promise<string[]>;
   /** Jobs per state, and queued/scheduled jobs per priority. */
   counts(): Promise<JobCounts>;
   /** Removes finished jobs by age and count. Returns how many. */

@@ -3,7 +3,7 @@
  * overlays) and calls the view's actions. Everything it shows is drawn by {@link Dashboard}.
  *
  * Keys: `?` help, `tab` focus, arrows select, `enter` job details, `c` cancel (asks), `r`
- * retry, `e` enqueue, `p` pause/resume, `q` quit (local: asks, then shuts down in order;
+ * retry (asks), `e` enqueue, `p` pause/resume, `q` quit (local: asks, then shuts down in order;
  * remote: detaches). Ctrl-C arrives as a key in raw mode: local, the first starts the ordered
  * shutdown and the next forces it; remote, it detaches.
  *
@@ -33,7 +33,9 @@ export interface AppProps {
   size?: { width: number; height: number };
 }
 
-type Pending = { action: "cancel"; job: { id: string; kind: string } } | { action: "quit" };
+type Pending =
+  | { action: "cancel" | "retry"; job: { id: string; kind: string } }
+  | { action: "quit" };
 
 function useTerminalSize(
   fixed?: { width: number; height: number },
@@ -55,7 +57,13 @@ function useTerminalSize(
 interface UiState {
   focus: FocusPanel;
   selectedWorker: number;
+  /** The selected recent job's row, as last drawn. */
   selectedJob: number;
+  /**
+   * The selected recent job: the selection follows it while newer jobs push it down the
+   * list; null until the list has a job.
+   */
+  selectedJobId: string | null;
   overlay: Overlay;
   pending: Pending | null;
   message: string | null;
@@ -77,6 +85,7 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     focus: "jobs",
     selectedWorker: 0,
     selectedJob: 0,
+    selectedJobId: null,
     overlay: { kind: "none" },
     pending: null,
     message: null,
@@ -116,14 +125,34 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     return () => clearTimeout(timer);
   }, [model.ended]);
 
+  // The selection follows the job: find its row in the list as it is now. A job that left
+  // the list hands the selection to the row now where it was (the list's last row at most).
+  const followJob = (recent: readonly JobSnapshot[]): number => {
+    const state = ui.current;
+    const at = state.selectedJobId === null
+      ? -1
+      : recent.findIndex((j) => j.id === state.selectedJobId);
+    const index = at >= 0 ? at : Math.max(0, Math.min(state.selectedJob, recent.length - 1));
+    const id = recent[index]?.id ?? null;
+    if (index !== state.selectedJob || (id !== null && id !== state.selectedJobId)) {
+      ui.current = { ...state, selectedJob: index, selectedJobId: id ?? state.selectedJobId };
+    }
+    return index;
+  };
+  const selectJob = (index: number) => {
+    const recent = modelRef.current.recent;
+    const at = Math.max(0, Math.min(index, recent.length - 1));
+    update({ selectedJob: at, selectedJobId: recent[at]?.id ?? null });
+  };
+
   const selectedJobId = (): { id: string; kind: string } | null => {
-    const { focus, selectedWorker, selectedJob } = ui.current;
+    const { focus, selectedWorker } = ui.current;
     const current = modelRef.current;
     if (focus === "workers") {
       const job = current.snapshot?.executor.workers[selectedWorker]?.job;
       return job ? { id: job.id, kind: job.kind } : null;
     }
-    const job = current.recent[selectedJob];
+    const job = current.recent[followJob(current.recent)];
     return job ? { id: job.id, kind: job.kind } : null;
   };
   const act = (what: string, promise: Promise<unknown>) => {
@@ -159,6 +188,9 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
         if (pending.action === "cancel") {
           act(`cancel requested: ${pending.job.id}`, view.cancel(pending.job.id));
           update({ pending: null, overlay: { kind: "none" } });
+        } else if (pending.action === "retry") {
+          act(`queued again: ${pending.job.id}`, view.retry(pending.job.id));
+          update({ pending: null, overlay: { kind: "none" } });
         } else {
           view.interrupt();
           update({
@@ -192,16 +224,12 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     else if (key.upArrow || input === "k") {
       if (focus === "workers") {
         update({ selectedWorker: Math.max(0, ui.current.selectedWorker - 1) });
-      } else update({ selectedJob: Math.max(0, ui.current.selectedJob - 1) });
+      } else selectJob(followJob(current.recent) - 1);
     } else if (key.downArrow || input === "j") {
       if (focus === "workers") {
         const count = current.snapshot?.executor.workers.length ?? 0;
         update({ selectedWorker: Math.min(Math.max(0, count - 1), ui.current.selectedWorker + 1) });
-      } else {
-        update({
-          selectedJob: Math.min(Math.max(0, current.recent.length - 1), ui.current.selectedJob + 1),
-        });
-      }
+      } else selectJob(followJob(current.recent) + 1);
     } else if (key.return) {
       const job = selectedJobId();
       if (job === null) return update({ message: "no job selected" });
@@ -219,7 +247,10 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     } else if (input === "r") {
       const job = selectedJobId();
       if (job === null) return update({ message: "no job selected" });
-      act(`queued again: ${job.id}`, view.retry(job.id));
+      update({
+        pending: { action: "retry", job },
+        overlay: { kind: "confirm", question: `Retry ${job.kind} ${job.id}?` },
+      });
     } else if (input === "e") {
       view.kinds().then(
         (kinds) => update({ overlay: { kind: "enqueue", kinds, error: null } }),
@@ -234,6 +265,7 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
     }
   });
 
+  const selectedJob = followJob(model.recent);
   const state = ui.current;
   return (
     <Dashboard
@@ -243,7 +275,7 @@ export function App({ view, onExit, options, lingerMs = 800, size }: AppProps) {
       now={now}
       focus={state.focus}
       selectedWorker={state.selectedWorker}
-      selectedJob={state.selectedJob}
+      selectedJob={selectedJob}
       overlay={state.overlay}
       message={state.message}
       onEnqueue={(spec) => {

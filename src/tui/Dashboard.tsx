@@ -1,6 +1,8 @@
 /**
- * The dashboard's layout: props in, frame out. Readable at 80×24 (panels collapse), uses the
- * room of larger terminals, and turns into the shutdown view while the runtime stops.
+ * The dashboard's layout: props in, frame out. Laid out for 80×24 first (each queue row's
+ * depth and oldest wait, at least two worker rows, the selected job), then uses the room of
+ * larger terminals (sparklines, every worker, the router and leases panels); turns into the
+ * shutdown view while the runtime stops.
  *
  * @module
  */
@@ -97,10 +99,15 @@ export function Dashboard(props: DashboardProps) {
   const warnings = snapshot?.warnings ?? [];
   // Header two lines, footer one.
   const body = Math.max(4, height - 3);
+  // Below 100 columns the queue takes the larger share: 44 of 80 keeps its depth, wait and
+  // a short sparkline; the throughput panel's lines are short.
+  const queueWidth = width >= 100
+    ? Math.floor(width / 2)
+    : Math.max(Math.floor(width / 2), Math.min(44, width - 32));
   const top = (
     <Box flexDirection="row" height={topHeight}>
-      <QueuePanel snapshot={snapshot} history={model.depthHistory} width={Math.floor(width / 2)} />
-      <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
+      <QueuePanel snapshot={snapshot} history={model.depthHistory} width={queueWidth} />
+      <ThroughputPanel snapshot={snapshot} width={width - queueWidth} />
     </Box>
   );
   if (stopping && snapshot !== null) {
@@ -119,7 +126,7 @@ export function Dashboard(props: DashboardProps) {
     );
   }
   const workerCount = snapshot?.executor.workers.length ?? 0;
-  // The smallest the workers (one row, "more") and recent jobs (one row) can be.
+  // The smallest the workers (two rows, or one if there is one) and recent jobs (one row) can be.
   const minimum = (3 + 1 + (workerCount > 1 ? 1 : 0)) + (3 + 1);
   // A short terminal: the queue and throughput panels become one line, so that every
   // priority and the panels below still fit and nothing scrolls off the top.
@@ -146,25 +153,16 @@ export function Dashboard(props: DashboardProps) {
     warningHeight = 1;
   }
   const left = rest - warningHeight - routerHeight;
-  // Workers first (leaving recent jobs at least five rows), recent jobs the rest.
-  const workerRows = Math.max(1, Math.min(workerCount, left - 3 - 8));
-  const workerHeight = workerRows + 3 + (workerCount > workerRows ? 1 : 0);
+  // Workers first, leaving recent jobs a third of the rows (two at least, five at most);
+  // recent jobs the rest. Hidden workers are counted in the panel's title.
+  const jobsAtLeast = Math.min(5, Math.max(2, Math.floor((left - 6) / 3)));
+  const workerRows = Math.max(1, Math.min(workerCount, left - 6 - jobsAtLeast));
+  const workerHeight = workerRows + 3;
   const jobRows = Math.max(1, left - workerHeight - 3);
   return (
     <Box flexDirection="column" width={width} height={height}>
       {header}
-      {compactTop
-        ? <Text wrap="truncate">{compactQueueLine(snapshot)}</Text>
-        : (
-          <Box flexDirection="row" height={topHeight}>
-            <QueuePanel
-              snapshot={snapshot}
-              history={model.depthHistory}
-              width={Math.floor(width / 2)}
-            />
-            <ThroughputPanel snapshot={snapshot} width={width - Math.floor(width / 2)} />
-          </Box>
-        )}
+      {compactTop ? <Text wrap="truncate">{compactQueueLine(snapshot)}</Text> : top}
       <Box height={workerHeight}>
         <WorkersPanel
           snapshot={snapshot}

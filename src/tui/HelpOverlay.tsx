@@ -16,7 +16,7 @@ const KEYS: [string, string][] = [
   ["↑ ↓", "select a row"],
   ["enter", "details of the selected job"],
   ["c", "cancel the selected job (asks first)"],
-  ["r", "retry the selected dead or cancelled job"],
+  ["r", "retry the selected dead or cancelled job (asks first)"],
   ["e", "enqueue a job: kind, payload, priority"],
   ["p", "pause or resume intake (no queued job starts while paused)"],
 ];

@@ -19,15 +19,24 @@ export interface ThroughputPanelProps {
 export function ThroughputPanel({ snapshot, width }: ThroughputPanelProps) {
   const ex = snapshot?.executor;
   const chart = Math.max(0, Math.min(60, width - 6));
+  const rates = [
+    ex?.throughput.perSecond1s ?? 0,
+    ex?.throughput.perSecond10s ?? 0,
+    ex?.throughput.perSecond60s ?? 0,
+  ];
+  // The rates whole, without "/s" after the first, where "/s" each would not fit (80 columns).
+  const unit = `${rates[0]}/s now · ${rates[1]}/s 10s · ${rates[2]}/s 60s`.length <= width - 4
+    ? "/s"
+    : "";
   return (
     <Panel title="Throughput" note="jobs/s" width={width}>
       <Text wrap="truncate">
-        <Text bold>{ex?.throughput.perSecond1s ?? 0}</Text>
+        <Text bold>{rates[0]}</Text>
         <Text dimColor>{"/s now · "}</Text>
-        <Text bold>{ex?.throughput.perSecond10s ?? 0}</Text>
-        <Text dimColor>{"/s 10s · "}</Text>
-        <Text bold>{ex?.throughput.perSecond60s ?? 0}</Text>
-        <Text dimColor>/s 60s</Text>
+        <Text bold>{rates[1]}</Text>
+        <Text dimColor>{`${unit} 10s · `}</Text>
+        <Text bold>{rates[2]}</Text>
+        <Text dimColor>{`${unit} 60s`}</Text>
       </Text>
       <Text color="green">{sparkline(ex?.throughput.lastMinute ?? [], chart)}</Text>
       <Text wrap="truncate">

@@ -14,7 +14,7 @@ export interface WorkersPanelProps {
   snapshot: RuntimeSnapshot | null;
   focused: boolean;
   selected: number;
-  /** Rows available for workers. */
+  /** Rows available for workers (the count of the others goes in the title). */
   rows: number;
 }
 
@@ -38,8 +38,14 @@ export function WorkersPanel({ snapshot, focused, selected, rows }: WorkersPanel
   const start = Math.max(0, Math.min(selected - rows + 1, workers.length - rows));
   const shown = workers.slice(start, start + Math.max(1, rows));
   const busy = workers.filter((w) => w.state !== "idle").length;
+  // The hidden rows are counted in the title, not on a line of their own: at 80×24 that
+  // line is a worker's.
+  const hidden = workers.length - shown.length;
+  const note = `${busy}/${workers.length} busy${
+    hidden > 0 ? ` · ${hidden} more (↑↓ to scroll)` : ""
+  }`;
   return (
-    <Panel title="Workers" note={`${busy}/${workers.length} busy`} focused={focused}>
+    <Panel title="Workers" note={note} focused={focused}>
       {shown.map((w, i) => {
         const index = start + i;
         const color = w.state === "stuck" ? "red" : w.state === "busy" ? "cyan" : "gray";
@@ -48,22 +54,19 @@ export function WorkersPanel({ snapshot, focused, selected, rows }: WorkersPanel
           <Text key={w.id} wrap="truncate" inverse={focused && index === selected}>
             <Text>{cell(w.id, 5)}</Text>
             <Text color={color} bold={w.state === "stuck"}>{cell(w.state, 6)}</Text>
-            <Text>{cell(job ? job.kind : "", 14)}</Text>
+            <Text>{cell(job ? job.kind : "", 13)}</Text>
             <Text dimColor>{cell(job ? shortId(job.id) : "", 14)}</Text>
             <Text {...fg(slow.has(w.id) ? "yellow" : undefined)}>
-              {cell(job ? formatMs(job.elapsedMs) : "", 8, "right")}
+              {cell(job ? formatMs(job.elapsedMs) : "", 7, "right")}
             </Text>
             <Text>{" "}{cell(progressText(w), 16)}</Text>
-            <Text>{cell(`✓${w.done}`, 8, "right")}</Text>
+            <Text>{cell(`✓${w.done}`, 7, "right")}</Text>
             <Text {...fg(w.failed > 0 ? "red" : undefined)}>
               {cell(`✗${w.failed}`, 7, "right")}
             </Text>
           </Text>
         );
       })}
-      {workers.length > shown.length
-        ? <Text dimColor>{workers.length - shown.length} more (↑↓ to scroll)</Text>
-        : null}
     </Panel>
   );
 }

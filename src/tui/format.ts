@@ -9,6 +9,7 @@ const BARS = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
 
 /** A sparkline of `values` (the last `width` of them), scaled to their maximum. */
 export function sparkline(values: readonly number[], width: number): string {
+  if (width <= 0) return ""; // slice(-0) would be every value
   const slice = values.slice(-width);
   const max = Math.max(0, ...slice);
   const line = slice.map((

@@ -19,11 +19,24 @@ const ENTER_ALT = "\x1b[?1049h\x1b[H";
 const LEAVE_ALT = "\x1b[?1049l";
 const SHOW_CURSOR = "\x1b[?25h";
 
+/** Options of {@link runDashboard}. */
+export interface RunDashboardOptions {
+  /**
+   * Let Ink print `console` output above the frame. Off where the console is captured into
+   * the log already (`liminal start`): Ink's patch would take it back onto the screen.
+   * @default true
+   */
+  patchConsole?: boolean;
+}
+
 /**
  * Shows the dashboard until it exits: for a local runtime, once it has stopped; for a remote
  * one, when the user detaches. The terminal is restored whatever happens.
  */
-export async function runDashboard(view: RuntimeView): Promise<DashboardExit> {
+export async function runDashboard(
+  view: RuntimeView,
+  options: RunDashboardOptions = {},
+): Promise<DashboardExit> {
   let how: DashboardExit = "detached";
   let restored = false;
   const restore = () => {
@@ -40,7 +53,7 @@ export async function runDashboard(view: RuntimeView): Promise<DashboardExit> {
   process.stdout.write(ENTER_ALT);
   const instance = render(createElement(App, { view, onExit: (h: DashboardExit) => (how = h) }), {
     exitOnCtrlC: false,
-    patchConsole: true,
+    patchConsole: options.patchConsole ?? true,
   });
   try {
     await instance.waitUntilExit();

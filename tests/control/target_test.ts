@@ -81,6 +81,7 @@ function fake() {
       },
       get: (): Promise<JobRecord | null> => Promise.resolve(null),
       list: unused("list"),
+      findIdsByTail: unused("findIdsByTail"),
       waitFor: unused("waitFor"),
       explain: unused("explain"),
       cancel: unused("cancel"),

@@ -25,6 +25,22 @@ Deno.test("completions", async (t) => {
       }
     });
 
+    await t.step("sourcing the bash script twice prints no readonly errors", async () => {
+      const result = await cli(["completions", "bash"]);
+      assert.equal(result.code, 0, result.stderr);
+      const path = `${dir}/liminal.bash`;
+      await Deno.writeTextFile(path, result.stdout);
+      const output = await new Deno.Command("bash", {
+        args: ["-c", `source '${path}' && source '${path}' && complete -p liminal`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(stderr, "", "no readonly variable errors");
+      assert.equal(output.code, 0);
+      assert.match(new TextDecoder().decode(output.stdout), /liminal/, "the completion is set");
+    });
+
     await t.step("subcommands, options, priorities and states complete", async () => {
       assert.deepEqual(values((await cli(["complete", "--", "en"])).stdout), ["enqueue"]);
       assert.ok(values((await cli(["complete", "--", ""])).stdout).includes("shutdown"));

@@ -135,6 +135,104 @@ Deno.test({
   },
 });
 
+/** The pids of the live process watchdogs (`liminal-watchdog`) whose parent is `parent`. */
+async function watchdogsOf(parent: number): Promise<number[]> {
+  const hits = await sh(
+    "grep -l -a -F -- liminal-watchdog /proc/[0-9]*/cmdline 2>/dev/null; exit 0",
+  );
+  const out: number[] = [];
+  for (const path of hits.split("\n")) {
+    const pid = Number(/^\/proc\/(\d+)\/cmdline$/.exec(path)?.[1]);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await sh(`cat /proc/${pid}/stat 2>/dev/null; exit 0`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // After the name: state, ppid.
+    if (fields[0] !== "Z" && Number(fields[1]) === parent) out.push(pid);
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "kill -9 of the watchdog, then of the runtime: a new watchdog is there at once, and the job's group is gone within the kill grace",
+  ignore: !LINUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-procs-" });
+    const marker = `liminal-guarded-job-${crypto.randomUUID()}`;
+    let runtime: LiminalProcess | null = null;
+    try {
+      // The program ignores SIGTERM: only the watchdog's SIGKILL, 2 s after the runtime died,
+      // ends it.
+      runtime = await start(dir, ["--kill-grace", "2s"]);
+      const enqueued = await runLiminal([
+        "enqueue",
+        "command",
+        "--payload",
+        JSON.stringify({ cmd: ["sh", "-c", `trap '' TERM; sleep 40; echo ${marker}`] }),
+      ], { cwd: dir });
+      assert.equal(enqueued.code, 0, enqueued.stderr);
+      const pgid = await until(
+        async () => [...await groupsWith(marker)][0],
+        15_000,
+        "the command to run",
+      );
+      await until(
+        async () => (await members(pgid)).some((m) => m.endsWith(" sleep")),
+        10_000,
+        "the sleep in the job's group",
+      );
+      const pid = runtime.child.pid;
+      const [old] = await until(
+        async () => {
+          const found = await watchdogsOf(pid);
+          return found.length === 1 ? found : null;
+        },
+        5_000,
+        "the runtime's watchdog",
+      );
+      Deno.kill(old!, "SIGKILL");
+      // No other command job registers: the runtime notices the death by itself.
+      const [replacement] = await until(
+        async () => {
+          const found = (await watchdogsOf(pid)).filter((p) => p !== old);
+          return found.length === 1 ? found : null;
+        },
+        3_000,
+        "a new watchdog",
+      );
+      assert.ok(replacement !== undefined);
+      await runtime.waitFor(
+        (p) => /the process watchdog \(pid \d+\) was killed by SIGKILL/.test(p.stderr),
+        5_000,
+        "the warning about the watchdog",
+      );
+      assert.match(runtime.stderr, /a new one starts now, told the 1 live process group/);
+      runtime.kill("SIGKILL");
+      await runtime.done();
+      runtime = null;
+      const killedAt = performance.now();
+      while ((await members(pgid)).length > 0 && performance.now() - killedAt < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const gone = performance.now() - killedAt;
+      assert.deepEqual(await members(pgid), [], "the job's process group is gone");
+      // SIGKILL at the kill grace (2 s), not before; within a margin after it.
+      assert.ok(gone >= 1_900, `not before the kill grace (${gone.toFixed(0)}ms)`);
+      assert.ok(gone < 3_000, `within the kill grace and a margin (${gone.toFixed(0)}ms)`);
+    } finally {
+      if (runtime !== null) await runtime[Symbol.asyncDispose]();
+      for (const pgid of await groupsWith(marker)) {
+        try {
+          Deno.kill(-pgid, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test({
   name:
     "restart right after kill -9: the new runtime waits until the old attempt's processes are gone; one copy at a time",
@@ -337,6 +435,98 @@ Deno.test({
       }
       await Deno.remove(root, { recursive: true });
       await stopSharedPostgres();
+    }
+  },
+});
+
+/** A `command` job whose SIGTERM trap cleans up for `cleanupS` seconds, then exits 0. */
+async function enqueueTrapJob(dir: string, killGrace: string, cleanupS: number): Promise<string> {
+  const script =
+    `trap 'date > ${dir}/term; sleep ${cleanupS}; date > ${dir}/clean; exit 0' TERM; ` +
+    `date > ${dir}/started; sleep 100 & wait`;
+  const enqueued = await runLiminal([
+    "enqueue",
+    "command",
+    "--payload",
+    JSON.stringify({ cmd: ["sh", "-c", script], killGrace }),
+  ], { cwd: dir });
+  assert.equal(enqueued.code, 0, enqueued.stderr);
+  await until(
+    async () => (await Deno.stat(`${dir}/started`).catch(() => null)) !== null,
+    15_000,
+    "the command to run",
+  );
+  return enqueued.stdout.trim();
+}
+
+Deno.test({
+  name:
+    "an ordered shutdown gives a running command its own kill grace: the SIGTERM trap cleans up, the job is interrupted and requeued",
+  ignore: !LINUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-procs-" });
+    let runtime: LiminalProcess | null = null;
+    try {
+      runtime = await start(dir);
+      // The trap needs 2 s, more than the hard deadline (1 s), less than the job's grace (3 s).
+      const id = await enqueueTrapJob(dir, "3s", 2);
+      const shutdown = await runLiminal(["shutdown", "--grace", "1s"], { cwd: dir });
+      assert.equal(shutdown.code, 0, shutdown.stderr);
+      const { code, stderr: log } = await runtime.done();
+      assert.equal(code, 0);
+      runtime = null;
+      const term = await Deno.stat(`${dir}/term`).catch(() => null);
+      assert.ok(term !== null, "the program got SIGTERM");
+      assert.ok(
+        (await Deno.stat(`${dir}/clean`).catch(() => null)) !== null,
+        `the SIGTERM trap finished its cleanup\n${shutdown.stdout}`,
+      );
+      assert.match(shutdown.stdout, /shutdown: 0 finished, 1 interrupted and requeued/);
+      assert.match(
+        shutdown.stdout,
+        /phase 3\/6 cancel: finished in [\d.]+s \(1 job\(s\) interrupted/,
+      );
+      assert.match(
+        log,
+        new RegExp(`job ${id} command interrupted on attempt 1 \\(queued again\\)`),
+      );
+      assert.doesNotMatch(log, /did not stop after its signal/);
+    } finally {
+      if (runtime !== null) await runtime[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a second Ctrl-C forces the shutdown at once: the job's kill grace is not waited for",
+  ignore: !LINUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-procs-" });
+    let runtime: LiminalProcess | null = null;
+    try {
+      runtime = await start(dir);
+      await enqueueTrapJob(dir, "20s", 10);
+      runtime.kill("SIGINT");
+      // The drain (10 s by default) is skipped by the force as well.
+      await runtime.waitFor((p) => p.stderr.includes("ordered shutdown started"), 5_000);
+      // Apart from the first by more than the window in which a repeated signal counts once.
+      await new Promise((r) => setTimeout(r, 300));
+      runtime.kill("SIGINT");
+      const forcedAt = performance.now();
+      assert.equal((await runtime.done()).code, 130);
+      const took = performance.now() - forcedAt;
+      assert.ok(took < 5_000, `forced at once (${took.toFixed(0)}ms)`);
+      assert.match(runtime.stderr, /shutdown \(forced\): 0 finished, 1 interrupted and requeued/);
+      assert.equal(
+        await Deno.stat(`${dir}/clean`).catch(() => null),
+        null,
+        "no cleanup waited for",
+      );
+      runtime = null;
+    } finally {
+      if (runtime !== null) await runtime[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

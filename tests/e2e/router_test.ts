@@ -96,6 +96,16 @@ Deno.test("router end to end", async (t) => {
         );
         const after = (await json(["router", "dead"])).deadLetters;
         assert.deepEqual(after.map((d: { id: string }) => d.id), [deadLetters[0].id]);
+        // The last 6 characters of its id name the same dead letter.
+        const short = await cli(["router", "replay", deadLetters[0].id.slice(-6)]);
+        assert.equal(short.code, 2, short.stderr);
+        assert.match(
+          short.stderr,
+          new RegExp(`ENDPOINT_NOT_FOUND: dead letter ${deadLetters[0].id}: .* "nobody" is gone`),
+        );
+        const noTail = await cli(["router", "replay", "fedcba987"]);
+        assert.equal(noTail.code, 2);
+        assert.match(noTail.stderr, /MESSAGE_NOT_FOUND: no message with an id ending in fedcba987/);
         const unknown = await cli(["router", "replay", "01890000-0000-7000-8000-000000000000"]);
         assert.equal(unknown.code, 2);
         assert.match(unknown.stderr, /MESSAGE_NOT_FOUND/);

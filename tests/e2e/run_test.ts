@@ -33,6 +33,71 @@ Deno.test("liminal run", async (t) => {
     );
 
     await t.step(
+      "for cron: a succeeding plan prints nothing on stderr; -v brings the log back",
+      async () => {
+        const flaky = (args: string[], marker: string) =>
+          planFile(dir, `quiet-${marker}.json`, {
+            name: "quiet",
+            jobs: [
+              { kind: "sleep", payload: { ms: 20 } },
+              {
+                kind: "command",
+                payload: {
+                  cmd: [
+                    "sh",
+                    "-c",
+                    `test -f ${dir}/${marker} || { touch ${dir}/${marker}; exit 7; }`,
+                  ],
+                },
+                backoff: { base: "10ms" },
+              },
+            ],
+          }).then((p) => runLiminal(["run", p, ...args]));
+        const quiet = await flaky([], "m1");
+        assert.equal(quiet.code, 0, quiet.stderr);
+        assert.equal(quiet.stderr, "", "a succeeding run is silent on stderr");
+        assert.match(quiet.stdout, /plan quiet: ok: 2 job\(s\), 2 succeeded/);
+        assert.match(quiet.stdout, /command\s+succeeded\s+2\/3/, "the flaky job was retried");
+        const json = await flaky(["--json"], "m2");
+        assert.equal(json.code, 0, json.stderr);
+        assert.equal(json.stderr, "");
+        assert.equal(JSON.parse(json.stdout).ok, true);
+        const verbose = await flaky(["-v"], "m3");
+        assert.equal(verbose.code, 0, verbose.stderr);
+        assert.match(verbose.stderr, /job \S+ sleep started \(attempt 1/);
+        assert.match(verbose.stderr, /job \S+ command attempt 1 failed: .*7/);
+        assert.match(verbose.stdout, /plan quiet: ok/);
+        const level = await flaky(["--log-level", "info"], "m4");
+        assert.match(level.stderr, /job \S+ sleep succeeded/, "--log-level implies --verbose");
+      },
+    );
+
+    await t.step("a failing plan names the failed job on stderr, concisely", async () => {
+      const path = await planFile(dir, "broken.json", {
+        name: "broken",
+        jobs: [
+          { kind: "sleep", payload: { ms: 10 } },
+          { kind: "fail", payload: { message: "disk on fire" }, attempts: 1 },
+        ],
+      });
+      for (const extra of [[], ["--json"]]) {
+        const result = await runLiminal(["run", path, ...extra]);
+        assert.equal(result.code, 1, result.stderr);
+        const lines = result.stderr.trimEnd().split("\n");
+        assert.equal(lines.length, 2, result.stderr);
+        assert.match(
+          lines[0]!,
+          /^liminal run: plan broken failed: 1 of 2 job\(s\) did not succeed$/,
+        );
+        assert.match(
+          lines[1]!,
+          /^liminal run: job \S+ fail dead after 1\/1 attempt\(s\): JOB_FAILED: disk on fire$/,
+        );
+        assert.doesNotMatch(result.stderr, /sleep/, "the jobs that succeeded are not named");
+      }
+    });
+
+    await t.step(
       "a plan with a fail job retries it, then exits 1; --json prints one document",
       async () => {
         const path = await planFile(dir, "fail.json", {
@@ -156,7 +221,7 @@ Deno.test("liminal run", async (t) => {
       const path = await planFile(dir, "long.json", {
         jobs: [{ kind: "sleep", payload: { ms: 300 } }, { kind: "sleep", payload: { ms: 60_000 } }],
       });
-      await using proc = spawnLiminal(["run", path, "--grace", "1s"]);
+      await using proc = spawnLiminal(["run", path, "--grace", "1s", "-v"]);
       await proc.waitFor(
         (p) => (p.stderr.match(/ started \(attempt/g) ?? []).length >= 2,
         15_000,

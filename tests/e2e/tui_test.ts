@@ -1,7 +1,9 @@
 /**
  * The whole dashboard in a real terminal under tmux: `liminal start` in a 100×30 pane, jobs
  * enqueued through the CLI, the screen read with capture-pane; Ctrl-C shows the shutdown and
- * gives the terminal back. The same for `liminal top` attaching and detaching.
+ * gives the terminal back. The same for `liminal top` attaching and detaching. At 80×24, the
+ * most common terminal: queue depths and waits, two workers or more, a selection that stays
+ * on its job, and nothing a handler prints on the screen.
  */
 import assert from "node:assert/strict";
 import { PERMISSIONS, runLiminal, spawnLiminal } from "../_support/cli.ts";
@@ -9,6 +11,7 @@ import { PERMISSIONS, runLiminal, spawnLiminal } from "../_support/cli.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/jobs.ts", import.meta.url).pathname;
+const CHATTY = new URL("./fixtures/chatty.ts", import.meta.url).pathname;
 const HAS_TMUX = (() => {
   try {
     return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync()
@@ -43,11 +46,27 @@ class Tmux implements AsyncDisposable {
     }
     return new TextDecoder().decode(out.stdout);
   }
-  async start(dir: string, command: string): Promise<void> {
-    await this.run("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "-c", dir, command);
+  async start(dir: string, command: string, size = { width: 100, height: 30 }): Promise<void> {
+    await this.run(
+      "new-session",
+      "-d",
+      "-s",
+      "t",
+      "-x",
+      String(size.width),
+      "-y",
+      String(size.height),
+      "-c",
+      dir,
+      command,
+    );
   }
   screen(): Promise<string> {
     return this.run("capture-pane", "-p", "-t", "t");
+  }
+  /** The screen with its attributes (inverse: `ESC[7m`). */
+  styled(): Promise<string> {
+    return this.run("capture-pane", "-p", "-e", "-t", "t");
   }
   keys(...keys: string[]): Promise<string> {
     return this.run("send-keys", "-t", "t", ...keys);
@@ -247,5 +266,98 @@ Deno.test({
     assert.equal(await exitCode(exitFile), 0);
     assert.match(await tmux.screen(), /the runtime on .* has shut down/);
     assert.equal((await tmux.flags()).cursor, true);
+  },
+});
+
+/** The line of `screen` (captured with attributes) drawn in inverse video, without escapes. */
+function highlighted(styled: string): string | null {
+  // deno-lint-ignore no-control-regex
+  const line = styled.split("\n").find((l) => /\x1b\[[0-9;]*\b7m/.test(l));
+  // deno-lint-ignore no-control-regex
+  return line === undefined ? null : line.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+Deno.test({
+  name:
+    "dashboard at 80×24: each queue row's depth and oldest wait, two workers or more, the selection stays on its job, no handler output on screen",
+  ignore: !HAS_TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-tui-" });
+    await using tmux = new Tmux(dir);
+    const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+    const exitFile = `${dir}/exit.txt`;
+    await tmux.start(
+      dir,
+      liminalCommand(
+        ["start", "--jobs", FIXTURES, "--jobs", CHATTY, "--workers", "4", "--grace", "1s"],
+        exitFile,
+      ),
+      { width: 80, height: 24 },
+    );
+    await tmux.waitFor((s) => s.includes("Recent jobs") && s.includes("running"), "the dashboard");
+    const chatty = await cli(["enqueue", "chatty", "--wait", "--json"]);
+    assert.equal(chatty.code, 0, chatty.stderr);
+    const waited = JSON.parse(chatty.stdout);
+    const chattyId: string = waited.id ?? waited.jobs[0].id;
+    const tail = chattyId.slice(-4);
+    await tmux.waitFor((s) => /succeeded\s+chatty/.test(s), "the chatty job in the list");
+    // The first job was selected when it arrived (the list has the focus).
+    assert.match(highlighted(await tmux.styled()) ?? "", new RegExp(`chatty\\s+\\S+…${tail}`));
+
+    // Newer jobs arrive on top: four workers busy, five info jobs waiting.
+    assert.equal(
+      (await cli(["enqueue", "steps", "--payload", '{"ms": 8000}', "--count", "4"])).code,
+      0,
+    );
+    assert.equal(
+      (await cli([
+        "enqueue",
+        "sleep",
+        "--payload",
+        '{"ms": 50}',
+        "--count",
+        "5",
+        "--priority",
+        "info",
+      ]))
+        .code,
+      0,
+    );
+    const screen = await tmux.waitFor(
+      (s) => /Workers\s+4\/4 busy/.test(s) && /info\s+5\s+\d/.test(s),
+      "four busy workers and five info jobs waiting",
+    );
+    const rows = screen.trimEnd().split("\n");
+    assert.ok(rows.length <= 24, screen);
+    for (const priority of ["override", "critical", "blocking", "coordinate", "info"]) {
+      const row = rows.find((l) => l.startsWith(`│ ${priority} `));
+      assert.ok(row !== undefined, `a row for ${priority}:\n${screen}`);
+      const queue = row.slice(0, row.indexOf("││"));
+      assert.match(queue, /^│ \S+\s+\d+\s+(-|\d[\d.]*(ms|s|m)\b)/, `depth and oldest wait: ${row}`);
+      assert.doesNotMatch(queue, /…/, `nothing cut: ${row}`);
+    }
+    assert.match(rows.find((l) => l.startsWith("│ info "))!, /info\s+5\s+\d[\d.]*(ms|s)/);
+    const workers = rows.filter((l) => /w\d\s+busy\s+steps/.test(l));
+    assert.ok(workers.length >= 2, `at least two worker rows:\n${screen}`);
+    // The selection stayed on the chatty job, now rows below the newer ones.
+    assert.match(highlighted(await tmux.styled()) ?? "", new RegExp(`chatty\\s+\\S+…${tail}`));
+    assert.doesNotMatch(screen, /hello from handler|trouble 1 of 2|chatty module loaded/);
+
+    // r asks about that job; n keeps it; enter shows its details, with what it printed.
+    await tmux.keys("r");
+    await tmux.waitFor((s) => s.includes(`Retry chatty ${chattyId}?`), "the retry question");
+    await tmux.keys("n");
+    await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard again");
+    await tmux.keys("Enter");
+    await tmux.waitFor(
+      (s) => s.includes(`job ${chattyId}`) && s.includes("hello from handler"),
+      "the chatty job's details with its log",
+    );
+    await tmux.keys("Escape");
+    await tmux.waitFor((s) => s.includes("Recent jobs"), "the dashboard once more");
+    await tmux.keys("C-c");
+    assert.equal(await exitCode(exitFile), 0);
+    // After the dashboard: no handler output either (it is in the job's log).
+    assert.doesNotMatch(await tmux.screen(), /hello from handler|trouble 1 of 2/);
   },
 });

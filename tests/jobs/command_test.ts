@@ -319,6 +319,111 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "process guard: a watchdog killed while groups are live is replaced at once, unasked, and told them; one that keeps dying is replaced after a pause and reported",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    const guard = new ProcessGuard({ killGraceMs: 200 });
+    const group = new Deno.Command("sleep", {
+      args: ["30"],
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    /** Kills the current watchdog; resolves with its replacement's pid and how long it took. */
+    const killWatchdog = async (): Promise<[number, number]> => {
+      const old = guard.watchdogPid;
+      assert.ok(old !== null, "a watchdog runs");
+      Deno.kill(old, "SIGKILL");
+      const killed = performance.now();
+      for (;;) {
+        const pid = guard.watchdogPid;
+        if (pid !== null && pid !== old) return [pid, performance.now() - killed];
+        assert.ok(performance.now() - killed < 5_000, "a new watchdog within 5 s");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      await guard.register(group.pid, "a");
+      assert.equal(guard.trouble, null);
+      // No registration follows: the guard notices the death by itself.
+      const [first, quick] = await killWatchdog();
+      assert.ok(quick < 1_000, `replaced at once (${quick.toFixed(0)}ms)`);
+      assert.ok(await startTimeOf(first) !== null);
+      // Dying again at once: the next replacement waits (250 ms, then 500 ms).
+      const [, second] = await killWatchdog();
+      assert.ok(second >= 200, `the second replacement in a row waits (${second.toFixed(0)}ms)`);
+      assert.equal(guard.trouble, null, "two deaths are not yet trouble");
+      const [third, wait] = await killWatchdog();
+      assert.ok(wait >= 450, `the third waits longer (${wait.toFixed(0)}ms)`);
+      assert.match(guard.trouble ?? "", /the process watchdog died 3 times in the last minute/);
+      // The last replacement knows the group: when its pipe ends without "bye", it stops it.
+      assert.equal(guard.watchdogPid, third);
+      await guard.abandon();
+      assert.equal(await groupAlive(group.pid), false, "the replacement stopped the group");
+    } finally {
+      await guard.close();
+      try {
+        Deno.kill(-group.pid, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await group.status;
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "process guard: the watchdog measures the kill grace on the clock, not by counting its polls",
+  ignore: !LINUX,
+  ...sanitized,
+  fn: async () => {
+    // A `sleep` 5 times slower than asked (a loaded machine, exaggerated): counting 50 ms polls
+    // would stretch a 1 s grace to 5 s.
+    const real = (await new Deno.Command("sh", { args: ["-c", "command -v sleep"] }).output())
+      .stdout;
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${dir}/sleep`,
+      `#!/bin/sh\nexec ${new TextDecoder().decode(real).trim()} 0.25\n`,
+    );
+    await Deno.chmod(`${dir}/sleep`, 0o755);
+    const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+    const guard = new ProcessGuard({ killGraceMs: 1_000 });
+    const group = new Deno.Command("sh", {
+      args: ["-c", "trap '' TERM; sleep 30"],
+      detached: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      Deno.env.set("PATH", `${dir}:${path}`);
+      await guard.register(group.pid, "a");
+      Deno.env.set("PATH", path);
+      const t0 = performance.now();
+      await guard.abandon();
+      const took = performance.now() - t0;
+      assert.equal(await groupAlive(group.pid), false);
+      assert.ok(took >= 950 && took < 1_600, `SIGKILL at the grace (${took.toFixed(0)}ms)`);
+    } finally {
+      Deno.env.set("PATH", path);
+      await guard.close();
+      try {
+        Deno.kill(-group.pid, "SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await group.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "command: a program whose group cannot be registered never runs",
   ...sanitized,
   fn: async () => {

@@ -81,6 +81,45 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "backup: the copy is 0600 (what the database holds stays its owner's); a directory it creates is 0700, an existing one is left alone",
+  ignore: Deno.build.os === "windows",
+  ...sanitized,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-maint-" });
+    try {
+      const path = `${dir}/app.db`;
+      const db = new DatabaseSync(path);
+      db.exec("CREATE TABLE secrets (x TEXT); INSERT INTO secrets VALUES ('s3cr3t')");
+      db.close();
+      await Deno.chmod(path, 0o600);
+      // A new directory and its missing parent; an existing one keeps its mode.
+      const fresh = `${dir}/vault/backups`;
+      await Deno.mkdir(`${dir}/shared`, { mode: 0o755 });
+      await Deno.chmod(`${dir}/shared`, 0o755);
+      await withExecutor(async (executor) => {
+        for (const target of [fresh, `${dir}/shared`]) {
+          const backup = await executor.waitFor(
+            (await executor.enqueue({ kind: "backup", payload: { path, dir: target } })).id,
+          );
+          assert.equal(backup.state, "succeeded", backup.lastError?.message);
+          const file = JSON.parse(backup.result!).file;
+          assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600, `${file} is 0600`);
+          const copy = new DatabaseSync(file, { readOnly: true });
+          assert.equal(copy.prepare("SELECT x FROM secrets").get()!.x, "s3cr3t");
+          copy.close();
+        }
+      });
+      assert.equal((await Deno.stat(fresh)).mode! & 0o777, 0o700, "the created directory");
+      assert.equal((await Deno.stat(`${dir}/vault`)).mode! & 0o777, 0o700, "and its parent");
+      assert.equal((await Deno.stat(`${dir}/shared`)).mode! & 0o777, 0o755, "left as it was");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "sqlite-checkpoint, vacuum and backup (keeping the last N) on a database file",
   ...sanitized,
   async fn() {

@@ -46,6 +46,15 @@ function assertPermanent(job: JobRecord, message: string): void {
   assert.equal(job.lastError?.message, message);
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const sanitized = { sanitizeOps: true, sanitizeResources: true };
 
 Deno.test({
@@ -65,8 +74,7 @@ Deno.test({
         }
         const backup = await run(executor, "backup", { path, dir: `${dir}/backups` });
         assertPermanent(backup, `backup of ${path} failed: file is not a database`);
-        const left = [...Deno.readDirSync(`${dir}/backups`)];
-        assert.deepEqual(left, [], "no partial backup file");
+        assert.equal(exists(`${dir}/backups`), false, "no partial backup, not even its directory");
         assertPermanent(
           await run(executor, "vacuum", { path: `${dir}/missing.db` }),
           `no database file ${dir}/missing.db`,
@@ -75,6 +83,7 @@ Deno.test({
           await run(executor, "backup", { path: `${dir}/missing.db`, dir: `${dir}/b2` }),
           `no database file ${dir}/missing.db`,
         );
+        assert.equal(exists(`${dir}/b2`), false, "the source is checked before the target dir");
         assertPermanent(
           await run(executor, "vacuum", { path: dir }),
           `${dir} is not a file, so not a database`,
@@ -126,7 +135,7 @@ Deno.test({
         assert.equal(retried.attempts.length, 2, "a locked database is worth a retry");
       });
       assert.ok(maxLagMs < 1_000, `the event loop was blocked for ${Math.round(maxLagMs)}ms`);
-      assert.deepEqual([...Deno.readDirSync(`${dir}/backups`)], []);
+      assert.equal(exists(`${dir}/backups`), false, "no partial backup, not even its directory");
     } finally {
       clearInterval(ticker);
       holder.exec("ROLLBACK");

@@ -67,3 +67,41 @@ Deno.test("the runtime's kill grace is checked: a duration of at most 1 h", () =
   );
   assert.equal(new Runtime({ killGrace: "250ms" }).processes.killGraceMs, 250);
 });
+
+Deno.test({
+  name:
+    "a watchdog that keeps dying shows as PROCESS_WATCHDOG_FAILING in the runtime's status; each death is replaced",
+  ignore: !LINUX,
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const runtime = new Runtime({ killGrace: "300ms", grace: "100ms" });
+    await runtime.start();
+    try {
+      await runtime.executor.enqueue({ kind: "command", payload: { cmd: ["sleep", "30"] } });
+      const deadline = performance.now() + 5_000;
+      while (runtime.processes.liveGroups.length === 0) {
+        assert.ok(performance.now() < deadline, "the command started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const codes = async () => (await runtime.snapshot()).warnings.map((w) => w.code);
+      assert.ok(!(await codes()).includes("PROCESS_WATCHDOG_FAILING"));
+      for (let i = 0; i < 3; i++) {
+        const old = runtime.processes.watchdogPid;
+        assert.ok(old !== null);
+        Deno.kill(old, "SIGKILL");
+        const killed = performance.now();
+        while (runtime.processes.watchdogPid === null || runtime.processes.watchdogPid === old) {
+          assert.ok(performance.now() - killed < 5_000, `replacement ${i + 1}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      const warning = (await runtime.snapshot()).warnings.find((w) =>
+        w.code === "PROCESS_WATCHDOG_FAILING"
+      );
+      assert.match(warning?.message ?? "", /died 3 times in the last minute/);
+    } finally {
+      await runtime.shutdown();
+    }
+  },
+});

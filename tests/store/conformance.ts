@@ -756,6 +756,19 @@ export async function runStoreConformance(
     assert.equal((await s.list({ limit: 55 })).length, 55);
   });
 
+  await step("findIdsByTail: ids ending with a tail, newest first, limited", async (s) => {
+    const a = "0190aaaa-0000-7000-8000-00000000abc1";
+    const b = "0190aaaa-0001-7000-8000-11111111abc1";
+    const c = "0190aaaa-0002-7000-8000-222222ffffff";
+    await s.insert([job({ id: a }), job({ id: b }), job({ id: c })], T0);
+    assert.deepEqual(await s.findIdsByTail("abc1", 10), [b, a]);
+    assert.deepEqual(await s.findIdsByTail("1111abc1", 10), [b]);
+    assert.deepEqual(await s.findIdsByTail("abc1", 1), [b], "at most limit");
+    assert.deepEqual(await s.findIdsByTail(c, 10), [c], "a whole id is its own tail");
+    assert.deepEqual(await s.findIdsByTail("abcd12", 10), []);
+    assert.deepEqual(await s.findIdsByTail("0190aa", 10), [], "a prefix is no tail");
+  });
+
   await step("counts: by state, and queued/scheduled by priority", async (s) => {
     const zero = Object.fromEntries(PRIORITIES.map((p) => [p, 0]));
     assert.deepEqual(await s.counts(), {

@@ -54,7 +54,8 @@ function fixtureView(mode: "local" | "remote" = "local"): FakeView {
 }
 
 Deno.test({
-  name: "keys: ? help, enter details, tab to workers, c asks then cancels, r retries, p pauses",
+  name:
+    "keys: ? help, enter details, tab to workers, c asks then cancels, r asks then retries, p pauses",
   async fn() {
     const view = fixtureView();
     const ui = mount(view);
@@ -75,6 +76,12 @@ Deno.test({
       await until(() => !(ui.lastFrame() ?? "").includes("(esc closes)"), "the detail to close");
 
       ui.stdin.write("r");
+      await until(
+        () => (ui.lastFrame() ?? "").includes("Retry fail 01a2b3c4-0000-7000-8000-0000000000a1?"),
+        "the retry question",
+      );
+      assert.ok(!view.calls.some((c) => c.startsWith("retry")), "r alone does not retry");
+      ui.stdin.write("y");
       await until(
         () => view.calls.includes("retry 01a2b3c4-0000-7000-8000-0000000000a1"),
         "the retry",
@@ -100,6 +107,63 @@ Deno.test({
       ui.stdin.write("p");
       await until(() => view.calls.includes("paused true"), "the pause");
       await until(() => (ui.lastFrame() ?? "").includes("intake paused"), "the message");
+    } finally {
+      ui.unmount();
+      view.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "selection follows the job: newer jobs arrive on top, the same job stays selected and enter/r act on it",
+  async fn() {
+    const view = fixtureView();
+    const [a1, a2] = [
+      "01a2b3c4-0000-7000-8000-0000000000a1",
+      "01a2b3c4-0000-7000-8000-0000000000a2",
+    ];
+    const ui = mount(view);
+    const frame = () => ui.lastFrame() ?? "";
+    /** Opens the selected job's details, checks whose they are, and closes them. */
+    const details = async (id: string, what: string) => {
+      ui.stdin.write(KEYS.enter);
+      await until(() => frame().includes("(esc closes)"), `the details (${what})`);
+      assert.ok(frame().includes(`job ${id}`), `${what}: the details of ${id}\n${frame()}`);
+      ui.stdin.write(KEYS.escape);
+      await until(() => !frame().includes("(esc closes)"), "the details to close");
+    };
+    try {
+      await until(() => frame().includes("boom"), "the recent jobs");
+      ui.stdin.write(KEYS.down); // the second job (a2)
+      await details(a2, "after down");
+      // Two newer jobs arrive on top: a2 moves down two rows and stays selected.
+      view.recent = [
+        job("01a2b3c4-0000-7000-8000-0000000000a4", { kind: "fresh" }),
+        job("01a2b3c4-0000-7000-8000-0000000000a3", { kind: "fresh" }),
+        ...view.recent,
+      ];
+      view.emit("job:enqueued", { id: "01a2b3c4-0000-7000-8000-0000000000a4" });
+      await until(() => frame().includes("…00a4"), "the new jobs");
+      ui.stdin.write("r");
+      await until(() => frame().includes("Retry "), "the question");
+      assert.ok(frame().includes(`Retry sleep ${a2}?`), frame());
+      assert.ok(!view.calls.some((c) => c.startsWith("retry")), "r alone does not retry");
+      ui.stdin.write("y");
+      await until(() => view.calls.includes(`retry ${a2}`), "the retry of the selected job");
+      await details(a2, "after new jobs arrived");
+      // Up from a2 is the row above it now (a1), not the row above where it was.
+      ui.stdin.write(KEYS.up);
+      await details(a1, "after up");
+      // The selected job leaves the list: the selection goes to the row now where it was.
+      view.recent = view.recent.filter((j) => j.id !== a1);
+      view.emit("job:retried", { id: a1 });
+      await until(() => !frame().includes("…00a1"), "a1 gone");
+      ui.stdin.write("c");
+      await until(() => frame().includes("Cancel "), "cancel asks");
+      assert.ok(frame().includes(`Cancel sleep ${a2}?`), frame());
+      ui.stdin.write("n");
+      assert.ok(!view.calls.includes(`retry ${a1}`), "never the wrong job");
     } finally {
       ui.unmount();
       view.close();

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { render } from "ink-testing-library";
-import { Header } from "../../src/tui/Header.tsx";
+import { Header, summaryParts } from "../../src/tui/Header.tsx";
 import { QueuePanel } from "../../src/tui/QueuePanel.tsx";
 import { ThroughputPanel } from "../../src/tui/ThroughputPanel.tsx";
 import { WorkersPanel } from "../../src/tui/WorkersPanel.tsx";
@@ -62,10 +62,37 @@ Deno.test("Header: who, where and the summary bar; an error before any snapshot"
     out,
     /liminal 0\.1\.0 running · pid 4242 · up 1m 5s · sqlite \.liminal\/liminal\.db/,
   );
+  // Two scopes, labelled: this runtime since it started, and what the store holds.
   assert.match(
     out,
-    /processed 1234 {2}failed 3 {2}running 2 {2}queued 40 {2}scheduled 5 {2}dead 1 {2}updated 300ms ago/,
+    /since start: 1234 done · 3 failed {2}in the store: 2 running · 40 queued · 5 scheduled · 1 dead/,
   );
+  assert.doesNotMatch(out, /processed/);
+  const at = (width: number, extra: Partial<Parameters<typeof Header>[0]> = {}) =>
+    lines(
+      frame(
+        <Header
+          snapshot={s}
+          mode="local"
+          location="x"
+          updatedAt={NOW - 300}
+          error={null}
+          now={NOW}
+          width={width}
+          {...extra}
+        />,
+      ),
+    )[1]!;
+  // (ink-testing-library draws 100 columns: the widest wording is checked as text.)
+  assert.match(
+    summaryParts(s, "300ms", null, 140).map((p) => p.text).join(""),
+    /^since start: 1234 done · 3 failed attempts {2}in the store: 2 running · 40 queued · 5 scheduled · 1 dead {2}updated 300ms ago$/,
+  );
+  // At 80 columns the shorter wording fits whole, labels and all.
+  const narrow = at(80);
+  assert.equal(narrow, "since start: 1234 done · 3 failed  store: 2 running · 40 queued · 1 dead");
+  // A snapshot getting old says so first.
+  assert.match(at(80, { updatedAt: NOW - 12_000 }), /^updated 12s ago {2}since start: 1234 done/);
   const down = frame(
     <Header
       snapshot={null}
@@ -123,6 +150,20 @@ Deno.test("ThroughputPanel: rates, a chart of the last minute, wait and run perc
   assert.match(out, /wait p50 1ms p99 5ms/);
   assert.match(out, /run {2}p50 20ms p99 300ms/);
   assert.match(out, /█/);
+  // At 80 columns (36 for this panel) long rates stay whole: "/s" only after the first.
+  const busy = snapshot({
+    executor: {
+      throughput: {
+        ...s.executor.throughput,
+        perSecond1s: 1.4,
+        perSecond10s: 1.28,
+        perSecond60s: 1.28,
+      },
+    },
+  });
+  const narrow = frame(<ThroughputPanel snapshot={busy} width={36} />);
+  assert.match(narrow, /1\.4\/s now · 1\.28 10s · 1\.28 60s/);
+  assert.doesNotMatch(narrow, /…/);
 });
 
 Deno.test("WorkersPanel: idle, busy with progress, stuck stands out; selection scrolls", () => {
@@ -418,4 +459,77 @@ Deno.test("Dashboard: with a shared store, the header names the node and a Nodes
   assert.match(large, /c\s+dead/);
   const small = frame(<Dashboard {...props} width={80} height={24} />);
   assert.match(small, /nodes: 2\/3 alive/, "one line on a small terminal");
+});
+
+Deno.test("Dashboard: 80×24 first: with 4 busy workers each queue row shows its depth and oldest wait, and at least two workers show", () => {
+  const history = Object.fromEntries(
+    PRIORITIES.map((p) => [p, Array.from({ length: 60 }, (_, i) => i % 7)]),
+  ) as DashboardModel["depthHistory"];
+  const model: DashboardModel = {
+    mode: "local",
+    location: ".liminal/liminal.sock",
+    snapshot: snapshot({
+      executor: {
+        workers: Array.from(
+          { length: 4 },
+          (_, i) => busy(`w${i + 1}`, "sleep", `01a2b3c4-0000-7000-8000-00000000000${i}`, 1_000),
+        ),
+        queue: {
+          ...snapshot().executor.queue,
+          byPriority: depth({ override: 1, critical: 2, blocking: 3, coordinate: 12, info: 40 }),
+        },
+      },
+    }),
+    updatedAt: NOW,
+    error: null,
+    depthHistory: history,
+    recent: Array.from(
+      { length: 20 },
+      (_, i) => job(`01a2b3c4-0000-7000-8000-0000000001${String(i).padStart(2, "0")}`),
+    ),
+    ended: false,
+  };
+  const props = {
+    model,
+    now: NOW,
+    focus: "jobs" as const,
+    selectedWorker: 0,
+    selectedJob: 0,
+    overlay: { kind: "none" as const },
+    message: null,
+  };
+  // 24 rows in tests; a real 80×24 terminal gives the dashboard 23 (see App).
+  for (const height of [24, 23]) {
+    const out = lines(frame(<Dashboard {...props} width={80} height={height} />));
+    const text = out.join("\n");
+    assert.ok(out.length <= height, `at most ${height} lines, got ${out.length}`);
+    assert.ok(out.every((l) => l.length <= 80), "no line wider than 80");
+    const queued = { override: 1, critical: 2, blocking: 3, coordinate: 12, info: 40 };
+    for (const [priority, n] of Object.entries(queued)) {
+      const row = out.find((l) => l.includes(`│ ${priority} `));
+      assert.ok(row !== undefined, `a row for ${priority}\n${text}`);
+      const queuePart = row.slice(0, row.indexOf("││") + 1);
+      assert.match(
+        queuePart,
+        new RegExp(`${priority}\\s+${n}\\s+1\\.5s\\b`),
+        `${priority}: ${row}`,
+      );
+      assert.doesNotMatch(queuePart, /…/, `nothing cut in the queue row: ${row}`);
+    }
+    const workerRows = out.filter((l) => /w\d\s+busy\s+sleep/.test(l));
+    assert.ok(workerRows.length >= 2, `at least two worker rows at 80×${height}:\n${text}`);
+    for (const row of workerRows) assert.match(row, /✓0\s+✗0 │$/, "the worker row fits");
+    if (workerRows.length < 4) assert.match(text, /Workers\s+4\/4 busy · \d more/);
+    assert.ok(out.filter((l) => /succeeded\s+sleep/.test(l)).length >= 2, "and recent jobs");
+  }
+  // Larger terminals use the room: every worker, the sparklines, the router panel.
+  const large = lines(frame(<Dashboard {...props} width={120} height={40} />));
+  assert.equal(large.filter((l) => /w\d\s+busy\s+sleep/.test(l)).length, 4);
+  assert.match(large.find((l) => l.includes("│ info "))!, /info\s+40\s+1\.5s\s+[ ▁▂▃▄▅▆▇█]{20,}/);
+  assert.match(large.join("\n"), /Router/);
+  // A small terminal still fits, the queue on one line.
+  const tiny = lines(frame(<Dashboard {...props} width={60} height={19} />));
+  assert.ok(tiny.length <= 19 && tiny.every((l) => l.length <= 60), tiny.join("\n"));
+  assert.match(tiny.join("\n"), /queued over 1 · crit 2 · bloc 3 · coor 12 · info 40/);
+  assert.ok(tiny.filter((l) => /w\d\s+busy\s+sleep/.test(l)).length >= 2, tiny.join("\n"));
 });

@@ -14,11 +14,11 @@ import {
 } from "../../shared/job.ts";
 import { maskJob } from "../../shared/secrets.ts";
 import {
-  checkId,
   parseEnqueueBody,
   parseLimit,
   parsePruneBody,
   parseWaitBody,
+  resolveShortId,
   revealAsked,
 } from "../_bodies.ts";
 import { json, readJson } from "../_http.ts";
@@ -91,24 +91,33 @@ export function jobRoutes(route: AddRoute, context: RouteContext): void {
   });
 
   route("GET", "/v1/jobs/:id/why", async (_request, { id }) => {
-    return json(await jobs.explain(checkId(id!)));
+    return json(await jobs.explain(await resolveJobId(jobs, id!)));
   });
 
   route("GET", "/v1/jobs/:id", async (_request, { id }, url) => {
-    const record = await jobs.get(checkId(id!));
-    if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${id}`);
+    const full = await resolveJobId(jobs, id!);
+    const record = await jobs.get(full);
+    if (record === null) throw new LiminalError("JOB_NOT_FOUND", `no job with id ${full}`);
     return json(shownJob(record, revealAsked(url)));
   });
 
   route("POST", "/v1/jobs/:id/cancel", async (_request, { id }) => {
-    const record = await jobs.cancel(checkId(id!));
+    const record = await jobs.cancel(await resolveJobId(jobs, id!));
     return json(shownJob(record));
   });
 
   route("POST", "/v1/jobs/:id/retry", async (_request, { id }) => {
-    const record = await jobs.retry(checkId(id!));
+    const record = await jobs.retry(await resolveJobId(jobs, id!));
     return json(shownJob(record));
   });
+}
+
+/**
+ * The whole id a job route was given: a whole id, its tail (6+ characters) or the
+ * dashboard's short form, resolved in the store (see {@link resolveShortId}).
+ */
+function resolveJobId(jobs: ControlJobs, given: string): Promise<string> {
+  return resolveShortId(given, "job", (tail, limit) => jobs.findIdsByTail(tail, limit));
 }
 
 /** Holds until every job is final, the time is up or the server closes. */

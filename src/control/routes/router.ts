@@ -5,7 +5,7 @@
  */
 import { LiminalError } from "../../shared/errors.ts";
 import { DEAD_LETTER_REASONS, isDeadLetterReason } from "../../shared/router_snapshot.ts";
-import { checkId, parseLimit, parseSendBody } from "../_bodies.ts";
+import { parseLimit, parseSendBody, resolveShortId } from "../_bodies.ts";
 import { json, readJson } from "../_http.ts";
 import type { AddRoute, RouteContext } from "./context.ts";
 
@@ -38,7 +38,13 @@ export function routerRoutes(route: AddRoute, context: RouteContext): void {
   });
 
   route("POST", "/v1/router/dead/:id/replay", async (_request, { id }) => {
-    const receipt = await router.replay(checkId(id!, "message"));
+    // A dead letter's id may be given short, as for jobs (the last 6+ characters).
+    const full = await resolveShortId(id!, "message", (tail, limit) =>
+      Promise.resolve(
+        router.deadLetters({ limit: Number.POSITIVE_INFINITY }).map((d) => d.id)
+          .filter((dead) => dead.endsWith(tail)).slice(0, limit),
+      ));
+    const receipt = await router.replay(full);
     return json({ id: receipt.id, ids: receipt.ids }, 201);
   });
 }

@@ -388,6 +388,14 @@ export class MemoryStore implements JobStore {
     return found.slice(0, limit).map(copyOf);
   }
 
+  /** The ids that end with `tail`, newest first, at most `limit`. */
+  async findIdsByTail(tail: string, limit: number): Promise<string[]> {
+    const found: string[] = [];
+    for (const id of this.#jobs.keys()) if (id.endsWith(tail)) found.push(id);
+    found.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+    return found.slice(0, Math.max(0, limit));
+  }
+
   /** Jobs per state, and queued/scheduled jobs per priority. */
   async counts(): Promise<JobCounts> {
     return this.#counts.toJobCounts();

@@ -409,6 +409,22 @@ export async function list(state: PostgresState, filter: JobFilter): Promise<Job
   return rows.map(recordOf);
 }
 
+/** See `JobStore.findIdsByTail`. */
+export async function findIdsByTail(
+  state: PostgresState,
+  tail: string,
+  limit: number,
+): Promise<string[]> {
+  if (tail === "" || limit <= 0) return [];
+  const rows = await state.read(
+    "find job ids",
+    (sql) =>
+      sql`SELECT id FROM jobs WHERE right(id, ${tail.length}) = ${tail}
+          ORDER BY id DESC LIMIT ${Math.floor(limit)}`,
+  );
+  return rows.map((row) => String(row.id));
+}
+
 /** Counts per state and priority, kept up to 1 s (this store's own writes drop it). */
 export async function counts(state: PostgresState): Promise<JobCounts> {
   const now = state.timers.now();

@@ -482,6 +482,10 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     return this.#state.ordered(jobs.list(this.#state, filter));
   }
 
+  findIdsByTail(tail: string, limit: number): Promise<string[]> {
+    return this.#state.ordered(jobs.findIdsByTail(this.#state, tail, limit));
+  }
+
   /** Counts per state and priority (kept up to 1 s; this store's own writes drop it). */
   counts(): Promise<JobCounts> {
     return this.#state.ordered(jobs.counts(this.#state));

@@ -9,7 +9,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { errorMessage } from "../../shared/errors.ts";
+import { errorMessage, LiminalError } from "../../shared/errors.ts";
 
 const log = getLogger(["liminal", "store"]);
 
@@ -19,6 +19,36 @@ export const PRIVATE_MODE = 0o600;
 /** The files of the database at `path`: itself, its WAL, its shared memory, its lock. */
 export function storeFiles(path: string): string[] {
   return [path, `${path}-wal`, `${path}-shm`, `${path}.lock`];
+}
+
+/**
+ * Refuses a store path that exists and is no regular file (`/dev/null`, a directory, a FIFO):
+ * SQLite cannot keep a database there, and nothing is created or changed on the way.
+ */
+export async function checkStoreFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return; // missing (created later) or unreadable (said when it is opened)
+  }
+  if (info.isFile) return;
+  const what = info.isDirectory
+    ? "a directory"
+    : info.isCharDevice
+    ? "a character device"
+    : info.isBlockDevice
+    ? "a block device"
+    : info.isFifo
+    ? "a named pipe"
+    : info.isSocket
+    ? "a socket"
+    : "not a regular file";
+  throw new LiminalError(
+    "STORE_UNAVAILABLE",
+    `the store ${path} is ${what}, not a database file; nothing was changed`,
+    { hint: "pass --store a file path (it is created when missing), :memory:, or postgres://…" },
+  );
 }
 
 /** Creates the database file 0600 when it is missing, so SQLite's `-wal` and `-shm` follow. */

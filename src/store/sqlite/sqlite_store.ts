@@ -71,7 +71,7 @@ import {
 } from "../_rules.ts";
 import { SideWrites } from "../_side_writes.ts";
 import { openError, writeError } from "./_errors.ts";
-import { createPrivateDatabase, tightenStoreFiles } from "./_files.ts";
+import { checkStoreFile, createPrivateDatabase, tightenStoreFiles } from "./_files.ts";
 import { DatabaseLock } from "./_lock.ts";
 import { APPLICATION_ID, checkApplication, ensureDirectory, migrate } from "./_schema.ts";
 import { prepare, type Statements } from "./_statements.ts";
@@ -150,6 +150,7 @@ export class SqliteStore implements JobStore {
 
   async open(): Promise<void> {
     if (this.#db !== null) return;
+    await checkStoreFile(this.#path);
     await ensureDirectory(this.#path);
     const lock = await DatabaseLock.acquire(this.#path);
     let db: DatabaseSync | null = null;
@@ -445,6 +446,14 @@ export class SqliteStore implements JobStore {
     } ORDER BY id DESC LIMIT ?`;
     const rows = db.prepare(sql).all(...params, limit);
     return rows.map((row) => this.#record(row));
+  }
+
+  async findIdsByTail(tail: string, limit: number): Promise<string[]> {
+    if (tail === "" || limit <= 0) return [];
+    const rows = this.#database().prepare(
+      "SELECT id FROM jobs WHERE substr(id, ?) = ? ORDER BY id DESC LIMIT ?",
+    ).all(-tail.length, tail, Math.floor(limit)) as { id: string }[];
+    return rows.map((row) => row.id);
   }
 
   async counts(): Promise<JobCounts> {
