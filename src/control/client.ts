@@ -41,6 +41,14 @@ export interface LeaseView {
   jobId: string | null;
   /** Whether a higher priority may take it over (a job's lease, or one acquired so). */
   preemptible?: boolean;
+  /**
+   * From an acquire that preempted jobs: their leases were handed over once their attempts
+   * had ended (their processes gone), after `waitedMs`.
+   */
+  handedOver?: {
+    jobs: { jobId: string; holder: string; resource: string }[];
+    waitedMs: number;
+  };
 }
 
 /** A lease taken from its holder, as `GET /v1/leases` lists the latest. */

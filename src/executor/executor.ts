@@ -411,6 +411,16 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
     announceDead(this.#s, jobs);
   }
 
+  /**
+   * When a running job that was told to stop (timeout, cancel, shutdown, preemption) will have
+   * been killed at the latest (epoch ms); `null` when it does not run here or was not told.
+   */
+  stopDeadline(id: string): number | null {
+    const run = this.#s.running.get(id);
+    if (run === undefined || run.abortReason === null) return null;
+    return run.killAt;
+  }
+
   /** Puts a dead or cancelled job back in the queue with a fresh attempt budget. */
   async retry(id: string): Promise<JobRecord> {
     const s = this.#s;

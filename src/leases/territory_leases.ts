@@ -15,6 +15,14 @@
  *   `lease:preempted` event) — unless the holder has 60 s or less left, in which case the
  *   requester waits. Only a job's lease, or an operator's lease acquired as `preemptible`,
  *   is ever taken over: an operator's lease otherwise holds until released or expired.
+ * - Preempting a job's lease is a handover: the job is interrupted at once, but keeps the
+ *   lease until its attempt has ended (the executor gives a job's leases back when the
+ *   attempt settles, after a `command`'s process group is gone). The requester waits for it,
+ *   first in line: nobody else takes the resource meanwhile, nor within {@link RESERVE_MS}
+ *   after it is given back. A preemptible operator's lease has no processes: it is taken at
+ *   once. With a shared store, a job of another runtime is told through its lease row (its
+ *   token gets the prefix `h-`); that runtime interrupts it and deletes the row when the
+ *   attempt ends.
  * - One holder holds a resource once: acquiring it again is refused (renew it instead), and
  *   only its holder may release or renew it (`LEASE_HELD_BY_OTHER`).
  * - Waiters queue in priority order, then in arrival order.
@@ -48,6 +56,19 @@ const STALE_JOB_LEASE_MS = 60_000;
 const PREEMPTIBLE_TOKEN = "p-";
 /** Preemptions remembered for `leases` (the most recent). */
 const RECENT_PREEMPTIONS = 20;
+/** Token prefix of a job's lease that was preempted and is being handed over. */
+const HANDOVER_TOKEN = "h-";
+/** After a preempted job gives its lease back, the requester has this long to take it. */
+export const RESERVE_MS = 5_000;
+/** A handover whose job's stop deadline is unknown (another runtime's job) waits this long. */
+const HANDOVER_DEFAULT_MS = 60_000;
+/** Time for an attempt to settle after its kill deadline (the kill, the commit, the release). */
+const HANDOVER_SLACK_MS = 5_000;
+
+/** Whether `lease` is a job's lease that was preempted, being handed over to its requester. */
+export function isHandingOver(lease: LeaseRecord): boolean {
+  return lease.jobId !== null && lease.token.startsWith(HANDOVER_TOKEN);
+}
 
 /** Whether a lease may be taken over by a higher-priority requester: a job's, or one asked so. */
 export function isPreemptible(lease: LeaseRecord): boolean {
@@ -101,6 +122,11 @@ export interface TerritoryLeasesOptions {
   preemptGrace?: Duration;
   /** @default Date.now */
   clock?: () => number;
+  /**
+   * When the attempt of a preempted job will have been killed (epoch ms), if it runs here:
+   * bounds how long an acquire without waiting waits for the handover. @default unknown
+   */
+  stopDeadline?: (jobId: string) => number | null;
 }
 
 /** One request for a lease. */
@@ -157,11 +183,23 @@ interface Waiter {
 
 export { overlaps };
 
+/** A preempted job's lease on its way to the requester that preempted it. */
+interface Handover {
+  /** The job's lease when it was preempted (matched by resource and job: renewals change the token). */
+  victim: LeaseRecord;
+  /** Who takes it: a lease record not granted yet, for events and explanations. */
+  by: LeaseRecord;
+  /** When the job gave the lease back (epoch ms); `null` while it holds it. */
+  freedAt: number | null;
+}
+
 /** What blocks a request: nothing, a lease that can be preempted, or one that cannot. */
 type Verdict =
   | { kind: "free" }
   | { kind: "preempt"; victims: LeaseRecord[] }
-  | { kind: "held"; by: LeaseRecord; why: string };
+  /** Preemptible, but a victim is a job's lease: the job stops first, then it is handed over. */
+  | { kind: "handover"; victims: LeaseRecord[]; jobs: LeaseRecord[] }
+  | { kind: "held"; by: LeaseRecord; why: string; hint: string };
 
 /**
  * Grants, renews, releases and expires territory leases: the lease table of one runtime, with
@@ -214,6 +252,11 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
   #renewing: Promise<void> | null = null;
   /** The latest preemptions, newest last. */
   #preemptions: Preemption[] = [];
+  /** Preempted jobs' leases on their way to their requesters. */
+  #handovers: Handover[] = [];
+  #reserveTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #freeListeners = new Set<() => void>();
+  readonly #stopDeadline: (jobId: string) => number | null;
 
   /** Leases persisted in `options.store`; nothing is read or swept until `start()`. */
   constructor(options: TerritoryLeasesOptions) {
@@ -223,10 +266,13 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     this.#defaultTtlMs = parseDuration(options.defaultTtl ?? "15m", "default lease TTL");
     this.#maxTtlMs = parseDuration(options.maxTtl ?? "1h", "maximum lease TTL");
     this.#graceMs = parseDuration(options.preemptGrace ?? "60s", "preemption grace");
+    this.#stopDeadline = options.stopDeadline ?? (() => null);
     if (this.#defaultTtlMs <= 0 || this.#defaultTtlMs > this.#maxTtlMs) {
       throw new LiminalError(
         "INVALID_ARGUMENT",
-        "the default lease TTL must be positive and at most the maximum TTL",
+        `the default lease TTL must be longer than 0 and at most the maximum TTL of ${
+          formatDuration(this.#maxTtlMs)
+        }, got ${formatDuration(this.#defaultTtlMs)}`,
       );
     }
   }
@@ -253,7 +299,12 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       this.#events.on("lease:preempted", listener),
       this.#events.on("lease:synced", listener),
     ];
-    return () => offs.forEach((off) => off());
+    // A handover's reservation that lapsed frees the resource for the others too.
+    this.#freeListeners.add(listener);
+    return () => {
+      offs.forEach((off) => off());
+      this.#freeListeners.delete(listener);
+    };
   }
 
   /** Loads the persisted leases (expired ones are dropped) and starts expiring them. */
@@ -334,8 +385,13 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       const renewing = this.#writing.has(next.get(lease.resource)?.token ?? "");
       const fresh = this.#writing.has(lease.token) || renewing ||
         (recent !== undefined && !recent.dropped);
+      // Another runtime marked this job's lease for a handover: the mark replaced what this
+      // runtime wrote last (it was written expecting it), so it is newer.
+      const marked = next.get(lease.resource);
+      const markedOver = marked !== undefined && isHandingOver(marked) && !isHandingOver(lease) &&
+        marked.jobId === lease.jobId && marked.holder === lease.holder;
       // Written (or being written) after the read began: newer than what was read.
-      if (fresh) next.set(lease.resource, lease);
+      if (fresh && !markedOver) next.set(lease.resource, lease);
     }
     // What was written before this read began is in it: forget those.
     for (const [token, recent] of this.#recent) {
@@ -351,6 +407,24 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
         continue;
       }
       changed++;
+      if (
+        this.#mine.has(old.token) && current !== undefined && isHandingOver(current) &&
+        current.jobId === old.jobId && current.holder === old.holder
+      ) {
+        // Another runtime preempted this job's lease: the job stops, and keeps the lease (still
+        // renewed, still this runtime's to give back) until its attempt has ended.
+        this.#mine.add(current.token);
+        if (!isHandingOver(old)) {
+          lost.push({
+            lease: current,
+            by: {
+              ...elsewhere(current, now),
+              holder: "a higher-priority holder on another runtime",
+            },
+          });
+        }
+        continue;
+      }
       const by = current ?? [...next.values()].find((l) => overlaps(l.resource, resource));
       if (this.#mine.has(old.token)) {
         // A lease this runtime took for a job is gone, and not because it gave it back: it
@@ -366,6 +440,8 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     const live = new Set([...next.values()].map((l) => l.token));
     for (const token of this.#mine) if (!live.has(token)) this.#mine.delete(token);
     for (const event of lost) this.#preempted(event.lease, event.by);
+    this.#noteFreed(now);
+    this.#markHandovers(now);
     this.#events.emit("lease:synced", { changed, freed });
     this.#armExpiry();
     await this.#serveWaiters();
@@ -403,6 +479,8 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     this.#syncTimer = undefined;
     if (this.#renewTimer !== undefined) clearTimeout(this.#renewTimer);
     this.#renewTimer = undefined;
+    if (this.#reserveTimer !== undefined) clearTimeout(this.#reserveTimer);
+    this.#reserveTimer = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
@@ -452,10 +530,37 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       throw new LiminalError(
         "LEASE_HELD",
         `${resource} is held by ${verdict.by.holder} (${verdict.why})`,
-        {
-          hint: "wait for it (--wait), or ask with a higher priority",
-        },
+        { hint: verdict.hint },
       );
+    }
+    if (verdict.kind === "handover") {
+      // A job's lease: the job is interrupted now and the lease is handed over once its
+      // attempt has ended (its processes gone), bounded by its kill deadline.
+      this.#beginHandover(verdict.jobs, request, ttlMs, now);
+      const stops = verdict.jobs.map((job) => this.#stopDeadline(job.jobId!));
+      const deadline = stops.every((stop) => stop !== null)
+        ? Math.max(...(stops as number[]))
+        : now + HANDOVER_DEFAULT_MS; // a job of another runtime: its deadline is not known here
+      const boundMs = Math.max(0, deadline - now) + HANDOVER_SLACK_MS;
+      const timeout = new AbortController();
+      const timer = setTimeout(() => {
+        const jobs = verdict.jobs.map((j) => `job ${j.jobId}`).join(", ");
+        timeout.abort(
+          new LiminalError(
+            "LEASE_HELD",
+            `${resource}: ${jobs} was interrupted (preempted by ${request.holder}) but its attempt ` +
+              `has not ended after ${
+                formatDuration(boundMs)
+              }; the lease stays with it until it has`,
+            { hint: `wait for it: liminal leases acquire ${resource} --wait` },
+          ),
+        );
+      }, boundMs);
+      try {
+        return await this.#enqueueWaiter(resource, request, ttlMs, now, timeout.signal);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     return await this.#grant(
       resource,
@@ -480,7 +585,7 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     this.#refuseHeldAgain(resource, request, now);
     const verdict = this.#verdict(resource, request, now);
     if (
-      verdict.kind !== "held" &&
+      verdict.kind !== "held" && verdict.kind !== "handover" &&
       !this.#waiters.some((w) => overlaps(w.resource, resource) && w.level >= level(request))
     ) {
       return await this.#grant(
@@ -492,7 +597,20 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       );
     }
     signal?.throwIfAborted();
-    return await new Promise<LeaseRecord>((resolve, reject) => {
+    // A job's lease it may preempt: the job is interrupted now, the lease handed over later.
+    if (verdict.kind === "handover") this.#beginHandover(verdict.jobs, request, ttlMs, now);
+    return await this.#enqueueWaiter(resource, request, ttlMs, now, signal);
+  }
+
+  /** Waits in line for `resource` (first when a handover to `request` is on its way). */
+  #enqueueWaiter(
+    resource: string,
+    request: LeaseRequest,
+    ttlMs: number,
+    now: number,
+    signal?: AbortSignal,
+  ): Promise<LeaseRecord> {
+    return new Promise<LeaseRecord>((resolve, reject) => {
       const waiter: Waiter = {
         resource,
         request,
@@ -506,7 +624,12 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       this.#waiters.push(waiter);
       this.#waiters.sort((a, b) => b.level - a.level || a.seq - b.seq);
       signal?.addEventListener("abort", () => {
+        if (!this.#waiters.includes(waiter)) return; // served already
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        // Gave up: a handover to it no longer holds the resource for it.
+        this.#endHandovers(request.holder, resource);
+        this.#noteFreed(this.#clock());
+        void this.#serveWaiters();
         reject(signal.reason);
       }, { once: true });
     });
@@ -593,17 +716,33 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
 
   /**
    * For the executor, synchronously: whether `request` could take every resource now
-   * (`null`), or the resource that blocks it.
+   * (`null`), or the resource that blocks it. A job that may preempt another job's lease
+   * starts its handover here (that job is interrupted) and is blocked until the lease is
+   * given back; it is then first in line for it.
    */
   blockedBy(resources: readonly string[], request: LeaseRequest): string | null {
     const now = this.#clock();
     for (const resource of resources) {
-      if (this.#verdict(resource, request, now).kind === "held") return resource;
+      const verdict = this.#verdict(resource, request, now);
+      if (verdict.kind === "held") return resource;
+      if (verdict.kind === "handover") {
+        this.#beginHandover(verdict.jobs, request, this.resolveTtl(request.ttl), now);
+        return resource;
+      }
+      if (this.#isReservedFor(resource, request.holder, now)) continue;
       if (this.#waiters.some((w) => overlaps(w.resource, resource) && w.level > level(request))) {
         return resource;
       }
     }
     return null;
+  }
+
+  /** Whether a handover of a resource overlapping `resource` waits for `holder`. */
+  #isReservedFor(resource: string, holder: string, now: number): boolean {
+    return this.#handovers.some((h) =>
+      h.by.holder === holder && overlaps(h.victim.resource, resource) &&
+      (h.freedAt === null || now - h.freedAt < RESERVE_MS)
+    );
   }
 
   /**
@@ -721,33 +860,171 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       l.expiresAt > now && overlaps(l.resource, resource) &&
       (l.holder !== request.holder || (l.jobId !== null && l.jobId === (request.jobId ?? null)))
     );
+    // A preempted job's lease on its way to its requester: nobody else takes it meanwhile.
+    const reserved = this.#reservation(resource, request.holder, now);
+    if (reserved !== undefined) {
+      const by = blockers.find((l) => overlaps(l.resource, reserved.victim.resource)) ??
+        reserved.by;
+      return {
+        kind: "held",
+        by,
+        why: `preempted by ${reserved.by.holder} (${reserved.by.priority}), handed over to it ${
+          reserved.freedAt === null ? "once its job's attempt has ended" : "now"
+        }`,
+        hint: "wait for it (--wait): it goes to the holder that preempted it first",
+      };
+    }
     if (blockers.length === 0) return { kind: "free" };
     for (const holder of blockers) {
+      const left = formatDuration(holder.expiresAt - now);
       if (!isPreemptible(holder)) {
         return {
           kind: "held",
           by: holder,
-          why: `an operator's lease, not preemptible, ${
-            formatDuration(holder.expiresAt - now)
-          } left`,
+          why: `an operator's lease, not preemptible, ${left} left`,
+          hint: `wait for it (--wait), or ask ${holder.holder} to release it: no priority ` +
+            "takes over an operator's lease unless it was acquired --preemptible",
+        };
+      }
+      if (isHandingOver(holder) && !this.#handovers.some((h) => h.by.holder === request.holder)) {
+        // Marked by another runtime: it goes to that runtime's requester.
+        return {
+          kind: "held",
+          by: holder,
+          why: "preempted from another runtime, handed over once its job's attempt has ended",
+          hint: "wait for it (--wait)",
         };
       }
       if (level(request) < priorityLevel(holder.priority) + 1) {
         return {
           kind: "held",
           by: holder,
-          why: `priority ${holder.priority}, ${formatDuration(holder.expiresAt - now)} left`,
+          why: `priority ${holder.priority}, ${left} left`,
+          hint: `wait for it (--wait), or ask with a priority above ${holder.priority}`,
         };
       }
       if (holder.expiresAt - now <= this.#graceMs) {
         return {
           kind: "held",
           by: holder,
-          why: `only ${formatDuration(holder.expiresAt - now)} left: wait rather than preempt`,
+          why: `only ${left} left: wait rather than preempt`,
+          hint: "wait for it (--wait)",
         };
       }
     }
+    const jobs = blockers.filter((l) => l.jobId !== null);
+    if (jobs.length > 0) return { kind: "handover", victims: blockers, jobs };
     return { kind: "preempt", victims: blockers };
+  }
+
+  /** A handover of a resource overlapping `resource` to another holder than `holder`, if any. */
+  #reservation(resource: string, holder: string, now: number): Handover | undefined {
+    return this.#handovers.find((h) =>
+      h.by.holder !== holder && overlaps(h.victim.resource, resource) &&
+      (h.freedAt === null || now - h.freedAt < RESERVE_MS)
+    );
+  }
+
+  /**
+   * Starts handing the job leases `jobs` over to `request`: each job is told at once (the
+   * runtime interrupts it), and keeps its lease until its attempt has ended. Asking again
+   * for one already on its way changes nothing.
+   */
+  #beginHandover(jobs: LeaseRecord[], request: LeaseRequest, ttlMs: number, now: number): void {
+    for (const victim of jobs) {
+      const known = this.#handovers.some((h) =>
+        h.victim.resource === victim.resource && h.victim.jobId === victim.jobId &&
+        h.by.holder === request.holder
+      );
+      if (known) continue;
+      const by: LeaseRecord = {
+        resource: victim.resource,
+        holder: request.holder,
+        token: "",
+        priority: request.priority ?? "coordinate",
+        jobId: request.jobId ?? null,
+        acquiredAt: now,
+        expiresAt: now + ttlMs,
+      };
+      this.#handovers.push({ victim, by, freedAt: null });
+      log.info("lease {resource} of {holder} preempted by {by}: handed over once the job stops", {
+        resource: victim.resource,
+        holder: victim.holder,
+        by: request.holder,
+      });
+      this.#preempted(victim, by);
+    }
+    this.#markHandovers(now);
+  }
+
+  /**
+   * With a shared store: marks the preempted leases of jobs that run on other runtimes (a new
+   * token with the prefix `h-`), so that runtime interrupts its job. The row stays: that
+   * runtime deletes it once the attempt has ended.
+   */
+  #markHandovers(now: number): void {
+    if (!this.#shared) return;
+    for (const handover of this.#handovers) {
+      if (handover.freedAt !== null) continue;
+      const current = this.#held.get(handover.victim.resource);
+      if (current === undefined || current.jobId !== handover.victim.jobId) continue;
+      if (isHandingOver(current) || this.#mine.has(current.token)) continue;
+      if (this.#writing.has(current.token)) continue;
+      const marked: LeaseRecord = { ...current, token: `${HANDOVER_TOKEN}${newId(now)}` };
+      this.#writing.add(marked.token);
+      void this.#store.swapLease(marked, current.token, now).then((written) => {
+        if (!written) return this.reload();
+        if (this.#held.get(current.resource)?.token === current.token) {
+          this.#held.set(current.resource, marked);
+        }
+        this.#noteLocal(current.token, true);
+        this.#noteLocal(marked.token, false);
+      }).catch((error) =>
+        log.warn("lease {resource} could not be marked for its handover: {error}", {
+          resource: current.resource,
+          error: errorMessage(error),
+        })
+      ).finally(() => this.#writing.delete(marked.token));
+    }
+  }
+
+  /** Handovers whose job gave its lease back (released, expired, gone from the store). */
+  #noteFreed(now: number): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    const before = this.#handovers.length;
+    this.#handovers = this.#handovers.filter((h) => {
+      if (h.freedAt === null) {
+        const current = this.#held.get(h.victim.resource);
+        if (current !== undefined && current.jobId === h.victim.jobId && current.expiresAt > now) {
+          return true;
+        }
+        h.freedAt = now;
+      }
+      if (now - h.freedAt >= RESERVE_MS) return false;
+      earliest = Math.min(earliest, h.freedAt + RESERVE_MS);
+      return true;
+    });
+    if (this.#reserveTimer !== undefined) clearTimeout(this.#reserveTimer);
+    this.#reserveTimer = undefined;
+    if (earliest !== Number.POSITIVE_INFINITY && this.#started) {
+      // A reservation nobody took lapses: the others are served then.
+      this.#reserveTimer = setTimeout(() => {
+        this.#reserveTimer = undefined;
+        this.#noteFreed(this.#clock());
+        void this.#serveWaiters();
+        for (const listener of this.#freeListeners) listener();
+      }, Math.max(0, earliest - now));
+    }
+    if (this.#handovers.length < before) {
+      for (const listener of this.#freeListeners) listener();
+    }
+  }
+
+  /** Drops the handovers to `holder` (taken, or given up). */
+  #endHandovers(holder: string, resource: string): void {
+    this.#handovers = this.#handovers.filter((h) =>
+      !(h.by.holder === holder && overlaps(h.victim.resource, resource))
+    );
   }
 
   async #grant(
@@ -768,6 +1045,7 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       expiresAt: now + ttlMs,
     };
     // Decide in memory first (the executor relies on it synchronously), then persist.
+    this.#endHandovers(request.holder, resource);
     for (const victim of victims) this.#held.delete(victim.resource);
     this.#held.set(resource, lease);
     for (const victim of victims) this.#preempted(victim, lease);
@@ -877,7 +1155,8 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     const now = this.#clock();
     const renewed: LeaseRecord = {
       ...current,
-      token: tokenFor(false, now),
+      // A lease being handed over stays marked so.
+      token: isHandingOver(current) ? `${HANDOVER_TOKEN}${newId(now)}` : tokenFor(false, now),
       expiresAt: now + this.#defaultTtlMs,
     };
     this.#writing.add(renewed.token);
@@ -899,6 +1178,15 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       // outlive it.
       if (written) await this.#delete(renewed);
       return false;
+    }
+    if (!written && this.#shared) {
+      // Marked for a handover by another runtime meanwhile? Then it is still this job's.
+      await this.reload().catch(() => {});
+      const after = this.#held.get(current.resource);
+      if (after !== undefined && after.token !== current.token && this.#isJobLease(after)) {
+        return true;
+      }
+      if (after?.token !== current.token) return false;
     }
     if (!written) {
       this.#held.delete(current.resource);
@@ -922,7 +1210,19 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
   async #drop(lease: LeaseRecord, event: "lease:released" | "lease:expired"): Promise<void> {
     if (this.#held.get(lease.resource)?.token !== lease.token) return;
     this.#held.delete(lease.resource);
-    this.#mine.delete(lease.token);
+    const handedOver = this.#mine.delete(lease.token) && isHandingOver(lease) &&
+      !this.#handovers.some((h) => h.victim.resource === lease.resource);
+    if (handedOver) {
+      // Preempted from another runtime: that runtime's requester is first in line, so this
+      // runtime's own waiters (the preempted job, queued again) leave it alone for a while.
+      const now = this.#clock();
+      this.#handovers.push({
+        victim: lease,
+        by: { ...elsewhere(lease, now), holder: "a holder on another runtime" },
+        freedAt: now,
+      });
+    }
+    this.#noteFreed(this.#clock());
     this.#events.emit(event, { lease });
     await this.#delete(lease);
     await this.#serveWaiters();
@@ -971,12 +1271,14 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     for (const waiter of [...this.#waiters]) {
       const now = this.#clock();
       const verdict = this.#verdict(waiter.resource, waiter.request, now);
-      if (verdict.kind === "held") continue;
-      // Higher-priority waiters for an overlapping resource go first.
-      const ahead = this.#waiters.some((w) =>
-        w !== waiter && overlaps(w.resource, waiter.resource) && w.seq < waiter.seq &&
-        w.level >= waiter.level
-      );
+      if (verdict.kind === "held" || verdict.kind === "handover") continue;
+      // Higher-priority waiters for an overlapping resource go first (unless the resource
+      // is being handed over to this one: it preempted it).
+      const ahead = !this.#isReservedFor(waiter.resource, waiter.request.holder, now) &&
+        this.#waiters.some((w) =>
+          w !== waiter && overlaps(w.resource, waiter.resource) && w.seq < waiter.seq &&
+          w.level >= waiter.level
+        );
       if (ahead) continue;
       this.#waiters = this.#waiters.filter((w) => w !== waiter);
       try {

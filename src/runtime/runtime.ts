@@ -135,7 +135,12 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       killGraceMs: config.killGraceMs,
       file: processRecordOf(store),
     });
-    this.#leases = new TerritoryLeases({ store, ...config.leases });
+    this.#leases = new TerritoryLeases({
+      store,
+      ...config.leases,
+      // A preempted job's lease is handed over once its attempt ends: by this deadline.
+      stopDeadline: (jobId) => this.#executor.stopDeadline(jobId),
+    });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
     const routerOptions = config.router;
@@ -374,7 +379,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       if (lease.jobId !== null) {
         this.#executor.preempt(
           lease.jobId,
-          `preempted by ${by.holder} (${by.priority}): it took lease ${lease.resource}`,
+          `preempted by ${by.holder} (${by.priority}): it takes lease ${lease.resource} once this attempt has ended`,
         );
       }
       const event = {
