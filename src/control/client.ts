@@ -236,6 +236,11 @@ export class ControlClient implements Disposable {
     return this.#call("GET", "/v1/nodes", undefined, options);
   }
 
+  /** Forgets dead node `id` (removes it from the list at once). */
+  forgetNode(id: string, options?: CallOptions): Promise<{ forgotten: string }> {
+    return this.#call("DELETE", `/v1/nodes/${encodeURIComponent(id)}`, undefined, options);
+  }
+
   async leases(options?: CallOptions): Promise<LeaseSnapshot[]> {
     return (await this.#call<{ leases: LeaseSnapshot[] }>("GET", "/v1/leases", undefined, options))
       .leases;

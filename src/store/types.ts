@@ -346,6 +346,12 @@ export interface JobStore {
   nodes?(): Promise<NodeInfo[]>;
   /** This runtime's id among the nodes sharing the store. */
   readonly nodeId?: string;
+  /**
+   * Removes a dead node (silent past the node timeout, running nothing) from the list.
+   * Refused with `CONFLICT` for this runtime's own node, a node alive, or one that still has
+   * running jobs; `NODE_NOT_FOUND` for an unknown id.
+   */
+  forgetNode?(id: string): Promise<void>;
   /** Tells the other runtimes this one is shutting down (shown in their node lists). */
   markStopping?(): Promise<void>;
   /** How the other runtimes judge this one alive (its heartbeat interval, their timeout). */

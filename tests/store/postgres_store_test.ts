@@ -820,6 +820,82 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "forgetNode: a dead node running nothing leaves the list at once; alive, running jobs, self, unknown refused",
+  ignore,
+  fn: async () => {
+    const db = await database("forget_node");
+    // Beats far apart: the sweep does not rescue the ghost's job during the test.
+    const slow = { heartbeatInterval: "1m", nodeTimeout: "2m" };
+    await withStores(db, [slow, slow], async (a, b) => {
+      const addNode = (id: string, silent: string) =>
+        db.query(
+          `INSERT INTO liminal.nodes (id, host, pid, version, heartbeat_at)
+           VALUES ('${id}', 'gone.example', 4242, '0.0.0', now() - interval '${silent}')`,
+        );
+      await addNode("dead-idle", "5 minutes");
+      await addNode("dead-busy", "5 minutes");
+      await addNode("quiet", "1 minute");
+      const job = newJob();
+      await a.insert([job], Date.now());
+      await a.claim([{ id: job.id, worker: "w1", at: Date.now() }]);
+      await db.query(`UPDATE liminal.jobs SET node_id = 'dead-busy' WHERE id = '${job.id}'`);
+      const listed = async () => (await b.nodes()).map((n) => n.id).sort();
+      const before = await listed();
+      assert.deepEqual(before, [a.nodeId, b.nodeId, "dead-busy", "dead-idle", "quiet"].sort());
+
+      await assert.rejects(
+        b.forgetNode("nobody"),
+        (e) =>
+          isLiminalError(e, "NODE_NOT_FOUND") && e.exitCode === 2 &&
+          /^no node with id nobody$/.test(e.message),
+      );
+      await assert.rejects(
+        b.forgetNode(b.nodeId),
+        (e) =>
+          isLiminalError(e, "CONFLICT") && e.exitCode === 4 && /is this runtime/.test(e.message),
+      );
+      // Alive: another runtime beating, or a node silent for less than the node timeout.
+      await assert.rejects(
+        b.forgetNode(a.nodeId),
+        (e) =>
+          isLiminalError(e, "CONFLICT") &&
+          new RegExp(
+            `^node ${a.nodeId} \\(pid \\d+ on .+\\) is alive: last heartbeat \\d+s ago, \\d{4}-`,
+          )
+            .test(e.message),
+      );
+      await assert.rejects(
+        b.forgetNode("quiet"),
+        (e) =>
+          isLiminalError(e, "CONFLICT") &&
+          /^node quiet \(pid 4242 on gone\.example\) is alive: last heartbeat (59|60|61)s ago/
+            .test(e.message),
+      );
+      // Dead but its job still running: rescued first.
+      await assert.rejects(
+        b.forgetNode("dead-busy"),
+        (e) =>
+          isLiminalError(e, "CONFLICT") && e.exitCode === 4 &&
+          /^node dead-busy still has 1 running job\(s\) \(last heartbeat 30\ds ago, .*\): they are rescued first$/
+            .test(e.message),
+      );
+      assert.deepEqual(await listed(), before, "nothing refused was removed");
+      assert.equal((await b.get(job.id))?.state, "running");
+
+      await b.forgetNode("dead-idle");
+      assert.deepEqual(await listed(), [a.nodeId, b.nodeId, "dead-busy", "quiet"].sort());
+      await assert.rejects(b.forgetNode("dead-idle"), (e) => isLiminalError(e, "NODE_NOT_FOUND"));
+
+      // Once its job is rescued, the busy one can be forgotten too.
+      assert.deepEqual(await b.recoverInterrupted(Date.now()), { queued: 1, dead: [] });
+      await b.forgetNode("dead-busy");
+      assert.deepEqual(await listed(), [a.nodeId, b.nodeId, "quiet"].sort());
+    });
+  },
+});
+
 // ── Wake-ups ──────────────────────────────────────────────────────────────────────────────
 
 Deno.test({

@@ -165,6 +165,30 @@ export function deleteLongDeadNodes(sql: Sql): Promise<Row[]> {
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'running' AND j.node_id = nodes.id)`;
 }
 
+/**
+ * Removes node `id` if it is dead (silent past `nodeTimeoutMs`) and runs no job. One row
+ * while the node is listed: its liveness and heartbeat as seen before, how many jobs it runs,
+ * and `forgotten` (whether it was removed; a heartbeat arriving meanwhile keeps it). No row:
+ * no such node.
+ */
+export function forgetDeadNode(sql: Sql, id: string, nodeTimeoutMs: number): Promise<Row[]> {
+  return sql`
+    WITH node AS (
+      SELECT n.id, n.host, n.pid,
+        n.heartbeat_at > now() - ${nodeTimeoutMs}::float8 * interval '1 millisecond' AS alive,
+        (extract(epoch FROM n.heartbeat_at) * 1000)::float8 AS heartbeat_ms,
+        round(extract(epoch FROM now() - n.heartbeat_at))::int AS silent_s,
+        (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.node_id = n.id)::int AS running
+      FROM nodes n WHERE n.id = ${id}
+    ), gone AS (
+      DELETE FROM nodes n WHERE n.id = ${id}
+        AND n.heartbeat_at <= now() - ${nodeTimeoutMs}::float8 * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'running' AND j.node_id = n.id)
+      RETURNING n.id
+    )
+    SELECT node.*, EXISTS (SELECT 1 FROM gone) AS forgotten FROM node`;
+}
+
 /** Jobs running on node `id` that someone asked to cancel. */
 export function selectCancelRequested(sql: Sql, id: string): Promise<Row[]> {
   return sql`

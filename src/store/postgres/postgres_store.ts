@@ -84,7 +84,7 @@ import { connect, migrate } from "./_connect.ts";
 import { openError, writeError } from "./_errors.ts";
 import * as jobs from "./_jobs.ts";
 import { hostname, NodeLiveness } from "./_liveness.ts";
-import { deleteNode, markNodeStopping, selectNodes } from "./_node_queries.ts";
+import { deleteNode, forgetDeadNode, markNodeStopping, selectNodes } from "./_node_queries.ts";
 import { ChangeHub } from "./_notify.ts";
 import {
   deleteLeaseQuietly,
@@ -418,6 +418,53 @@ export class PostgresStore implements JobStore, AsyncDisposable {
       running: Number(row.running),
       self: row.id === this.nodeId,
     }));
+  }
+
+  /**
+   * Removes a dead node from the list at once (without waiting for the hour the sweep
+   * gives it). Refused (`CONFLICT`) for this node, a node alive (its heartbeat within the
+   * node timeout, on the database's clock) and a node that still has running jobs (the
+   * sweep rescues them first); `NODE_NOT_FOUND` for an id no node has.
+   */
+  async forgetNode(id: string): Promise<void> {
+    if (id === this.nodeId) {
+      throw new LiminalError(
+        "CONFLICT",
+        `node ${id} is this runtime: it cannot forget itself`,
+        { hint: "stop it (liminal stop) and it leaves the list" },
+      );
+    }
+    const [row] = await this.#state.exec(
+      `forget node ${id}`,
+      (sql) => forgetDeadNode(sql, id, this.#state.nodeTimeoutMs),
+    );
+    if (row === undefined) {
+      throw new LiminalError("NODE_NOT_FOUND", `no node with id ${id}`, {
+        hint: "liminal nodes lists them",
+      });
+    }
+    if (row.forgotten === true) return;
+    const heartbeat = `last heartbeat ${row.silent_s}s ago, ${
+      new Date(Math.round(Number(row.heartbeat_ms))).toISOString()
+    }`;
+    if (row.alive === true || Number(row.running) === 0) {
+      throw new LiminalError(
+        "CONFLICT",
+        `node ${id} (pid ${row.pid} on ${row.host}) is alive: ${heartbeat}`,
+        {
+          hint: `a node is dead once silent for ${
+            formatDuration(this.#state.nodeTimeoutMs)
+          }; stop it first (liminal stop on ${row.host})`,
+        },
+      );
+    }
+    throw new LiminalError(
+      "CONFLICT",
+      `node ${id} still has ${row.running} running job(s) (${heartbeat}): they are rescued first`,
+      {
+        hint: "the other runtimes requeue them within a heartbeat or two; try again then",
+      },
+    );
   }
 
   // ── Jobs (`_jobs.ts`) ─────────────────────────────────────────────────────────────────
