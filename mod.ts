@@ -136,7 +136,7 @@ export {
   type StoreChange,
   type StoreInfo,
 } from "./src/store/mod.ts";
-export type { LeaseVictim } from "./src/store/types.ts";
+export type { LeaseVictim, RecoveredDead, Recovery } from "./src/store/types.ts";
 
 // The shared vocabulary: errors, durations, priorities, events, records and snapshots.
 export { ERROR_CODES, type ErrorCode, isLiminalError, LiminalError } from "./src/shared/errors.ts";

@@ -160,10 +160,18 @@ An operator's lease is never preempted unless acquired with --preemptible.`,
         });
         if (options.json) printJson(lease);
         else {
+          const handedOver = lease.handedOver === undefined
+            ? ""
+            : lease.handedOver.jobs.map((j) =>
+              `  preempted job ${j.jobId} (${j.resource}): it was interrupted and its attempt had ` +
+              `ended (its processes gone) before the handover, ${
+                formatDuration(lease.handedOver!.waitedMs)
+              } after asking\n`
+            ).join("");
           writeOut(
             `${lease.resource} held by ${lease.holder} until ${lease.expiresAt}${
               lease.preemptible ? " (preemptible)" : ""
-            }\n` +
+            }\n` + handedOver +
               `  renew:   liminal leases renew ${lease.resource} --holder ${lease.holder} --ttl 15m\n` +
               `  release: liminal leases release ${lease.resource} --holder ${lease.holder}\n`,
           );

@@ -10,7 +10,7 @@ import { loadJobModules } from "../runtime/modules.ts";
 import { captureConsole } from "../runtime/module_output.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import { LiminalError } from "../shared/errors.ts";
-import { parseDuration } from "../shared/duration.ts";
+import { type Duration, formatDuration, parseDuration } from "../shared/duration.ts";
 import { createStore, isPostgresUrl } from "../store/mod.ts";
 import { parseDurability, resolveStoreOption } from "./_store.ts";
 import { VERSION } from "../shared/version.ts";
@@ -76,7 +76,7 @@ export function startCommand(ctx: CliContext) {
     .option("--retain-count <n>", "keep at most this many finished jobs", "100000")
     .option(
       "--lease-ttl <duration>",
-      "a lease's TTL when none is asked (at most 1h); a job's leases are renewed every third of it while it runs, and end at it after a crash: keep it above the kill grace",
+      "a lease's TTL when none is asked (at most 1h); a job's leases are renewed every third of it while it runs, and end at it after a crash: it must be more than 1.5 × --kill-grace",
       "15m",
     )
     .option("--socket <path>", SOCKET_HELP)
@@ -115,6 +115,8 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
       const durability = parseDurability(options.durability);
       const retain = parseDurationOption(options.retain, "--retain")!;
       const killGrace = parseDurationOption(options.killGrace, "--kill-grace")!;
+      const leaseTtl = parseDurationOption(options.leaseTtl, "--lease-ttl")!;
+      checkLeaseTtl(leaseTtl, killGrace); // before the store or its migrations exist
       const retainCount = parseRetainCount(options.retainCount);
       const socket = resolveSocketPath(options.socket);
       checkSocketPath(socket); // before the store, its directory or its migrations exist
@@ -145,7 +147,7 @@ period, then their signals abort; a second Ctrl-C forces it (exit 130).`,
         socket,
         store,
         retention: { maxAge: retain, maxCount: retainCount },
-        leases: { defaultTtl: parseDurationOption(options.leaseTtl, "--lease-ttl")! },
+        leases: { defaultTtl: leaseTtl },
       });
       const stopLogging = logJobLifecycle(runtime.executor);
       try {
@@ -195,4 +197,40 @@ function parseRetainCount(value: string): number {
     );
   }
   return n;
+}
+
+/** The longest lease TTL (the lease manager's maximum). */
+const MAX_LEASE_TTL_MS = 3_600_000;
+
+/**
+ * Checks `--lease-ttl` against its maximum and against `--kill-grace`. A running job's lease is
+ * renewed every third of the TTL, so when the runtime dies it still has at least two thirds of
+ * the TTL to live; the job's processes are killed within the kill grace of that death. The
+ * lease must outlive them: 2/3 × TTL > kill grace, i.e. TTL > 1.5 × kill grace.
+ */
+export function checkLeaseTtl(leaseTtl: Duration, killGrace: Duration): void {
+  const ttlMs = parseDuration(leaseTtl, "--lease-ttl");
+  const graceMs = parseDuration(killGrace, "--kill-grace");
+  if (ttlMs <= 0 || ttlMs > MAX_LEASE_TTL_MS) {
+    throw new LiminalError(
+      "INVALID_DURATION",
+      `--lease-ttl must be longer than 0 and at most ${formatDuration(MAX_LEASE_TTL_MS)}, got ${
+        JSON.stringify(leaseTtl)
+      }`,
+    );
+  }
+  if (ttlMs * 2 <= graceMs * 3) {
+    throw new LiminalError(
+      "INVALID_DURATION",
+      `--lease-ttl ${formatDuration(ttlMs)} is too short for --kill-grace ${
+        formatDuration(graceMs)
+      }: after a crash a job's lease lives at least 2/3 of its TTL (it is renewed every third), ` +
+        "and must outlive the job's processes, killed within the kill grace",
+      {
+        hint: `use --lease-ttl above ${
+          formatDuration(Math.floor(graceMs * 1.5))
+        }, or a shorter --kill-grace`,
+      },
+    );
+  }
 }

@@ -41,6 +41,14 @@ export interface LeaseView {
   jobId: string | null;
   /** Whether a higher priority may take it over (a job's lease, or one acquired so). */
   preemptible?: boolean;
+  /**
+   * From an acquire that preempted jobs: their leases were handed over once their attempts
+   * had ended (their processes gone), after `waitedMs`.
+   */
+  handedOver?: {
+    jobs: { jobId: string; holder: string; resource: string }[];
+    waitedMs: number;
+  };
 }
 
 /** A lease taken from its holder, as `GET /v1/leases` lists the latest. */
@@ -226,6 +234,11 @@ export class ControlClient implements Disposable {
   /** The runtimes sharing the store; `shared: false` when the store is this runtime's alone. */
   nodes(options?: CallOptions): Promise<{ shared: boolean; self: string; nodes: NodeInfo[] }> {
     return this.#call("GET", "/v1/nodes", undefined, options);
+  }
+
+  /** Forgets dead node `id` (removes it from the list at once). */
+  forgetNode(id: string, options?: CallOptions): Promise<{ forgotten: string }> {
+    return this.#call("DELETE", `/v1/nodes/${encodeURIComponent(id)}`, undefined, options);
   }
 
   async leases(options?: CallOptions): Promise<LeaseSnapshot[]> {

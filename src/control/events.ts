@@ -5,11 +5,13 @@
  * A slow client does not hold the runtime back: past {@link MAX_BUFFERED} unsent events its
  * stream is closed.
  *
- * Every event gets an SSE `id` (one sequence per runtime, whether or not anyone listens), and
- * the hub keeps the last {@link REPLAY_CAPACITY}. A client that reconnects with
- * `Last-Event-ID` gets, after `stream:open`, the events it asks for that came after that id;
- * when some of them are no longer held (or the id is not this runtime's), a `gap` event says
- * so first: `{ "after": id, "lost": n | null, "message": … }`.
+ * Every event gets an SSE `id`, `<run>-<n>`: `run` is random per hub (per start of a runtime,
+ * also in the `stream:open` frame), `n` one sequence from 1 whether or not anyone listens, so
+ * no id is ever given by two runs. The hub keeps the last {@link REPLAY_CAPACITY}. A client that
+ * reconnects with `Last-Event-ID` gets, after `stream:open`, the events it asks for that came
+ * after that id (`<run>-0`: from this run's first); when some of them are no longer held (or
+ * the id is not this run's: `lost` is `null`), a `gap` event says so first:
+ * `{ "after": id, "lost": n | null, "message": … }`.
  *
  * @module
  */
@@ -82,7 +84,9 @@ export interface StreamFilter {
 const encoder = new TextEncoder();
 
 interface Held {
+  /** The sequence number `n` of the id `<run>-<n>`. */
   id: number;
+  run: string;
   event: string;
   /** `null`: too large to keep. */
   data: Record<string, unknown> | null;
@@ -94,6 +98,8 @@ export class EventHub {
   readonly #clients = new Set<Client>();
   readonly #offs: (() => void)[] = [];
   #seq = 0;
+  /** This hub's run id, the first part of every event id: random, so two runs never share one. */
+  readonly run: string = runId();
   /** The last events, oldest first, as a ring. */
   readonly #held: (Held | undefined)[] = new Array(REPLAY_CAPACITY);
   /** Clients that asked for router events: without any, they are not even serialised. */
@@ -160,7 +166,9 @@ export class EventHub {
         this.#clients.add(client);
         // The first frame tells the client its subscription is live.
         controller.enqueue(
-          encoder.encode(`retry: 1000\nevent: stream:open\ndata: {"pid":${Deno.pid}}\n\n`),
+          encoder.encode(
+            `retry: 1000\nevent: stream:open\ndata: {"pid":${Deno.pid},"run":"${this.run}"}\n\n`,
+          ),
         );
         if (lastEventId !== null) this.#replay(client, lastEventId.trim());
         this.#armKeepalive();
@@ -185,11 +193,11 @@ export class EventHub {
   }
 
   #publish(event: string, data: Record<string, unknown>): void {
-    const held: Held = { id: ++this.#seq, event, data, frame: null };
+    const held: Held = { id: ++this.#seq, run: this.run, event, data, frame: null };
     // Message views carry payloads (up to 1 MiB): a large one is not kept.
     const tooLarge = event.startsWith("message:") && frameOf(held).byteLength > MAX_HELD_BYTES;
     this.#held[held.id % REPLAY_CAPACITY] = tooLarge
-      ? { id: held.id, event, data: null, frame: null }
+      ? { id: held.id, run: this.run, event, data: null, frame: null }
       : held;
     if (this.#clients.size === 0) return;
     for (const client of this.#clients) {
@@ -210,7 +218,8 @@ export class EventHub {
 
   /** Sends the held events after `lastEventId` that the client asks for, or says what is lost. */
   #replay(client: Client, lastEventId: string): void {
-    const after = /^\d+$/.test(lastEventId) ? Number(lastEventId) : Number.NaN;
+    const parts = /^([0-9a-z]+)-(\d+)$/.exec(lastEventId);
+    const after = parts !== null && parts[1] === this.run ? Number(parts[2]) : Number.NaN;
     const gap = (lost: number | null, message: string) =>
       client.controller.enqueue(
         encoder.encode(
@@ -230,14 +239,17 @@ export class EventHub {
       const lost = oldest - after - 1;
       gap(
         lost,
-        `${lost} event(s) after ${after} are no longer held (the last ${REPLAY_CAPACITY} are); some may not have matched this stream`,
+        `${lost} event(s) after ${lastEventId} are no longer held (the last ${REPLAY_CAPACITY} are); some may not have matched this stream`,
       );
     }
     for (let id = Math.max(after + 1, oldest); id <= this.#seq; id++) {
       const held = this.#held[id % REPLAY_CAPACITY];
       if (held === undefined || held.id !== id) continue;
       if (held.data === null) {
-        gap(1, `event ${id} (${held.event}) was too large to keep (over ${MAX_HELD_BYTES} bytes)`);
+        gap(
+          1,
+          `event ${this.run}-${id} (${held.event}) was too large to keep (over ${MAX_HELD_BYTES} bytes)`,
+        );
         continue;
       }
       if (!client.filter(held.event, held.data)) continue;
@@ -277,9 +289,15 @@ export class EventHub {
   }
 }
 
+/** A run id: 8 random base-36 digits. */
+function runId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => (b % 36).toString(36)).join("");
+}
+
 function frameOf(held: Held): Uint8Array {
   return held.frame ??= encoder.encode(
-    `id: ${held.id}\nevent: ${held.event}\ndata: ${JSON.stringify(held.data)}\n\n`,
+    `id: ${held.run}-${held.id}\nevent: ${held.event}\ndata: ${JSON.stringify(held.data)}\n\n`,
   );
 }
 

@@ -174,6 +174,11 @@ export interface ControlTarget extends EventSource<RuntimeEventMap> {
   readonly nodeId: string;
   /** The runtimes sharing the store (this one alone with a store only it uses). */
   nodes(): Promise<NodeInfo[]>;
+  /**
+   * Removes a dead node from the list of those sharing the store (see `JobStore.forgetNode`);
+   * with a store only this runtime uses, `INVALID_ARGUMENT`: there is no other node.
+   */
+  forgetNode(id: string): Promise<void>;
   snapshot(): Promise<RuntimeSnapshot>;
   shutdown(options?: { grace?: number; force?: boolean }): Promise<ShutdownReport>;
   prune(options?: { olderThanMs?: number; keep?: number }): Promise<number>;

@@ -17,7 +17,8 @@ import {
   type JobState,
 } from "../shared/job.ts";
 import { serializePayload } from "../shared/json.ts";
-import type { NextState, ReadyEntry, Settlement } from "../store/types.ts";
+import { givingUpMessage, interruptedTooOften } from "../store/types.ts";
+import type { NextState, ReadyEntry, RecoveredDead, Settlement } from "../store/types.ts";
 import { freeWorker, releaseKind, scheduleDispatch } from "./_dispatch.ts";
 import { killAfter, type Run } from "./_run.ts";
 import type { ExecutorState } from "./_state.ts";
@@ -166,7 +167,8 @@ function endInterrupted(
   durationMs: number,
   message: string,
 ): void {
-  const exhausted = run.record.interruptions + 1 > s.options.maxInterruptions;
+  const interruptions = run.record.interruptions + 1;
+  const exhausted = interruptedTooOften(interruptions, s.options.maxInterruptions);
   end(
     s,
     run,
@@ -175,9 +177,7 @@ function endInterrupted(
     "interrupted",
     {
       code: "JOB_INTERRUPTED",
-      message: exhausted
-        ? `${message}; interrupted ${run.record.interruptions + 1} times, giving up`
-        : message,
+      message: exhausted ? givingUpMessage(message, interruptions) : message,
     },
     null,
     exhausted ? "dead" : "queued",
@@ -438,4 +438,28 @@ export function untilSettledOr(s: ExecutorState, ms: number, signal?: AbortSigna
     s.settledWaiters.push(done);
     timer = setTimeout(done, Math.max(0, ms));
   });
+}
+
+/**
+ * Announces jobs a recovery moved to `dead` (interrupted too often by crashes: see
+ * `JobStore.recoverInterrupted`): `job:dead` for each, as if its last attempt had settled
+ * here (`worker` is `"recovery"`), and whoever waits for them here is answered.
+ */
+export function announceDead(s: ExecutorState, jobs: readonly RecoveredDead[]): void {
+  for (const job of jobs) {
+    s.events.emit("job:dead", {
+      id: job.id,
+      kind: job.kind,
+      attempt: job.attempt,
+      worker: "recovery",
+      error: job.error,
+      reason: "interrupted",
+    });
+    if (s.waiters.has(job.id)) {
+      void s.store.get(job.id).then(
+        (record) => record !== null && resolveWaiters(s, record),
+        (error) => s.events.emit("store:error", { operation: "get", error }),
+      );
+    }
+  }
 }

@@ -14,7 +14,7 @@ import { PRIORITIES } from "../shared/priority.ts";
 import type { ReadyEntry, StoreChange } from "../store/types.ts";
 import { scheduleDispatch, wakeAt } from "./_dispatch.ts";
 import { abort, killAfter, preemptJob } from "./_run.ts";
-import { resolveWaiters } from "./_settle.ts";
+import { announceDead, resolveWaiters } from "./_settle.ts";
 import { type ExecutorState, MAX_TIMER_MS } from "./_state.ts";
 import type { QueuedEntry } from "./ready_queue.ts";
 
@@ -234,6 +234,10 @@ export function onStoreChange(s: ExecutorState, change: StoreChange): void {
           if (record !== null && FINAL_STATES.has(record.state)) resolveWaiters(s, record);
         }, (error) => s.events.emit("store:error", { operation: "get", error }));
       }
+      return;
+    case "dead":
+      // This runtime rescued a gone runtime's jobs and some were interrupted too often.
+      announceDead(s, change.jobs);
       return;
     case "leases":
       return; // the runtime's lease manager reloads them

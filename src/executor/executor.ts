@@ -23,6 +23,7 @@ import { LiminalError } from "../shared/errors.ts";
 import { FINAL_STATES, type JobRecord, type JobState } from "../shared/job.ts";
 import { PRIORITIES, type Priority } from "../shared/priority.ts";
 import type { ExecutorSnapshot, IntakeState } from "../shared/snapshot.ts";
+import type { RecoveredDead } from "../store/types.ts";
 import {
   explainJob,
   histogramsOf,
@@ -43,6 +44,7 @@ import { assertAccepting, resolveSpec, resolveSpecs } from "./_intake.ts";
 import { abort, killAfter, onWatchdog, ownKillAfter, preemptJob } from "./_run.ts";
 import {
   abandon,
+  announceDead,
   dropWaiter,
   flush,
   isIdle,
@@ -392,6 +394,31 @@ export class MaintenanceExecutor implements EventSource<ExecutorEventMap> {
    */
   preempt(id: string, why: string): boolean {
     return preemptJob(this.#s, id, why);
+  }
+
+  /** Interruptions a job survives before it is dead (`maxInterruptions`). */
+  get maxInterruptions(): number {
+    return this.#s.options.maxInterruptions;
+  }
+
+  /**
+   * Announces jobs a store's crash recovery moved to `dead` (see
+   * `JobStore.recoverInterrupted`): `job:dead` (reason `interrupted`, worker `"recovery"`)
+   * for each, and the waiters for them answered. The runtime calls it for the recovery at
+   * its start; rescues a shared store makes later arrive as a `dead` store change.
+   */
+  announceDead(jobs: readonly RecoveredDead[]): void {
+    announceDead(this.#s, jobs);
+  }
+
+  /**
+   * When a running job that was told to stop (timeout, cancel, shutdown, preemption) will have
+   * been killed at the latest (epoch ms); `null` when it does not run here or was not told.
+   */
+  stopDeadline(id: string): number | null {
+    const run = this.#s.running.get(id);
+    if (run === undefined || run.abortReason === null) return null;
+    return run.killAt;
   }
 
   /** Puts a dead or cancelled job back in the queue with a fresh attempt budget. */

@@ -6,6 +6,7 @@
  */
 import { type Duration, parseDuration } from "../shared/duration.ts";
 import { LiminalError } from "../shared/errors.ts";
+import { DEFAULT_MAX_INTERRUPTIONS } from "../store/types.ts";
 import type { JobStore } from "../store/types.ts";
 import type { AnyJobKind, Messenger } from "./job_kind.ts";
 import type { Priority } from "../shared/priority.ts";
@@ -123,7 +124,7 @@ export function resolveExecutorOptions(options: ExecutorOptions): ResolvedExecut
       `invalid window ${window}: use a whole number of at least 1`,
     );
   }
-  const maxInterruptions = options.maxInterruptions ?? 5;
+  const maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
   if (!Number.isInteger(maxInterruptions) || maxInterruptions < 0) {
     throw new LiminalError(
       "INVALID_ARGUMENT",

@@ -15,6 +15,14 @@
  *   `lease:preempted` event) — unless the holder has 60 s or less left, in which case the
  *   requester waits. Only a job's lease, or an operator's lease acquired as `preemptible`,
  *   is ever taken over: an operator's lease otherwise holds until released or expired.
+ * - Preempting a job's lease is a handover: the job is interrupted at once, but keeps the
+ *   lease until its attempt has ended (the executor gives a job's leases back when the
+ *   attempt settles, after a `command`'s process group is gone). The requester waits for it,
+ *   first in line: nobody else takes the resource meanwhile, nor within {@link RESERVE_MS}
+ *   after it is given back. A preemptible operator's lease has no processes: it is taken at
+ *   once. With a shared store, a job of another runtime is told through its lease row (its
+ *   token gets the prefix `h-`); that runtime interrupts it and deletes the row when the
+ *   attempt ends.
  * - One holder holds a resource once: acquiring it again is refused (renew it instead), and
  *   only its holder may release or renew it (`LEASE_HELD_BY_OTHER`).
  * - Waiters queue in priority order, then in arrival order.
@@ -26,38 +34,38 @@
  * This process decides (it owns the store); every change is written through the store's
  * compare-and-set verbs, so a lease taken elsewhere meanwhile is refused rather than lost.
  *
+ * The class is the leases' public face; its rooms share one internal state object
+ * (`_state.ts`): the verdict on who may take what (`_verdict.ts`), grants and give-backs
+ * (`_grant.ts`), the waiter line and handovers (`_waiters.ts`), renewal and expiry
+ * (`_renewal.ts`) and a shared store's changes (`_shared.ts`). See `docs/architecture.md`.
+ *
  * @module
  */
-import { type Duration, formatDuration, parseDuration } from "../shared/duration.ts";
-import { Emitter, type EventSource } from "../shared/emitter.ts";
+import type { Duration } from "../shared/duration.ts";
+import type { EventSource } from "../shared/emitter.ts";
 import { errorMessage, LiminalError } from "../shared/errors.ts";
-import { newId } from "../shared/ids.ts";
-import { type Priority, priorityLevel } from "../shared/priority.ts";
+import type { Priority } from "../shared/priority.ts";
 import type { LeaseSnapshot } from "../shared/schedule.ts";
 import { isSharedStore, type JobStore, type LeaseRecord } from "../store/types.ts";
-import { getLogger } from "@logtape/logtape";
 import { overlaps } from "../shared/resource.ts";
+import { drop, grant } from "./_grant.ts";
+import { armExpiry, sweep } from "./_renewal.ts";
+import { armSync, reload } from "./_shared.ts";
+import {
+  isPreemptible,
+  LeaseState,
+  level,
+  live,
+  log,
+  noteLocal,
+  PREEMPTIBLE_TOKEN,
+  resolveTtl,
+  tokenFor,
+} from "./_state.ts";
+import { isReservedFor, notHeld, refuseHeldAgain, verdictFor } from "./_verdict.ts";
+import { awaitHandover, beginHandover, enqueueWaiter } from "./_waiters.ts";
 
-const log = getLogger(["liminal", "leases"]);
-
-/** With a shared store, leases are read again at least this often. */
-const SYNC_EVERY_MS = 5_000;
-/** A job lease this old whose job is not running is left over, and freed. */
-const STALE_JOB_LEASE_MS = 60_000;
-/** Token prefix of an operator's lease that may be preempted. */
-const PREEMPTIBLE_TOKEN = "p-";
-/** Preemptions remembered for `leases` (the most recent). */
-const RECENT_PREEMPTIONS = 20;
-
-/** Whether a lease may be taken over by a higher-priority requester: a job's, or one asked so. */
-export function isPreemptible(lease: LeaseRecord): boolean {
-  return lease.jobId !== null || lease.token.startsWith(PREEMPTIBLE_TOKEN);
-}
-
-/** A new token for a lease, keeping whether it is preemptible. */
-function tokenFor(preemptible: boolean, now: number): string {
-  return preemptible ? `${PREEMPTIBLE_TOKEN}${newId(now)}` : newId(now);
-}
+export { isHandingOver, isPreemptible, RESERVE_MS } from "./_state.ts";
 
 /** One lease taken from its holder, for `leases` and the event stream. */
 export interface Preemption {
@@ -77,19 +85,6 @@ export interface Preemption {
   at: number;
 }
 
-/** Who took a lease when only its absence is known: another runtime sharing the store. */
-function elsewhere(lease: LeaseRecord, now: number): LeaseRecord {
-  return {
-    resource: lease.resource,
-    holder: "another runtime",
-    token: "",
-    priority: lease.priority,
-    jobId: null,
-    acquiredAt: now,
-    expiresAt: now,
-  };
-}
-
 /** Options of a {@link TerritoryLeases}. */
 export interface TerritoryLeasesOptions {
   store: JobStore;
@@ -101,6 +96,11 @@ export interface TerritoryLeasesOptions {
   preemptGrace?: Duration;
   /** @default Date.now */
   clock?: () => number;
+  /**
+   * When the attempt of a preempted job will have been killed (epoch ms), if it runs here:
+   * bounds how long an acquire without waiting waits for the handover. @default unknown
+   */
+  stopDeadline?: (jobId: string) => number | null;
 }
 
 /** One request for a lease. */
@@ -144,24 +144,7 @@ export interface LeaseEventMap {
   "lease:synced": { changed: number; freed: number };
 }
 
-interface Waiter {
-  resource: string;
-  request: LeaseRequest;
-  ttlMs: number;
-  level: number;
-  since: number;
-  seq: number;
-  resolve: (lease: LeaseRecord) => void;
-  reject: (error: unknown) => void;
-}
-
 export { overlaps };
-
-/** What blocks a request: nothing, a lease that can be preempted, or one that cannot. */
-type Verdict =
-  | { kind: "free" }
-  | { kind: "preempt"; victims: LeaseRecord[] }
-  | { kind: "held"; by: LeaseRecord; why: string };
 
 /**
  * Grants, renews, releases and expires territory leases: the lease table of one runtime, with
@@ -180,115 +163,65 @@ type Verdict =
  * ```
  */
 export class TerritoryLeases implements EventSource<LeaseEventMap> {
-  readonly #store: JobStore;
-  readonly #clock: () => number;
-  readonly #defaultTtlMs: number;
-  readonly #maxTtlMs: number;
-  readonly #graceMs: number;
-  readonly #events = new Emitter<LeaseEventMap>();
-  readonly #held = new Map<string, LeaseRecord>();
-  #waiters: Waiter[] = [];
-  #seq = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Number.POSITIVE_INFINITY;
-  #started = false;
-  /** Tokens of grants being written: a reload keeps them until the write is known. */
-  readonly #writing = new Set<string>();
-  /** Tokens of the leases this runtime took for jobs and holds. */
-  readonly #mine = new Set<string>();
-  /** Tokens whose delete is on its way: a read that still sees them does not bring them back. */
-  readonly #dropping = new Set<string>();
-  /** Leases given up whose delete failed, by token: deleted again later. */
-  readonly #orphans = new Map<string, LeaseRecord>();
-  /** Whether other runtimes write the same store. */
-  readonly #shared: boolean;
-  /** Leases this runtime wrote or deleted lately (by token), with the order of the write. */
-  readonly #recent = new Map<string, { seq: number; dropped: boolean }>();
-  #localSeq = 0;
-  #reloading: Promise<void> | null = null;
-  #reloadAgain = false;
-  #syncTimer: ReturnType<typeof setTimeout> | undefined;
-  #offChange: (() => void) | null = null;
-  /** Renews the leases of running jobs every third of the TTL. */
-  #renewTimer: ReturnType<typeof setTimeout> | undefined;
-  #renewing: Promise<void> | null = null;
-  /** The latest preemptions, newest last. */
-  #preemptions: Preemption[] = [];
+  /** Everything these leases know, shared with their rooms (`_state.ts`). */
+  readonly #s: LeaseState;
 
   /** Leases persisted in `options.store`; nothing is read or swept until `start()`. */
   constructor(options: TerritoryLeasesOptions) {
-    this.#store = options.store;
-    this.#shared = isSharedStore(options.store);
-    this.#clock = options.clock ?? Date.now;
-    this.#defaultTtlMs = parseDuration(options.defaultTtl ?? "15m", "default lease TTL");
-    this.#maxTtlMs = parseDuration(options.maxTtl ?? "1h", "maximum lease TTL");
-    this.#graceMs = parseDuration(options.preemptGrace ?? "60s", "preemption grace");
-    if (this.#defaultTtlMs <= 0 || this.#defaultTtlMs > this.#maxTtlMs) {
-      throw new LiminalError(
-        "INVALID_ARGUMENT",
-        "the default lease TTL must be positive and at most the maximum TTL",
-      );
-    }
+    this.#s = new LeaseState(options);
   }
 
   on<K extends keyof LeaseEventMap>(
     event: K,
     listener: (payload: LeaseEventMap[K]) => void,
   ): () => void {
-    return this.#events.on(event, listener);
+    return this.#s.events.on(event, listener);
   }
 
   once<K extends keyof LeaseEventMap>(
     event: K,
     listener: (payload: LeaseEventMap[K]) => void,
   ): () => void {
-    return this.#events.once(event, listener);
+    return this.#s.events.once(event, listener);
   }
 
   /** Calls `listener` whenever a lease is released, expires or is taken over. */
   onFree(listener: () => void): () => void {
     const offs = [
-      this.#events.on("lease:released", listener),
-      this.#events.on("lease:expired", listener),
-      this.#events.on("lease:preempted", listener),
-      this.#events.on("lease:synced", listener),
+      this.#s.events.on("lease:released", listener),
+      this.#s.events.on("lease:expired", listener),
+      this.#s.events.on("lease:preempted", listener),
+      this.#s.events.on("lease:synced", listener),
     ];
-    return () => offs.forEach((off) => off());
+    // A handover's reservation that lapsed frees the resource for the others too.
+    this.#s.freeListeners.add(listener);
+    return () => {
+      offs.forEach((off) => off());
+      this.#s.freeListeners.delete(listener);
+    };
   }
 
   /** Loads the persisted leases (expired ones are dropped) and starts expiring them. */
   async start(): Promise<void> {
-    this.#started = true;
-    const now = this.#clock();
-    for (const lease of await this.#store.listLeases()) {
+    this.#s.started = true;
+    const now = this.#s.clock();
+    for (const lease of await this.#s.store.listLeases()) {
       // A job's lease in a store only this runtime uses belongs to a run that ended with the
       // last runtime (its job was queued again): the job takes it again when it runs. In a
       // shared store the job may run on another runtime: the store's recovery frees those.
-      const stale = lease.expiresAt <= now || (!this.#shared && lease.jobId !== null);
-      if (stale) await this.#store.deleteLease(lease.resource, lease.token);
-      else this.#held.set(lease.resource, lease);
+      const stale = lease.expiresAt <= now || (!this.#s.shared && lease.jobId !== null);
+      if (stale) await this.#s.store.deleteLease(lease.resource, lease.token);
+      else this.#s.held.set(lease.resource, lease);
     }
-    this.#armExpiry();
-    if (isSharedStore(this.#store)) {
+    armExpiry(this.#s);
+    if (isSharedStore(this.#s.store)) {
       // Shared with other runtimes: hear their lease changes, and read them again now and
       // then in case a notification was missed.
-      this.#offChange = this.#store.onChange((change) => {
-        if (change.kind === "leases") void this.reload().catch(() => {});
+      this.#s.offChange = this.#s.store.onChange((change) => {
+        if (change.kind === "leases") void reload(this.#s).catch(() => {});
       });
-      this.#armSync();
+      armSync(this.#s);
     }
-  }
-
-  #armSync(): void {
-    this.#syncTimer = setTimeout(() => {
-      this.#syncTimer = undefined;
-      if (!this.#started) return;
-      void this.reload().catch((error) =>
-        log.warn("leases could not be read again: {error}", { error: errorMessage(error) })
-      ).finally(() => {
-        if (this.#started) this.#armSync();
-      });
-    }, SYNC_EVERY_MS);
   }
 
   /**
@@ -297,117 +230,25 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
    * another runtime took over hears `lease:preempted`, and waiters are served when one frees.
    */
   reload(): Promise<void> {
-    if (this.#reloading !== null) {
-      this.#reloadAgain = true;
-      return this.#reloading;
-    }
-    this.#reloading = (async () => {
-      try {
-        do {
-          this.#reloadAgain = false;
-          await this.#reloadOnce();
-        } while (this.#reloadAgain && this.#started);
-      } finally {
-        this.#reloading = null;
-      }
-    })();
-    return this.#reloading;
-  }
-
-  async #reloadOnce(): Promise<void> {
-    await this.#retryOrphans();
-    // Writes of this runtime that end while the store is read may be missing from (or still
-    // in) what is read: the local view wins for those.
-    const startSeq = this.#localSeq;
-    const stored = await this.#store.listLeases();
-    const now = this.#clock();
-    const next = new Map<string, LeaseRecord>();
-    for (const lease of stored) {
-      if (lease.expiresAt <= now) continue;
-      if (this.#dropping.has(lease.token) || this.#recent.get(lease.token)?.dropped) continue;
-      next.set(lease.resource, lease);
-    }
-    for (const lease of this.#held.values()) {
-      const recent = this.#recent.get(lease.token);
-      // A renewal of ours whose write the read already sees, but whose answer is still on its
-      // way, is ours too: the held lease stands until the renewal is known.
-      const renewing = this.#writing.has(next.get(lease.resource)?.token ?? "");
-      const fresh = this.#writing.has(lease.token) || renewing ||
-        (recent !== undefined && !recent.dropped);
-      // Written (or being written) after the read began: newer than what was read.
-      if (fresh) next.set(lease.resource, lease);
-    }
-    // What was written before this read began is in it: forget those.
-    for (const [token, recent] of this.#recent) {
-      if (recent.seq <= startSeq) this.#recent.delete(token);
-    }
-    let changed = 0;
-    let freed = 0;
-    const lost: { lease: LeaseRecord; by: LeaseRecord }[] = [];
-    for (const [resource, old] of this.#held) {
-      const current = next.get(resource);
-      if (current?.token === old.token) {
-        if (current.expiresAt !== old.expiresAt) changed++;
-        continue;
-      }
-      changed++;
-      const by = current ?? [...next.values()].find((l) => overlaps(l.resource, resource));
-      if (this.#mine.has(old.token)) {
-        // A lease this runtime took for a job is gone, and not because it gave it back: it
-        // was preempted through another runtime (or freed by a sweep): the job must stop.
-        lost.push({ lease: old, by: by ?? elsewhere(old, now) });
-      } else if (by === undefined) freed++;
-    }
-    for (const resource of next.keys()) if (!this.#held.has(resource)) changed++;
-    if (this.#shared) await this.#dropStaleJobLeases(next, now);
-    if (changed === 0) return;
-    this.#held.clear();
-    for (const [resource, lease] of next) this.#held.set(resource, lease);
-    const live = new Set([...next.values()].map((l) => l.token));
-    for (const token of this.#mine) if (!live.has(token)) this.#mine.delete(token);
-    for (const event of lost) this.#preempted(event.lease, event.by);
-    this.#events.emit("lease:synced", { changed, freed });
-    this.#armExpiry();
-    await this.#serveWaiters();
-  }
-
-  /**
-   * With a shared store: deletes job leases older than a minute whose job is not running
-   * anywhere (a runtime that died between taking a lease and claiming its job, or a write
-   * whose answer was lost). Such a lease would hold its resource, and its own job, until
-   * its TTL.
-   */
-  async #dropStaleJobLeases(leases: Map<string, LeaseRecord>, now: number): Promise<void> {
-    for (const lease of [...leases.values()]) {
-      if (lease.jobId === null || this.#mine.has(lease.token)) continue;
-      if (this.#writing.has(lease.token) || now - lease.acquiredAt < STALE_JOB_LEASE_MS) continue;
-      const job = await this.#store.get(lease.jobId).catch(() => undefined);
-      if (job === undefined || job?.state === "running") continue;
-      if (await this.#store.deleteLease(lease.resource, lease.token).catch(() => false)) {
-        log.warn("lease {resource} of {holder} was left behind (its job is {state}): freed", {
-          resource: lease.resource,
-          holder: lease.holder,
-          state: job?.state ?? "gone",
-        });
-        leases.delete(lease.resource);
-      }
-    }
+    return reload(this.#s);
   }
 
   /** Stops expiring leases and refuses every waiter. Held leases stay persisted. */
   stop(): void {
-    this.#started = false;
-    this.#offChange?.();
-    this.#offChange = null;
-    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
-    this.#syncTimer = undefined;
-    if (this.#renewTimer !== undefined) clearTimeout(this.#renewTimer);
-    this.#renewTimer = undefined;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    this.#s.started = false;
+    this.#s.offChange?.();
+    this.#s.offChange = null;
+    if (this.#s.syncTimer !== undefined) clearTimeout(this.#s.syncTimer);
+    this.#s.syncTimer = undefined;
+    if (this.#s.renewTimer !== undefined) clearTimeout(this.#s.renewTimer);
+    this.#s.renewTimer = undefined;
+    if (this.#s.reserveTimer !== undefined) clearTimeout(this.#s.reserveTimer);
+    this.#s.reserveTimer = undefined;
+    if (this.#s.timer !== undefined) clearTimeout(this.#s.timer);
+    this.#s.timer = undefined;
+    this.#s.timerAt = Number.POSITIVE_INFINITY;
+    const waiters = this.#s.waiters;
+    this.#s.waiters = [];
     for (const waiter of waiters) {
       waiter.reject(
         new LiminalError(
@@ -420,23 +261,7 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
 
   /** Checks a TTL given by a user: positive and at most the maximum. */
   resolveTtl(ttl: Duration | undefined): number {
-    if (ttl === undefined) return this.#defaultTtlMs;
-    const ms = parseDuration(ttl, "lease TTL");
-    if (ms <= 0) {
-      throw new LiminalError(
-        "INVALID_DURATION",
-        `a lease TTL must be longer than 0, got ${JSON.stringify(ttl)}`,
-      );
-    }
-    if (ms > this.#maxTtlMs) {
-      throw new LiminalError(
-        "INVALID_DURATION",
-        `a lease TTL of ${formatDuration(ms)} is over the maximum of ${
-          formatDuration(this.#maxTtlMs)
-        }`,
-      );
-    }
-    return ms;
+    return resolveTtl(this.#s, ttl);
   }
 
   /**
@@ -445,19 +270,23 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
    */
   async acquire(resource: string, request: LeaseRequest): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(request.ttl);
-    const now = this.#clock();
-    this.#refuseHeldAgain(resource, request, now);
-    const verdict = this.#verdict(resource, request, now);
+    const now = this.#s.clock();
+    refuseHeldAgain(this.#s, resource, request, now);
+    const verdict = verdictFor(this.#s, resource, request, now);
     if (verdict.kind === "held") {
       throw new LiminalError(
         "LEASE_HELD",
         `${resource} is held by ${verdict.by.holder} (${verdict.why})`,
-        {
-          hint: "wait for it (--wait), or ask with a higher priority",
-        },
+        { hint: verdict.hint },
       );
     }
-    return await this.#grant(
+    if (verdict.kind === "handover") {
+      // A job's lease: the job is interrupted now and the lease is handed over once its
+      // attempt has ended (its processes gone), bounded by its kill deadline.
+      return await awaitHandover(this.#s, resource, request, ttlMs, now, verdict.jobs);
+    }
+    return await grant(
+      this.#s,
       resource,
       request,
       ttlMs,
@@ -476,14 +305,15 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     signal?: AbortSignal,
   ): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(request.ttl);
-    const now = this.#clock();
-    this.#refuseHeldAgain(resource, request, now);
-    const verdict = this.#verdict(resource, request, now);
+    const now = this.#s.clock();
+    refuseHeldAgain(this.#s, resource, request, now);
+    const verdict = verdictFor(this.#s, resource, request, now);
     if (
-      verdict.kind !== "held" &&
-      !this.#waiters.some((w) => overlaps(w.resource, resource) && w.level >= level(request))
+      verdict.kind !== "held" && verdict.kind !== "handover" &&
+      !this.#s.waiters.some((w) => overlaps(w.resource, resource) && w.level >= level(request))
     ) {
-      return await this.#grant(
+      return await grant(
+        this.#s,
         resource,
         request,
         ttlMs,
@@ -492,24 +322,9 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       );
     }
     signal?.throwIfAborted();
-    return await new Promise<LeaseRecord>((resolve, reject) => {
-      const waiter: Waiter = {
-        resource,
-        request,
-        ttlMs,
-        level: level(request),
-        since: now,
-        seq: ++this.#seq,
-        resolve,
-        reject,
-      };
-      this.#waiters.push(waiter);
-      this.#waiters.sort((a, b) => b.level - a.level || a.seq - b.seq);
-      signal?.addEventListener("abort", () => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(signal.reason);
-      }, { once: true });
-    });
+    // A job's lease it may preempt: the job is interrupted now, the lease handed over later.
+    if (verdict.kind === "handover") beginHandover(this.#s, verdict.jobs, request, ttlMs, now);
+    return await enqueueWaiter(this.#s, resource, request, ttlMs, now, signal);
   }
 
   /**
@@ -518,7 +333,7 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
    */
   async renew(resource: string, holder: string, ttl?: Duration): Promise<LeaseRecord> {
     const ttlMs = this.resolveTtl(ttl);
-    const current = this.#live(resource, this.#clock());
+    const current = live(this.#s, resource, this.#s.clock());
     if (current === undefined || current.holder !== holder || current.jobId !== null) {
       throw notHeld(resource, holder, current);
     }
@@ -526,18 +341,18 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     // then never delete the renewed lease as expired.
     const renewed: LeaseRecord = {
       ...current,
-      token: tokenFor(current.token.startsWith(PREEMPTIBLE_TOKEN), this.#clock()),
-      expiresAt: this.#clock() + ttlMs,
+      token: tokenFor(current.token.startsWith(PREEMPTIBLE_TOKEN), this.#s.clock()),
+      expiresAt: this.#s.clock() + ttlMs,
     };
-    if (!(await this.#store.swapLease(renewed, current.token, this.#clock()))) {
+    if (!(await this.#s.store.swapLease(renewed, current.token, this.#s.clock()))) {
       throw notHeld(resource, holder, undefined);
     }
-    this.#noteLocal(current.token, true);
-    this.#noteLocal(renewed.token, false);
-    if (this.#mine.delete(current.token)) this.#mine.add(renewed.token);
-    this.#held.set(resource, renewed);
-    this.#events.emit("lease:renewed", { lease: renewed });
-    this.#armExpiry();
+    noteLocal(this.#s, current.token, true);
+    noteLocal(this.#s, renewed.token, false);
+    if (this.#s.mine.delete(current.token)) this.#s.mine.add(renewed.token);
+    this.#s.held.set(resource, renewed);
+    this.#s.events.emit("lease:renewed", { lease: renewed });
+    armExpiry(this.#s);
     return renewed;
   }
 
@@ -546,12 +361,12 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
    * `LEASE_HELD_BY_OTHER` (naming the holder) when someone else does.
    */
   async release(resource: string, holder: string): Promise<LeaseRecord> {
-    const current = this.#live(resource, this.#clock());
+    const current = live(this.#s, resource, this.#s.clock());
     // A job's lease is the executor's to give back (releaseJob), never by its holder's name.
     if (current === undefined || current.holder !== holder || current.jobId !== null) {
       throw notHeld(resource, holder, current);
     }
-    await this.#drop(current, "lease:released");
+    await drop(this.#s, current, "lease:released");
     return current;
   }
 
@@ -559,47 +374,38 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
   async releaseJob(jobId: string): Promise<void> {
     // A renewal on its way would otherwise write the lease again after it is given back (and
     // then delete it): let it land first, so the release is the last word.
-    if (this.#renewing !== null) await this.#renewing.catch(() => {});
+    if (this.#s.renewing !== null) await this.#s.renewing.catch(() => {});
     // Only what this runtime took: with a shared store another runtime's lease for the same
     // job (a run there) may be known here too, and is not ours to give back.
-    for (const lease of [...this.#held.values()]) {
-      if (lease.jobId === jobId && this.#mine.has(lease.token)) {
-        await this.#drop(lease, "lease:released");
+    for (const lease of [...this.#s.held.values()]) {
+      if (lease.jobId === jobId && this.#s.mine.has(lease.token)) {
+        await drop(this.#s, lease, "lease:released");
       }
     }
   }
 
   /** Removes the leases whose time is up; resolves with them. */
-  async sweep(): Promise<LeaseRecord[]> {
-    await this.#retryOrphans();
-    // With a shared store, expiries are read again first: another runtime may have renewed.
-    if (this.#shared) await this.reload().catch(() => {});
-    const now = this.#clock();
-    const expired = [...this.#held.values()].filter((l) => l.expiresAt <= now);
-    const dropped: LeaseRecord[] = [];
-    for (const lease of expired) {
-      // A running job's lease is not over while its attempt lives (a late renewal: the event
-      // loop was held up): renewed now, unless another runtime took it meanwhile.
-      if (this.#isJobLease(lease) && !this.#writing.has(lease.token)) {
-        if (await this.#extend(lease)) continue;
-        if (this.#held.get(lease.resource)?.token !== lease.token) continue;
-      }
-      await this.#drop(lease, "lease:expired");
-      dropped.push(lease);
-    }
-    this.#armExpiry();
-    return dropped;
+  sweep(): Promise<LeaseRecord[]> {
+    return sweep(this.#s);
   }
 
   /**
    * For the executor, synchronously: whether `request` could take every resource now
-   * (`null`), or the resource that blocks it.
+   * (`null`), or the resource that blocks it. A job that may preempt another job's lease
+   * starts its handover here (that job is interrupted) and is blocked until the lease is
+   * given back; it is then first in line for it.
    */
   blockedBy(resources: readonly string[], request: LeaseRequest): string | null {
-    const now = this.#clock();
+    const now = this.#s.clock();
     for (const resource of resources) {
-      if (this.#verdict(resource, request, now).kind === "held") return resource;
-      if (this.#waiters.some((w) => overlaps(w.resource, resource) && w.level > level(request))) {
+      const verdict = verdictFor(this.#s, resource, request, now);
+      if (verdict.kind === "held") return resource;
+      if (verdict.kind === "handover") {
+        beginHandover(this.#s, verdict.jobs, request, this.resolveTtl(request.ttl), now);
+        return resource;
+      }
+      if (isReservedFor(this.#s, resource, request.holder, now)) continue;
+      if (this.#s.waiters.some((w) => overlaps(w.resource, resource) && w.level > level(request))) {
         return resource;
       }
     }
@@ -618,13 +424,14 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     request: LeaseRequest,
   ): boolean | Promise<boolean> {
     if (this.blockedBy(resources, request) !== null) return false;
-    const now = this.#clock();
+    const now = this.#s.clock();
     const ttlMs = this.resolveTtl(request.ttl);
-    if (!this.#shared) {
+    if (!this.#s.shared) {
       // Nobody else writes this store: what is decided here holds; the writes follow.
       for (const resource of resources) {
-        const verdict = this.#verdict(resource, request, now);
-        void this.#grant(
+        const verdict = verdictFor(this.#s, resource, request, now);
+        void grant(
+          this.#s,
           resource,
           request,
           ttlMs,
@@ -641,8 +448,9 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
       return true;
     }
     const grants = resources.map((resource) => {
-      const verdict = this.#verdict(resource, request, now);
-      return this.#grant(
+      const verdict = verdictFor(this.#s, resource, request, now);
+      return grant(
+        this.#s,
         resource,
         request,
         ttlMs,
@@ -662,15 +470,15 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
     return Promise.all(grants).then(async (written) => {
       if (written.every(Boolean)) return true;
       if (request.jobId) await this.releaseJob(request.jobId).catch(() => {});
-      await this.reload().catch(() => {});
+      await reload(this.#s).catch(() => {});
       return false;
     });
   }
 
   /** The leases held now, with their waiters. */
   snapshot(): LeaseSnapshot[] {
-    const now = this.#clock();
-    return [...this.#held.values()]
+    const now = this.#s.clock();
+    return [...this.#s.held.values()]
       .filter((l) => l.expiresAt > now)
       .sort((a, b) => a.resource.localeCompare(b.resource))
       .map((l) => ({
@@ -682,7 +490,7 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
         leftMs: l.expiresAt - now,
         jobId: l.jobId,
         preemptible: isPreemptible(l),
-        waiters: this.#waiters.filter((w) => overlaps(w.resource, l.resource)).map((w) => ({
+        waiters: this.#s.waiters.filter((w) => overlaps(w.resource, l.resource)).map((w) => ({
           holder: w.request.holder,
           priority: w.request.priority ?? "coordinate",
           since: new Date(w.since).toISOString(),
@@ -693,342 +501,19 @@ export class TerritoryLeases implements EventSource<LeaseEventMap> {
 
   /** The latest preemptions (at most 20), oldest first. */
   recentPreemptions(): Preemption[] {
-    return [...this.#preemptions];
+    return [...this.#s.preemptions];
   }
 
   /** The live lease on exactly `resource`, if any. */
   get(resource: string): LeaseRecord | undefined {
-    return this.#live(resource, this.#clock());
+    return live(this.#s, resource, this.#s.clock());
   }
 
   /** The live lease overlapping `resource`, if any. */
   holderOf(resource: string): LeaseRecord | undefined {
-    const now = this.#clock();
-    return [...this.#held.values()].find((l) =>
+    const now = this.#s.clock();
+    return [...this.#s.held.values()].find((l) =>
       l.expiresAt > now && overlaps(l.resource, resource)
     );
   }
-
-  #live(resource: string, now: number): LeaseRecord | undefined {
-    const lease = this.#held.get(resource);
-    return lease !== undefined && lease.expiresAt > now ? lease : undefined;
-  }
-
-  #verdict(resource: string, request: LeaseRequest, now: number): Verdict {
-    // A lease of the same job blocks too: another run of it (on another runtime sharing the
-    // store) holds it, and taking it over would let both run.
-    const blockers = [...this.#held.values()].filter((l) =>
-      l.expiresAt > now && overlaps(l.resource, resource) &&
-      (l.holder !== request.holder || (l.jobId !== null && l.jobId === (request.jobId ?? null)))
-    );
-    if (blockers.length === 0) return { kind: "free" };
-    for (const holder of blockers) {
-      if (!isPreemptible(holder)) {
-        return {
-          kind: "held",
-          by: holder,
-          why: `an operator's lease, not preemptible, ${
-            formatDuration(holder.expiresAt - now)
-          } left`,
-        };
-      }
-      if (level(request) < priorityLevel(holder.priority) + 1) {
-        return {
-          kind: "held",
-          by: holder,
-          why: `priority ${holder.priority}, ${formatDuration(holder.expiresAt - now)} left`,
-        };
-      }
-      if (holder.expiresAt - now <= this.#graceMs) {
-        return {
-          kind: "held",
-          by: holder,
-          why: `only ${formatDuration(holder.expiresAt - now)} left: wait rather than preempt`,
-        };
-      }
-    }
-    return { kind: "preempt", victims: blockers };
-  }
-
-  async #grant(
-    resource: string,
-    request: LeaseRequest,
-    ttlMs: number,
-    now: number,
-    victims: LeaseRecord[],
-  ): Promise<LeaseRecord> {
-    const previous = this.#held.get(resource);
-    const lease: LeaseRecord = {
-      resource,
-      holder: request.holder,
-      token: tokenFor(request.preemptible === true && !request.jobId, now),
-      priority: request.priority ?? "coordinate",
-      jobId: request.jobId ?? null,
-      acquiredAt: now,
-      expiresAt: now + ttlMs,
-    };
-    // Decide in memory first (the executor relies on it synchronously), then persist.
-    for (const victim of victims) this.#held.delete(victim.resource);
-    this.#held.set(resource, lease);
-    for (const victim of victims) this.#preempted(victim, lease);
-    this.#events.emit("lease:acquired", { lease });
-    this.#armExpiry();
-    const expected = victims.find((v) => v.resource === resource)?.token ??
-      (previous !== undefined && previous.holder === request.holder ? previous.token : null);
-    // Leases preempted on other resources are removed in the same transaction.
-    const others = victims.filter((v) => v.resource !== resource).map((v) => ({
-      resource: v.resource,
-      token: v.token,
-    }));
-    for (const victim of victims) this.#mine.delete(victim.token);
-    this.#writing.add(lease.token);
-    this.#mine.add(lease.token);
-    let written: boolean;
-    try {
-      written = await this.#store.swapLease(lease, expected, now, others);
-    } catch (error) {
-      if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
-      this.#mine.delete(lease.token);
-      throw error;
-    } finally {
-      this.#writing.delete(lease.token);
-    }
-    if (!written) {
-      if (this.#held.get(resource)?.token === lease.token) this.#held.delete(resource);
-      this.#mine.delete(lease.token);
-      throw new LiminalError("LEASE_HELD", `${resource} was taken by another runtime meanwhile`);
-    }
-    this.#noteLocal(lease.token, false);
-    if (this.#isJobLease(lease)) this.#armRenewal();
-    log.debug("lease {resource} taken by {holder} ({token})", {
-      resource,
-      holder: lease.holder,
-      token: lease.token,
-    });
-    return lease;
-  }
-
-  /** Refuses a holder that asks again for a resource it holds: renewing is explicit. */
-  #refuseHeldAgain(resource: string, request: LeaseRequest, now: number): void {
-    const current = this.#live(resource, now);
-    if (current === undefined || current.holder !== request.holder) return;
-    throw new LiminalError(
-      "LEASE_HELD",
-      `${resource} is already held by ${request.holder} (${
-        formatDuration(current.expiresAt - now)
-      } left): acquiring it again would change its TTL without saying so`,
-      { hint: `to change its TTL: liminal leases renew ${resource} --holder ${request.holder}` },
-    );
-  }
-
-  /** Records and announces a lease taken from its holder. */
-  #preempted(lease: LeaseRecord, by: LeaseRecord): void {
-    this.#preemptions.push({
-      resource: lease.resource,
-      holder: lease.holder,
-      jobId: lease.jobId,
-      by: by.holder,
-      byJobId: by.jobId,
-      byPriority: by.priority,
-      at: this.#clock(),
-    });
-    if (this.#preemptions.length > RECENT_PREEMPTIONS) this.#preemptions.shift();
-    this.#events.emit("lease:preempted", { lease, by });
-  }
-
-  /** Whether this runtime took `lease` for a job (that runs here, until it gives it back). */
-  #isJobLease(lease: LeaseRecord): boolean {
-    return lease.jobId !== null && this.#mine.has(lease.token);
-  }
-
-  /** Keeps renewing the leases of running jobs while there are any. */
-  #armRenewal(): void {
-    if (!this.#started || this.#renewTimer !== undefined) return;
-    if (![...this.#held.values()].some((l) => this.#isJobLease(l))) return;
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = undefined;
-      if (!this.#started) return;
-      this.#renewing ??= this.#renewJobLeases().finally(() => {
-        this.#renewing = null;
-        this.#armRenewal();
-      });
-    }, Math.max(10, Math.floor(this.#defaultTtlMs / 3)));
-  }
-
-  /** Extends every lease this runtime holds for a running job that was not renewed lately. */
-  async #renewJobLeases(): Promise<void> {
-    const period = this.#defaultTtlMs / 3;
-    for (const lease of [...this.#held.values()]) {
-      if (!this.#isJobLease(lease) || this.#writing.has(lease.token)) continue;
-      if (this.#held.get(lease.resource)?.token !== lease.token) continue;
-      // Renewed less than half a period ago (a sweep did it): not yet.
-      if (lease.expiresAt - this.#clock() > this.#defaultTtlMs - period / 2) continue;
-      await this.#extend(lease);
-    }
-  }
-
-  /**
-   * Extends a lease this runtime holds for a running job by the default TTL from now.
-   * `false` when it is no longer this job's: released meanwhile, or taken by another runtime
-   * sharing the store (then the job hears `lease:preempted`). A store that fails keeps the
-   * lease as it is, to be renewed at the next turn.
-   */
-  async #extend(current: LeaseRecord): Promise<boolean> {
-    const now = this.#clock();
-    const renewed: LeaseRecord = {
-      ...current,
-      token: tokenFor(false, now),
-      expiresAt: now + this.#defaultTtlMs,
-    };
-    this.#writing.add(renewed.token);
-    let written: boolean;
-    try {
-      written = await this.#store.swapLease(renewed, current.token, now);
-    } catch (error) {
-      log.warn("lease {resource} of {holder} could not be renewed, trying again: {error}", {
-        resource: current.resource,
-        holder: current.holder,
-        error: errorMessage(error),
-      });
-      return this.#held.get(current.resource)?.token === current.token;
-    } finally {
-      this.#writing.delete(renewed.token);
-    }
-    if (this.#held.get(current.resource)?.token !== current.token) {
-      // Released (or taken over here) while the renewal was written: the renewal must not
-      // outlive it.
-      if (written) await this.#delete(renewed);
-      return false;
-    }
-    if (!written) {
-      this.#held.delete(current.resource);
-      this.#mine.delete(current.token);
-      const by = [...this.#held.values()].find((l) => overlaps(l.resource, current.resource));
-      this.#preempted(current, by ?? elsewhere(current, now));
-      this.#armExpiry();
-      await this.reload().catch(() => {});
-      return false;
-    }
-    this.#noteLocal(current.token, true);
-    this.#noteLocal(renewed.token, false);
-    this.#mine.delete(current.token);
-    this.#mine.add(renewed.token);
-    this.#held.set(current.resource, renewed);
-    this.#events.emit("lease:renewed", { lease: renewed });
-    this.#armExpiry();
-    return true;
-  }
-
-  async #drop(lease: LeaseRecord, event: "lease:released" | "lease:expired"): Promise<void> {
-    if (this.#held.get(lease.resource)?.token !== lease.token) return;
-    this.#held.delete(lease.resource);
-    this.#mine.delete(lease.token);
-    this.#events.emit(event, { lease });
-    await this.#delete(lease);
-    await this.#serveWaiters();
-  }
-
-  /**
-   * Deletes a lease this runtime gave up. A delete that fails is tried again (at the next
-   * read or sweep): a row left behind would block the resource until its TTL.
-   */
-  async #delete(lease: LeaseRecord): Promise<void> {
-    this.#dropping.add(lease.token);
-    this.#noteLocal(lease.token, true);
-    try {
-      const deleted = await this.#store.deleteLease(lease.resource, lease.token);
-      this.#orphans.delete(lease.token);
-      log.debug("lease {resource} of {holder} ({token}) given back{missing}", {
-        resource: lease.resource,
-        holder: lease.holder,
-        token: lease.token,
-        missing: deleted ? "" : " (it was no longer in the store)",
-      });
-    } catch (error) {
-      this.#orphans.set(lease.token, lease);
-      log.warn("lease {resource} could not be given back, trying again: {error}", {
-        resource: lease.resource,
-        error: errorMessage(error),
-      });
-    } finally {
-      this.#noteLocal(lease.token, true);
-      this.#dropping.delete(lease.token);
-    }
-  }
-
-  /** Tries the deletes that failed again. */
-  async #retryOrphans(): Promise<void> {
-    for (const lease of [...this.#orphans.values()]) await this.#delete(lease);
-  }
-
-  /** Remembers a write of this runtime, for a reload that reads while it happens. */
-  #noteLocal(token: string, dropped: boolean): void {
-    if (typeof this.#store.onChange !== "function") return; // nobody else writes: no reloads
-    this.#recent.set(token, { seq: ++this.#localSeq, dropped });
-  }
-
-  async #serveWaiters(): Promise<void> {
-    for (const waiter of [...this.#waiters]) {
-      const now = this.#clock();
-      const verdict = this.#verdict(waiter.resource, waiter.request, now);
-      if (verdict.kind === "held") continue;
-      // Higher-priority waiters for an overlapping resource go first.
-      const ahead = this.#waiters.some((w) =>
-        w !== waiter && overlaps(w.resource, waiter.resource) && w.seq < waiter.seq &&
-        w.level >= waiter.level
-      );
-      if (ahead) continue;
-      this.#waiters = this.#waiters.filter((w) => w !== waiter);
-      try {
-        waiter.resolve(
-          await this.#grant(
-            waiter.resource,
-            waiter.request,
-            waiter.ttlMs,
-            now,
-            verdict.kind === "preempt" ? verdict.victims : [],
-          ),
-        );
-      } catch (error) {
-        waiter.reject(error);
-      }
-    }
-  }
-
-  #armExpiry(): void {
-    if (!this.#started) return;
-    let next = Number.POSITIVE_INFINITY;
-    for (const lease of this.#held.values()) next = Math.min(next, lease.expiresAt);
-    if (next === this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = next;
-    if (next === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Number.POSITIVE_INFINITY;
-      void this.sweep();
-    }, Math.min(Math.max(0, next - this.#clock()), 2 ** 31 - 1));
-  }
-}
-
-function level(request: LeaseRequest): number {
-  return priorityLevel(request.priority ?? "coordinate");
-}
-
-function notHeld(resource: string, holder: string, current: LeaseRecord | undefined): LiminalError {
-  if (current?.jobId != null) {
-    return new LiminalError(
-      "LEASE_HELD_BY_OTHER",
-      `${resource} is held by ${current.holder}: a job's lease ends with its attempt`,
-      { hint: `to end it sooner: liminal jobs cancel ${current.jobId}` },
-    );
-  }
-  return current === undefined
-    ? new LiminalError("LEASE_NOT_HELD", `${holder} does not hold ${resource}: nobody holds it`)
-    : new LiminalError(
-      "LEASE_HELD_BY_OTHER",
-      `${holder} does not hold ${resource}: ${current.holder} does`,
-      { hint: "only its holder may release or renew it (see liminal leases)" },
-    );
 }

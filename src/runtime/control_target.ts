@@ -119,6 +119,18 @@ export function controlTarget(runtime: Runtime): ControlTarget {
       return store.nodeId ?? "local";
     },
     nodes: () => runtime.nodes(),
+    forgetNode: (id) => {
+      if (typeof store.forgetNode !== "function") {
+        return Promise.reject(
+          new LiminalError(
+            "INVALID_ARGUMENT",
+            `no node ${id} to forget: this runtime's store is not shared (no other node uses it)`,
+            { hint: "only a postgres store is shared by several runtimes" },
+          ),
+        );
+      }
+      return store.forgetNode(id);
+    },
     snapshot: () => runtime.snapshot(),
     shutdown: (options) => runtime.shutdown(options),
     prune: (options) => runtime.prune(options),

@@ -135,7 +135,12 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       killGraceMs: config.killGraceMs,
       file: processRecordOf(store),
     });
-    this.#leases = new TerritoryLeases({ store, ...config.leases });
+    this.#leases = new TerritoryLeases({
+      store,
+      ...config.leases,
+      // A preempted job's lease is handed over once its attempt ends: by this deadline.
+      stopDeadline: (jobId) => this.#executor.stopDeadline(jobId),
+    });
     const leases = this.#leases;
     // The executor publishes job events: it pays no token budget.
     const routerOptions = config.router;
@@ -348,10 +353,15 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       });
     }
     if (typeof store.nodes === "function") await this.#readCluster();
-    const recovered = await store.recoverInterrupted(Date.now());
-    if (recovered > 0) {
+    // A job interrupted too often (crashes count like shutdowns) is dead: announced (job:dead,
+    // jobs.dead) once the router and the modules' endpoints are up.
+    const recovered = await store.recoverInterrupted(
+      Date.now(),
+      this.#executor.maxInterruptions,
+    );
+    if (recovered.queued > 0) {
       log.warn("{count} job(s) left running by a runtime that stopped were queued again", {
-        count: recovered,
+        count: recovered.queued,
       });
     }
 
@@ -369,7 +379,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
       if (lease.jobId !== null) {
         this.#executor.preempt(
           lease.jobId,
-          `preempted by ${by.holder} (${by.priority}): it took lease ${lease.resource}`,
+          `preempted by ${by.holder} (${by.priority}): it takes lease ${lease.resource} once this attempt has ended`,
         );
       }
       const event = {
@@ -401,6 +411,7 @@ export class Runtime implements EventSource<RuntimeEventMap>, AsyncDisposable {
     });
     for (const endpoint of config.endpoints) registerEndpoint(router, endpoint);
     this.#publishJobEvents(router);
+    this.#executor.announceDead(recovered.dead);
 
     // 4. executor
     const executor = this.#executor;

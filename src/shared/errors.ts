@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   AMBIGUOUS_ID: { exit: 2, status: 400 },
   /** The job is not in a state that allows the call (cancel a finished job, retry a queued one). */
   INVALID_JOB_STATE: { exit: 4, status: 409 },
+  /** No node (runtime sharing the store) with that id. */
+  NODE_NOT_FOUND: { exit: 2, status: 404 },
   NOT_FOUND: { exit: 2, status: 404 },
   METHOD_NOT_ALLOWED: { exit: 2, status: 405 },
   /** Another runtime already runs in this process. */

@@ -80,3 +80,41 @@ export function countsAsFailure(outcome: AttemptOutcome): boolean {
 export function countsAsInterruption(outcome: AttemptOutcome): boolean {
   return outcome === "interrupted";
 }
+
+/** How many times a job may be interrupted (shutdowns, crashes) before it is dead: 5. */
+export const DEFAULT_MAX_INTERRUPTIONS = 5;
+
+/**
+ * Whether a job interrupted `interruptions` times (this interruption counted) has been
+ * interrupted too often, `maxInterruptions` allowing: then it is dead, not queued again. The
+ * one rule for an ordered shutdown (the executor's settle) and a crash (the stores' recovery,
+ * the Postgres rescue of a gone node's jobs).
+ */
+export function interruptedTooOften(interruptions: number, maxInterruptions: number): boolean {
+  return interruptions > maxInterruptions;
+}
+
+/** The error message of a job that `interruptedTooOften`: `message`, and that it gave up. */
+export function givingUpMessage(message: string, interruptions: number): string {
+  return `${message}; interrupted ${interruptions} times, giving up`;
+}
+
+/**
+ * What a crash recovery does to a job left running that will have been interrupted
+ * `interruptions` times: `dead` past `maxInterruptions`, else queued again, and the error
+ * its attempt and job record (`message`, by default {@link INTERRUPTED_BY_STOP}'s).
+ */
+export function recoveryOf(
+  interruptions: number,
+  maxInterruptions: number,
+  message: string = INTERRUPTED_BY_STOP.message,
+): { dead: boolean; error: AttemptError } {
+  const dead = interruptedTooOften(interruptions, maxInterruptions);
+  return {
+    dead,
+    error: {
+      code: INTERRUPTED_BY_STOP.code,
+      message: dead ? givingUpMessage(message, interruptions) : message,
+    },
+  };
+}

@@ -282,9 +282,12 @@ export interface JobStore {
   retry(id: string, at: number): Promise<ReadyEntry>;
   /**
    * Jobs left `running` by a runtime that is gone: each open attempt is closed as
-   * `interrupted` and the job queued again. Returns how many.
+   * `interrupted`, `interruptions` + 1, and the job queued again, or, interrupted more than
+   * `maxInterruptions` times (default 5: the same rule as the executor's for a shutdown),
+   * moved to `dead` with `lastError` naming the interruptions. Returns how many were queued
+   * and which died, for the caller to announce (`job:dead`, `jobs.dead`).
    */
-  recoverInterrupted(at: number): Promise<number>;
+  recoverInterrupted(at: number, maxInterruptions?: number): Promise<Recovery>;
   /** The job `id`, or `null`. */
   get(id: string): Promise<JobRecord | null>;
   /** Jobs matching `filter`, newest first. */
@@ -343,6 +346,12 @@ export interface JobStore {
   nodes?(): Promise<NodeInfo[]>;
   /** This runtime's id among the nodes sharing the store. */
   readonly nodeId?: string;
+  /**
+   * Removes a dead node (silent past the node timeout, running nothing) from the list.
+   * Refused with `CONFLICT` for this runtime's own node, a node alive, or one that still has
+   * running jobs; `NODE_NOT_FOUND` for an unknown id.
+   */
+  forgetNode?(id: string): Promise<void>;
   /** Tells the other runtimes this one is shutting down (shown in their node lists). */
   markStopping?(): Promise<void>;
   /** How the other runtimes judge this one alive (its heartbeat interval, their timeout). */
@@ -362,6 +371,26 @@ export interface LeaseVictim {
   token: string;
 }
 
+/** A job a crash recovery moved to `dead`: interrupted more than `maxInterruptions` times. */
+export interface RecoveredDead {
+  /** The job's id. */
+  id: string;
+  /** The job's kind. */
+  kind: string;
+  /** Its last attempt, the interrupted one. */
+  attempt: number;
+  /** Its `lastError` (`JOB_INTERRUPTED`, naming the interruptions). */
+  error: AttemptError;
+}
+
+/** What {@link JobStore.recoverInterrupted} did. */
+export interface Recovery {
+  /** How many jobs went back to `queued`. */
+  queued: number;
+  /** The jobs that went to `dead` instead. */
+  dead: RecoveredDead[];
+}
+
 /** A change another runtime made, as {@link JobStore.onChange} reports it. */
 export type StoreChange =
   /** Jobs became queued (inserted, requeued, promoted, retried, recovered): refill. */
@@ -376,6 +405,12 @@ export type StoreChange =
   | { kind: "cancel"; id: string }
   /** Territory leases changed: reload them. */
   | { kind: "leases" }
+  /**
+   * This runtime's store rescued the jobs of a gone runtime (a heartbeat's sweep) and these
+   * were interrupted too often: they are `dead`, announce them (only the rescuing runtime
+   * gets this).
+   */
+  | { kind: "dead"; jobs: RecoveredDead[] }
   /** A job of a kind with a concurrency limit finished somewhere: retry the parked ones. */
   | { kind: "finished"; jobKind: string }
   /** Jobs reached a final state on another runtime: resolve whoever waits for them here. */
@@ -389,6 +424,10 @@ export type StoreChange =
   | { kind: "unfenced" };
 
 export type { NodeInfo };
+
+// The interruption rule the executor (an ordered shutdown) and the stores (a crash's recovery)
+// share, written once in `_rules.ts`.
+export { DEFAULT_MAX_INTERRUPTIONS, givingUpMessage, interruptedTooOften } from "./_rules.ts";
 
 /** Whether other runtimes write `store` too: a shared store reports their changes. */
 export function isSharedStore(

@@ -126,14 +126,20 @@ Deno.test({
         }
         return frames;
       };
+      // The stream names this run: its ids are `<run>-<n>`, `<run>-0` is before the first.
+      const [open] = await read(undefined, (e) => e === "stream:open");
+      const run = String(open!.data.run);
+      assert.match(run, /^[0-9a-z]+$/);
       runtime.executor.pause();
       const { jobs: [job] } = await client.enqueue({ kind: "sleep", delay: "1h" });
       await client.cancelJob(job!.id);
       // Both events are held: a reconnect from before them gets them, with their ids.
-      const all = await read("0", (e) => e === "job:cancelled");
+      const all = await read(`${run}-0`, (e) => e === "job:cancelled");
       assert.deepEqual(all.map((f) => f.event), ["stream:open", "job:enqueued", "job:cancelled"]);
       const [, enqueued, cancelled] = all;
-      assert.ok(Number(cancelled!.id) > Number(enqueued!.id));
+      const seq = (id: string | null) => Number(id!.slice(run.length + 1));
+      assert.ok(enqueued!.id!.startsWith(`${run}-`) && cancelled!.id!.startsWith(`${run}-`));
+      assert.ok(seq(cancelled!.id) > seq(enqueued!.id));
       const after = await read(enqueued!.id!, (e) => e === "job:cancelled");
       assert.deepEqual(after.map((f) => [f.event, f.id]), [
         ["stream:open", null],
@@ -194,4 +200,80 @@ Deno.test({
         "the small message's events are replayed",
       );
     }),
+});
+
+Deno.test({
+  name:
+    "events: a Last-Event-ID from an earlier run of the runtime gets a gap (lost: null), not this run's events",
+  ...sanitized,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-rerun-" });
+    const socket = `${dir}/liminal.sock`;
+    type Frame = { id: string | null; event: string; data: Record<string, unknown> };
+    const read = async (
+      client: ControlClient,
+      lastEventId: string | undefined,
+      until: (frames: Frame[]) => boolean,
+    ) => {
+      const stop = new AbortController();
+      const frames: Frame[] = [];
+      for await (const frame of client.events({ events: ["job:*"] }, stop.signal, lastEventId)) {
+        frames.push(frame);
+        if (until(frames)) stop.abort();
+      }
+      return frames;
+    };
+    const enqueueSome = async (runtime: Runtime, client: ControlClient, count: number) => {
+      runtime.executor.pause();
+      const { jobs } = await client.enqueue({ kind: "sleep", delay: "1h", count });
+      for (const job of jobs) await client.cancelJob(job.id);
+      return jobs.map((j) => j.id);
+    };
+    try {
+      // First run: a client sees a few events and keeps the last id.
+      let runtime = new Runtime({ socket });
+      await runtime.start();
+      let client = new ControlClient(socket);
+      let opened = false;
+      const live = read(client, undefined, (f) => {
+        opened = true;
+        return f.some((e) => e.event === "job:cancelled");
+      });
+      while (!opened) await new Promise((r) => setTimeout(r, 5));
+      await enqueueSome(runtime, client, 1);
+      const seen = await live;
+      const lastId = seen.findLast((f) => f.id !== null)?.id;
+      assert.ok(lastId, "the first run's events have ids");
+      client.close();
+      await runtime.shutdown();
+
+      // Second run on the same socket: more events than the first run had, so a sequence
+      // that started again at 1 would pass the old id.
+      runtime = new Runtime({ socket });
+      await runtime.start();
+      client = new ControlClient(socket);
+      try {
+        await enqueueSome(runtime, client, 5);
+        const replayed = await read(
+          client,
+          lastId,
+          (f) => f.some((e) => e.event === "gap" || e.event.startsWith("job:")),
+        );
+        const gap = replayed.find((f) => f.event === "gap");
+        assert.ok(gap, `a gap event, got ${replayed.map((f) => f.event).join(", ")}`);
+        assert.equal(gap.data.after, lastId);
+        assert.equal(gap.data.lost, null);
+        assert.match(String(gap.data.message), /not this runtime's/);
+        assert.ok(
+          !replayed.some((f) => f.event.startsWith("job:")),
+          "no event of the new run is passed off as following the old id",
+        );
+      } finally {
+        client.close();
+        await runtime.shutdown();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

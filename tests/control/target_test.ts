@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ControlServer } from "../../src/control/server.ts";
 import type { ControlTarget, LeaseGrant } from "../../src/control/target.ts";
 import { Emitter } from "../../src/shared/emitter.ts";
+import { LiminalError } from "../../src/shared/errors.ts";
 import type { ExecutorEventMap, RouterEventMap, RuntimeEventMap } from "../../src/shared/events.ts";
 import type { JobRecord } from "../../src/shared/job.ts";
 import type { JobSpec } from "../../src/shared/job_spec.ts";
@@ -125,6 +126,12 @@ function fake() {
     sharedStore: false,
     nodeId: "local",
     nodes: () => Promise.resolve([]),
+    forgetNode: (id) => {
+      calls.push(`forget ${id}`);
+      return id === "alive"
+        ? Promise.reject(new LiminalError("CONFLICT", "node alive is alive"))
+        : Promise.resolve();
+    },
     snapshot: unused("snapshot"),
     shutdown: unused("shutdown"),
     prune: unused("prune"),
@@ -194,6 +201,13 @@ Deno.test({
         self: "local",
         nodes: [],
       });
+      assert.deepEqual((await call(server, "DELETE", "/v1/nodes/web%202")).body, {
+        forgotten: "web 2",
+      });
+      const alive = await call(server, "DELETE", "/v1/nodes/alive");
+      assert.equal(alive.status, 409);
+      assert.equal((alive.body.error as { code: string }).code, "CONFLICT");
+      assert.deepEqual(calls, ["renew 1m", "pause", "forget web 2", "forget alive"]);
 
       const wrong = await call(server, "DELETE", "/v1/jobs/wait");
       assert.equal(wrong.status, 405);
@@ -202,7 +216,7 @@ Deno.test({
       const index = await call(server, "GET", "/");
       // Every route is listed (as today: the pattern's source, slashes escaped).
       const routes = index.body.routes as string[];
-      assert.equal(routes.length, 32);
+      assert.equal(routes.length, 33);
       assert.ok(routes.some((r) => /^POST .*leases.*acquire$/.test(r)), routes.join("\n"));
 
       // Not started: no event hub yet.

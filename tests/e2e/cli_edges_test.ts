@@ -257,8 +257,12 @@ Deno.test("the CLI keeps its contract at the edges", async (t) => {
           "job:started",
           "job:succeeded",
         ]);
-        assert.ok(mine.every((e) => e.id !== null && /^\d+$/.test(e.id)), "every event has an id");
+        assert.ok(
+          mine.every((e) => e.id !== null && /^[0-9a-z]+-\d+$/.test(e.id)),
+          "every event has an id, <run>-<n>",
+        );
         const enqueuedId = mine[0]!.id!;
+        const run = enqueuedId.slice(0, enqueuedId.lastIndexOf("-"));
 
         // A reconnect after the enqueued event gets the two that followed, from the hub.
         const replayed = await readEvents(
@@ -279,11 +283,11 @@ Deno.test("the CLI keeps its contract at the edges", async (t) => {
         const old = await readEvents(
           socket,
           "?events=job:*",
-          { "last-event-id": "1" },
+          { "last-event-id": `${run}-1` },
           (f) => f.some((e) => e.event === "gap"),
         );
         const gap = JSON.parse(old.find((e) => e.event === "gap")!.data);
-        assert.equal(gap.after, "1");
+        assert.equal(gap.after, `${run}-1`);
         assert.ok(gap.lost > 50_000, `lost ${gap.lost}`);
         assert.match(gap.message, /no longer held/);
 

@@ -142,3 +142,78 @@ Deno.test("dead jobs alert and quiet jobs are not stuck, end to end", async (t) 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "a job a crash interrupts past maxInterruptions is dead at the next start: jobs --state dead lists it, jobs.dead alerts",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "liminal-crashes-" });
+    const alerts = `${dir}/alerts.jsonl`;
+    const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+    const start = async () => {
+      const runtime = spawnLiminal(["start", "--no-tui", "--jobs", FIXTURES], {
+        cwd: dir,
+        env: { LIMINAL_TEST_ALERTS: alerts },
+      });
+      await runtime.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the start");
+      return runtime;
+    };
+    const show = async (id: string) => {
+      const shown = await cli(["jobs", "show", id, "--json"]);
+      assert.equal(shown.code, 0, shown.stderr);
+      return JSON.parse(shown.stdout);
+    };
+    // The default limit: a job survives 5 interruptions; the 6th makes it dead.
+    const crashes = 6;
+    try {
+      let id = "";
+      for (let crash = 1; crash <= crashes; crash++) {
+        await using runtime = await start();
+        if (crash === 1) {
+          const enqueued = await cli(["enqueue", "sleep", "--payload", '{"ms": 600000}']);
+          assert.equal(enqueued.code, 0, enqueued.stderr);
+          id = enqueued.stdout.trim();
+        }
+        // Running again, its attempt `crash` under way: then the runtime dies.
+        await eventually(`attempt ${crash} of the job`, async () => {
+          const job = await show(id);
+          return job.state === "running" && job.attempts.length === crash ? true : undefined;
+        });
+        runtime.kill("SIGKILL");
+        await runtime.done();
+      }
+
+      await using last = await start();
+      const job = await show(id);
+      assert.equal(job.state, "dead", "the start's recovery gives up on it");
+      assert.equal(job.attempts.length, crashes);
+      assert.ok(job.attempts.every((a: { outcome: string }) => a.outcome === "interrupted"));
+      assert.match(job.error.message, new RegExp(`interrupted ${crashes} times, giving up`));
+
+      const listed = await cli(["jobs", "--state", "dead", "--json"]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(JSON.parse(listed.stdout).jobs.map((j: { id: string }) => j.id), [id]);
+
+      const line = await eventually("the alert file", async () => {
+        const text = await Deno.readTextFile(alerts).catch(() => "");
+        return text.split("\n").find((l) => l.includes(id));
+      });
+      const alert = JSON.parse(line);
+      assert.equal(alert.type, "job.dead");
+      assert.equal(alert.payload.id, id);
+      assert.equal(alert.payload.kind, "sleep");
+      assert.equal(alert.payload.reason, "interrupted");
+      assert.equal(alert.payload.attempt, crashes);
+      assert.match(alert.payload.error.message, /giving up/);
+      await last.waitFor(
+        (p) => p.stderr.includes(`job ${id} sleep dead after attempt ${crashes}`),
+        5_000,
+        "the job.dead log line",
+      );
+      last.kill("SIGTERM");
+      const ended = await last.done();
+      assert.equal(ended.code, 0, ended.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

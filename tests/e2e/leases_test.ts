@@ -247,7 +247,9 @@ Deno.test("territory leases between shells, jobs and liminal run", async (t) => 
 Deno.test("start --lease-ttl 1s: a 3 s job keeps its lease; the next job needing it waits", async () => {
   const dir = await Deno.makeTempDir({ prefix: "liminal-lease-ttl-" });
   const cli = (args: string[]) => runLiminal(args, { cwd: dir });
-  const proc = spawnLiminal(["start", "--no-tui", "--lease-ttl", "1s"], { cwd: dir });
+  const proc = spawnLiminal(["start", "--no-tui", "--lease-ttl", "1s", "--kill-grace", "500ms"], {
+    cwd: dir,
+  });
   try {
     await proc.waitFor((p) => p.stderr.includes("Ctrl-C to stop"), 20_000, "the runtime to start");
     const enqueue = async (ms: number) =>
@@ -274,6 +276,220 @@ Deno.test("start --lease-ttl 1s: a 3 s job keeps its lease; the next job needing
   } finally {
     proc.kill("SIGTERM");
     await proc.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Live (not zombie) process ids whose process group is `pgid`, read from /proc through `sh`
+ * (the test task's permissions do not let Deno read /proc itself).
+ */
+async function groupMembers(pgid: number): Promise<number[]> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", "cat /proc/[0-9]*/stat 2>/dev/null; exit 0"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const members: number[] = [];
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    // pid (comm) state ppid pgrp …: comm may hold spaces, so split after the last ')'.
+    const close = line.lastIndexOf(")");
+    if (close < 0) continue;
+    const fields = line.slice(close + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number.parseInt(line, 10));
+  }
+  return members;
+}
+
+Deno.test("preempting a command job's lease hands it over only once the job's processes are gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-handover-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  const runtime = await start(dir);
+  try {
+    // A program that ignores SIGTERM: only the SIGKILL after its 2 s kill grace stops it.
+    const pidFile = `${dir}/pid`;
+    const enqueued = await cli([
+      "enqueue",
+      "command",
+      "--payload",
+      JSON.stringify({
+        cmd: ["sh", "-c", `echo $$ > ${pidFile}; trap '' TERM; sleep 44; :`],
+        killGrace: "2s",
+      }),
+      "--lease",
+      "db/j",
+    ]);
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    const id = enqueued.stdout.trim();
+    let pgid = 0;
+    const deadline = Date.now() + 10_000;
+    while (pgid === 0 || (await groupMembers(pgid)).length < 2) {
+      assert.ok(Date.now() < deadline, "the command to start");
+      await sleep(100);
+      pgid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim() || 0);
+    }
+    const asked = Date.now();
+    const acquired = await cli([
+      "leases",
+      "acquire",
+      "db/j",
+      "-p",
+      "critical",
+      "--holder",
+      "eve",
+      "--ttl",
+      "3m",
+    ]);
+    const took = Date.now() - asked;
+    assert.equal(acquired.code, 0, acquired.stderr);
+    const left = await groupMembers(pgid);
+    assert.deepEqual(left, [], `processes of the preempted job still ran at the handover: ${left}`);
+    assert.ok(took >= 1_500, `the acquire returned after ${took} ms, within the kill grace`);
+    assert.match(acquired.stdout, /db\/j held by eve/);
+    assert.match(acquired.stdout, new RegExp(`preempted job ${id} \\(db/j\\): it was interrupted`));
+    const show = JSON.parse((await cli(["jobs", "show", id, "--json"])).stdout);
+    assert.match(
+      show.attempts[0].error?.message ?? show.lastError?.message ?? "",
+      /preempted by eve/,
+    );
+    const leases = JSON.parse((await cli(["leases", "--json"])).stdout);
+    assert.equal(
+      leases.leases.find((l: { resource: string }) => l.resource === "db/j")?.holder,
+      "eve",
+    );
+    assert.ok(
+      leases.preemptions.some((p: { jobId: string; by: string }) =>
+        p.jobId === id && p.by === "eve"
+      ),
+    );
+    // The job waits for eve's lease; its next attempt does not start beside her.
+    await sleep(500);
+    assert.equal(JSON.parse((await cli(["jobs", "show", id, "--json"])).stdout).state, "queued");
+    const released = await cli(["leases", "release", "db/j", "--holder", "eve"]);
+    assert.equal(released.code, 0, released.stderr);
+    await cli(["jobs", "cancel", id]);
+  } finally {
+    runtime.kill("SIGTERM");
+    await runtime.done();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lease refusals say what fits: no priority takes an operator's lease; a timed-out wait names the holder; --lease-ttl against --kill-grace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-words-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  try {
+    // --lease-ttl is checked before anything is created: its maximum, and the kill grace.
+    const long = await cli(["start", "--no-tui", "--lease-ttl", "2h"]);
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(long.stderr, /--lease-ttl must be longer than 0 and at most 1h, got "2h"/);
+    const short = await cli(["start", "--no-tui", "--lease-ttl", "1s"]);
+    assert.equal(short.code, 2, short.stderr);
+    assert.match(short.stderr, /--lease-ttl 1s is too short for --kill-grace 5s/);
+    assert.match(short.stderr, /hint: use --lease-ttl above 7\.5s, or a shorter --kill-grace/);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      [],
+      "nothing was created by the refused starts",
+    );
+
+    const runtime = await start(dir);
+    try {
+      const alice = await cli(["leases", "acquire", "db/g", "--holder", "alice", "--ttl", "10m"]);
+      assert.equal(alice.code, 0, alice.stderr);
+      const override = await cli([
+        "leases",
+        "acquire",
+        "db/g",
+        "--holder",
+        "bob",
+        "-p",
+        "override",
+      ]);
+      assert.equal(override.code, 4, override.stderr);
+      assert.match(override.stderr, /not preemptible/);
+      assert.match(override.stderr, /ask alice to release it/);
+      assert.doesNotMatch(override.stderr, /higher priority/);
+      const waited = await cli(["leases", "acquire", "db/g", "--holder", "op", "--wait", "2s"]);
+      assert.equal(waited.code, 4, waited.stderr);
+      assert.match(
+        waited.stderr,
+        /db\/g is still held by alice \(coordinate, 9m \d+s left\) after waiting 2s/,
+      );
+      assert.doesNotMatch(waited.stderr, /2000ms/);
+      // Releasing a lease nobody holds is a conflict (exit 4), as the README says everywhere.
+      const nobody = await cli(["leases", "release", "db/none", "--holder", "alice"]);
+      assert.equal(nobody.code, 4, nobody.stderr);
+      assert.match(nobody.stderr, /LEASE_NOT_HELD/);
+      const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+      assert.doesNotMatch(readme, /LEASE_NOT_HELD`,?\s+exit 2/);
+      assert.match(readme, /LEASE_NOT_HELD`,\s+exit 4/);
+    } finally {
+      runtime.kill("SIGTERM");
+      await runtime.done();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("liminal run: a critical plan job preempting a runtime job's lease starts only once that job's processes are gone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-lease-run-handover-" });
+  const cli = (args: string[]) => runLiminal(args, { cwd: dir });
+  const runtime = await start(dir);
+  try {
+    const pidFile = `${dir}/pid`;
+    const enqueued = await cli([
+      "enqueue",
+      "command",
+      "--payload",
+      JSON.stringify({
+        cmd: ["sh", "-c", `echo $$ > ${pidFile}; trap '' TERM; sleep 44; :`],
+        killGrace: "2s",
+      }),
+      "--lease",
+      "db/k",
+    ]);
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    let pgid = 0;
+    const deadline = Date.now() + 10_000;
+    while (pgid === 0 || (await groupMembers(pgid)).length < 2) {
+      assert.ok(Date.now() < deadline, "the command to start");
+      await sleep(100);
+      pgid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim() || 0);
+    }
+    // The plan job fails if any process of the runtime job's group still runs.
+    const plan = `${dir}/plan.json`;
+    await Deno.writeTextFile(
+      plan,
+      JSON.stringify({
+        name: "handover",
+        jobs: [{
+          kind: "command",
+          priority: "critical",
+          leases: ["db/k"],
+          payload: {
+            // (Zombies left for a PID 1 that does not reap them do not count: they run nothing.)
+            cmd: [
+              "sh",
+              "-c",
+              `cat /proc/[0-9]*/stat 2>/dev/null | awk -v g=${pgid} '$5 == g && $3 != "Z" { f = 1 } END { if (f) { print "overlap"; exit 3 } }'`,
+            ],
+          },
+        }],
+      }),
+    );
+    const result = await cli(["run", plan, "--json"]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const summary = JSON.parse(result.stdout);
+    assert.equal(summary.counts.succeeded, 1, result.stdout);
+    assert.deepEqual(await groupMembers(pgid), []);
+    const show = JSON.parse((await cli(["jobs", "show", enqueued.stdout.trim(), "--json"])).stdout);
+    assert.match(JSON.stringify(show), /preempted by run:handover:/);
+    await cli(["jobs", "cancel", enqueued.stdout.trim(), "--yes"]);
+  } finally {
+    runtime.kill("SIGTERM");
+    await runtime.done();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -16,7 +16,14 @@ const mostInside = new Map<string, number>();
 const work = defineJob({
   kind: "work",
   handler: ({ payload, signal, job }) => {
-    const p = payload as { ms?: number; fail?: boolean; ignore?: boolean; tag?: string };
+    const p = payload as {
+      ms?: number;
+      fail?: boolean;
+      ignore?: boolean;
+      tag?: string;
+      /** After its signal, it takes this long to stop (its processes winding down). */
+      stopMs?: number;
+    };
     const tag = p.tag ?? job.id;
     inside.set(tag, (inside.get(tag) ?? 0) + 1);
     mostInside.set(tag, Math.max(mostInside.get(tag) ?? 0, inside.get(tag)!));
@@ -28,7 +35,8 @@ const work = defineJob({
       if (!p.ignore) {
         signal.addEventListener("abort", () => {
           clearTimeout(t);
-          reject(signal.reason);
+          if (p.stopMs === undefined) reject(signal.reason);
+          else setTimeout(() => reject(signal.reason), p.stopMs);
         }, { once: true });
       }
     }).finally(() => inside.set(tag, inside.get(tag)! - 1));
@@ -286,6 +294,95 @@ Deno.test("an operator's lease is not preempted by a critical job: the job waits
     await clock.tickAsync(200);
     await settle(clock);
     assert.equal((await t.executor.get(job.id))?.state, "succeeded");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a job preempting a job's lease parks until the preempted attempt has ended, first in line", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock);
+  try {
+    // A takes 800 ms to stop once told (its processes winding down); B preempts it.
+    const a = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 60_000, stopMs: 800, tag: "handover" },
+      leases: ["db/h"],
+      priority: "info",
+    });
+    await settle(clock);
+    assert.equal((await t.executor.get(a.id))?.state, "running");
+    const ended: Record<string, number> = {};
+    const started: Record<string, number> = {};
+    t.executor.on("job:started", ({ id }) => (started[id] ??= Date.now()));
+    t.executor.on("job:interrupted", ({ id }) => (ended[id] ??= Date.now()));
+    const b = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 1_000, tag: "handover" },
+      leases: ["db/h"],
+      priority: "critical",
+    });
+    await settle(clock);
+    // A was told at once, and still holds the lease while it stops; B has no worker.
+    assert.equal(inside.get("handover"), 1);
+    assert.equal((await t.executor.get(b.id))?.state, "queued");
+    assert.equal(t.executor.runningCount, 1, "B is parked, not on a worker");
+    assert.equal(t.leases.holderOf("db/h")?.holder, `job:${a.id}`);
+    assert.deepEqual(
+      t.leases.recentPreemptions().map((p) => [p.holder, p.by]),
+      [[`job:${a.id}`, `job:${b.id}`]],
+    );
+    // A lower-priority operator asking meanwhile does not sneak in before B.
+    let lowGot = 0;
+    const low = t.leases.acquireOrWait("db/h", { holder: "low", priority: "blocking" })
+      .then((lease) => (lowGot = Date.now(), lease));
+    await clock.tickAsync(1_000);
+    await settle(clock);
+    assert.equal((await t.executor.get(b.id))?.state, "running", "B runs once A has ended");
+    assert.equal(lowGot, 0, "the operator waits for B");
+    assert.ok(started[b.id]! >= ended[a.id]!, `B started ${started[b.id]}, A ended ${ended[a.id]}`);
+    assert.equal(mostInside.get("handover"), 1, "A and B never ran at once");
+    await clock.tickAsync(1_500);
+    await settle(clock);
+    assert.equal((await t.executor.get(b.id))?.state, "succeeded");
+    await low;
+    assert.ok(lowGot > 0);
+    await t.leases.release("db/h", "low");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("an operator's acquire that preempts a job returns once the job's attempt has ended", async () => {
+  using clock = installFakeTime();
+  const t = await setup(clock);
+  try {
+    const job = await t.executor.enqueue({
+      kind: "work",
+      payload: { ms: 60_000, stopMs: 700, tag: "op-handover" },
+      leases: ["db/o"],
+      priority: "info",
+    });
+    await settle(clock);
+    let got = false;
+    const acquiring = t.leases.acquire("db/o", { holder: "eve", priority: "critical", ttl: "3m" })
+      .then((lease) => {
+        got = true;
+        // The job's handler had stopped before the lease changed hands.
+        assert.equal(inside.get("op-handover"), 0);
+        return lease;
+      });
+    await clock.tickAsync(300);
+    await settle(clock);
+    assert.equal(got, false, "not while the job still stops");
+    assert.equal(t.leases.holderOf("db/o")?.holder, `job:${job.id}`);
+    await clock.tickAsync(1_000);
+    const lease = await acquiring;
+    assert.equal(lease.holder, "eve");
+    const record = await t.executor.get(job.id);
+    assert.equal(record?.attempts[0]?.outcome, "interrupted");
+    assert.match(record?.lastError?.message ?? "", /taken by eve/);
+    await t.leases.release("db/o", "eve");
   } finally {
     await t.close();
   }

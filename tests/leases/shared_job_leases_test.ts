@@ -15,13 +15,14 @@ const runs: { tag: string; start: number; end: number }[] = [];
 const hold = defineJob({
   kind: "hold",
   handler: ({ payload, signal }) => {
-    const p = payload as { ms: number; tag: string };
+    const p = payload as { ms: number; tag: string; stopMs?: number };
     const start = Date.now();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, p.ms);
       signal.addEventListener("abort", () => {
         clearTimeout(timer);
-        reject(signal.reason);
+        // A job whose processes take a while to stop once told.
+        setTimeout(() => reject(signal.reason), p.stopMs ?? 0);
       }, { once: true });
     }).finally(() => runs.push({ tag: p.tag, start, end: Date.now() }));
   },
@@ -87,6 +88,78 @@ Deno.test({
         node.leases.stop();
         await node.store.close();
       }
+      await stopSharedPostgres();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "shared store: preempting a job of another runtime interrupts it there; the lease changes hands once its attempt has ended",
+  ignore: !POSTGRES_INSTALLED,
+  async fn() {
+    const db = await freshDatabase("handover");
+    assert.ok(db !== null);
+    const stores: PostgresStore[] = [];
+    const leaseSets: TerritoryLeases[] = [];
+    let executor: MaintenanceExecutor | null = null;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const store = new PostgresStore({ url: db.url, maxConnections: 4 });
+        await store.open();
+        stores.push(store);
+        const leases = new TerritoryLeases({ store });
+        await leases.start();
+        leaseSets.push(leases);
+      }
+      const [storeOne] = stores as [PostgresStore];
+      const [one, two] = leaseSets as [TerritoryLeases, TerritoryLeases];
+      // The job runs on runtime one; an operator of runtime two preempts it.
+      const exec = new MaintenanceExecutor({
+        store: storeOne,
+        kinds: [hold],
+        workers: 1,
+        killAfter: "5s",
+        leases: one,
+      });
+      executor = exec;
+      const told: string[] = [];
+      one.on("lease:preempted", ({ lease, by }) => {
+        if (lease.jobId) {
+          told.push(by.holder);
+          exec.preempt(lease.jobId, `preempted by ${by.holder}`);
+        }
+      });
+      await exec.start();
+      const job = await exec.enqueue({
+        kind: "hold",
+        payload: { ms: 60_000, tag: "handover", stopMs: 1_000 },
+        leases: ["db/s"],
+        priority: "info",
+      });
+      const deadline = Date.now() + 5_000;
+      while ((await storeOne.get(job.id))?.state !== "running") {
+        assert.ok(Date.now() < deadline, "the job never started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await two.reload();
+      assert.equal(two.holderOf("db/s")?.jobId, job.id);
+      const asked = Date.now();
+      const lease = await two.acquire("db/s", { holder: "eve", priority: "critical", ttl: "2m" });
+      const run = runs.find((r) => r.tag === "handover");
+      assert.ok(run !== undefined, "the job's attempt had ended when eve got the lease");
+      assert.ok(run.end <= lease.acquiredAt, `eve got it ${run.end - lease.acquiredAt} ms early`);
+      assert.ok(lease.acquiredAt - asked >= 900, "the handover waited for the job to stop");
+      assert.deepEqual(told, ["a higher-priority holder on another runtime"], "told once");
+      const record = await storeOne.get(job.id);
+      assert.equal(record?.attempts[0]?.outcome, "interrupted");
+      const rows = await storeOne.listLeases();
+      assert.deepEqual(rows.map((r) => [r.resource, r.holder]), [["db/s", "eve"]]);
+      await two.release("db/s", "eve");
+    } finally {
+      if (executor !== null) await executor.stop();
+      for (const leases of leaseSets) leases.stop();
+      for (const store of stores) await store.close();
       await stopSharedPostgres();
     }
   },

@@ -22,6 +22,7 @@ import type {
   ScheduleRecord,
   Settlement,
 } from "../../src/store/types.ts";
+import { DEFAULT_MAX_INTERRUPTIONS } from "../../src/store/_rules.ts";
 
 /** A store implementation under the suite. */
 export interface ConformanceTarget {
@@ -692,7 +693,7 @@ export async function runStoreConformance(
     const second = await target.reopen(first);
     await second.open();
     try {
-      assert.equal(await second.recoverInterrupted(T0 + 50), 1);
+      assert.deepEqual(await second.recoverInterrupted(T0 + 50), { queued: 1, dead: [] });
       const r = (await second.get(a.id))!;
       assert.equal(r.state, "queued");
       assert.equal(r.interruptions, 1);
@@ -706,7 +707,7 @@ export async function runStoreConformance(
       assert.equal((await second.get(done.id))!.state, "succeeded");
       const ready = await second.loadReady(priorityLevel("coordinate"), 0, 10);
       assert.deepEqual(ready.map((e) => e.id), [b.id, a.id]);
-      assert.equal(await second.recoverInterrupted(T0 + 60), 0);
+      assert.deepEqual(await second.recoverInterrupted(T0 + 60), { queued: 0, dead: [] });
       const c = claimed((await second.claim([{ id: a.id, worker: "w", at: T0 + 61 }]))[0]);
       assert.equal(c.attempt, 2);
       assert.equal(c.interruptions, 1);
@@ -715,6 +716,71 @@ export async function runStoreConformance(
       await target.cleanup?.(second);
     }
   });
+
+  await t.step(
+    "recoverInterrupted: a job interrupted more than maxInterruptions times is dead, and said so",
+    async () => {
+      // Crash after crash with the default limit (5): queued again five times, then dead.
+      let store = await target.make();
+      await store.open();
+      const a = job({ uniqueKey: "crashy" });
+      const b = job();
+      await store.insert([a, b], T0);
+      claimed((await store.claim([{ id: a.id, worker: "w", at: T0 + 1 }]))[0]);
+      for (let crash = 1; crash <= DEFAULT_MAX_INTERRUPTIONS; crash++) {
+        await store.close();
+        store = await target.reopen(store);
+        await store.open();
+        assert.deepEqual(
+          await store.recoverInterrupted(T0 + crash * 10),
+          { queued: 1, dead: [] },
+          `crash ${crash}`,
+        );
+        assert.equal((await store.get(a.id))!.state, "queued");
+        const again = claimed(
+          (await store.claim([{ id: a.id, worker: "w", at: T0 + crash * 10 + 1 }]))[0],
+        );
+        assert.equal(again.attempt, crash + 1);
+      }
+      await store.close();
+      const last = await target.reopen(store);
+      await last.open();
+      try {
+        const crashes = DEFAULT_MAX_INTERRUPTIONS + 1;
+        const at = T0 + 1000;
+        const recovery = await last.recoverInterrupted(at);
+        assert.equal(recovery.queued, 0);
+        assert.deepEqual(recovery.dead.map((d) => [d.id, d.kind, d.attempt, d.error.code]), [
+          [a.id, a.kind, crashes, "JOB_INTERRUPTED"],
+        ]);
+        assert.match(
+          recovery.dead[0]!.error.message,
+          new RegExp(`; interrupted ${crashes} times, giving up$`),
+        );
+        const r = (await last.get(a.id))!;
+        assert.equal(r.state, "dead");
+        assert.equal(r.interruptions, crashes);
+        assert.equal(r.finishedAt, at);
+        assert.deepEqual(r.lastError, recovery.dead[0]!.error);
+        assert.equal(r.attempts.length, crashes);
+        assert.equal(r.attempts.at(-1)!.outcome, "interrupted");
+        assert.equal(r.attempts.at(-1)!.endedAt, at);
+        assert.equal((await last.get(b.id))!.state, "queued", "a job never started is untouched");
+        const ready = await last.loadReady(priorityLevel("coordinate"), 0, 10);
+        assert.deepEqual(ready.map((e) => e.id), [b.id], "the dead job is not ready");
+        assert.deepEqual((await last.list({ state: "dead" })).map((j) => j.id), [a.id]);
+        const counts = await last.counts();
+        assert.equal(counts.byState.dead, 1);
+        assert.equal(counts.byState.running, 0);
+        // Dead, it no longer holds its unique key.
+        const [fresh] = await last.insert([job({ uniqueKey: "crashy" })], at + 1);
+        assert.equal(fresh!.created, true);
+      } finally {
+        await last.close();
+        await target.cleanup?.(last);
+      }
+    },
+  );
 
   await step("list: newest first, by state and kind, limited", async (s) => {
     const jobs: NewJob[] = [];

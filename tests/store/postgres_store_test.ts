@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { defineJob, MaintenanceExecutor } from "../../src/executor/mod.ts";
+import type { ExecutorEventMap } from "../../src/executor/events.ts";
 import type { JobKind } from "../../src/executor/job_kind.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { newId } from "../../src/shared/ids.ts";
@@ -617,6 +618,73 @@ async function spawnNode(url: string, nodeId: string) {
 
 Deno.test({
   name:
+    "liveness: a rescued job interrupted more than maxInterruptions times is dead, announced by the rescuing node",
+  ignore,
+  fn: async () => {
+    const db = await database("rescuedead");
+    await withStores(
+      db,
+      [{ heartbeatInterval: "100ms", nodeTimeout: "600ms" }],
+      async (survivor) => {
+        const worn = newJob({ kind: "crashy", payload: "{}" });
+        const fresh = newJob({ kind: "crashy", payload: "{}" });
+        await survivor.insert([worn, fresh], Date.now());
+        // Five crashes already: the next one is one too many.
+        await db.query(`UPDATE liminal.jobs SET interruptions = 5 WHERE id = '${worn.id}'`);
+        const changes: StoreChange[] = [];
+        survivor.onChange((change) => changes.push(change));
+        // The survivor's executor announces what its store's rescue killed.
+        const kind = defineJob({ kind: "crashy", handler: () => {} }) as JobKind;
+        const executor = new MaintenanceExecutor({ store: survivor, kinds: [kind] });
+        const dead: ExecutorEventMap["job:dead"][] = [];
+        executor.on("job:dead", (event) => dead.push(event));
+        const doomed = await spawnNode(db.url, "doomed");
+        assert.deepEqual(doomed.claimed.sort(), [worn.id, fresh.id].sort());
+        await executor.start();
+        try {
+          await doomed.crash();
+          await eventually(
+            "the dead node's jobs to be rescued",
+            async () =>
+              (await survivor.get(worn.id))?.state === "dead" &&
+              (await survivor.get(fresh.id))?.interruptions === 1,
+          );
+          const record = (await survivor.get(worn.id))!;
+          assert.equal(record.interruptions, 6);
+          assert.equal(record.attempts[0]?.outcome, "interrupted");
+          assert.notEqual(record.finishedAt, null);
+          assert.match(
+            record.lastError?.message ?? "",
+            /node doomed\); interrupted 6 times, giving up$/,
+          );
+          await eventually(
+            "the other job to run here",
+            async () => (await survivor.get(fresh.id))?.state === "succeeded",
+          );
+          const announced = changes.filter((c) => c.kind === "dead");
+          assert.deepEqual(announced, [{
+            kind: "dead",
+            jobs: [{ id: worn.id, kind: "crashy", attempt: 1, error: record.lastError! }],
+          }]);
+          await eventually("job:dead", () => dead.length > 0);
+          assert.deepEqual(dead, [{
+            id: worn.id,
+            kind: "crashy",
+            attempt: 1,
+            worker: "recovery",
+            error: record.lastError!,
+            reason: "interrupted",
+          }]);
+        } finally {
+          await executor.stop();
+        }
+      },
+    );
+  },
+});
+
+Deno.test({
+  name:
     "liveness: a node that stops beating past the timeout has its running jobs recovered by another",
   ignore,
   fn: async () => {
@@ -648,7 +716,7 @@ Deno.test({
         try {
           assert.deepEqual(doomed.claimed.sort(), jobs.map((j) => j.id).sort());
           // Alive: nothing of it is touched, by recoverInterrupted or by the sweep.
-          assert.equal(await survivor.recoverInterrupted(Date.now()), 0);
+          assert.deepEqual(await survivor.recoverInterrupted(Date.now()), { queued: 0, dead: [] });
           const alive = (await survivor.nodes()).find((n) => n.id === "doomed");
           assert.equal(alive?.alive, true);
           assert.equal(alive?.running, 5);
@@ -711,13 +779,13 @@ Deno.test({
     await early.close();
     await delay(600);
     await withStores(db, [options], async (restarted) => {
-      assert.equal(await restarted.recoverInterrupted(Date.now()), 3);
+      assert.deepEqual(await restarted.recoverInterrupted(Date.now()), { queued: 3, dead: [] });
       for (const id of first.claimed) {
         const record = await restarted.get(id);
         assert.equal(record?.state, "queued");
         assert.equal(record?.attempts[0]?.outcome, "interrupted");
       }
-      assert.equal(await restarted.recoverInterrupted(Date.now()), 0);
+      assert.deepEqual(await restarted.recoverInterrupted(Date.now()), { queued: 0, dead: [] });
     });
   },
 });
@@ -731,15 +799,99 @@ Deno.test({
       const job = newJob();
       await a.insert([job], Date.now());
       await a.claim([{ id: job.id, worker: "w1", at: Date.now() }]);
-      assert.equal(await b.recoverInterrupted(Date.now()), 0, "a is alive");
+      assert.deepEqual(
+        await b.recoverInterrupted(Date.now()),
+        { queued: 0, dead: [] },
+        "a is alive",
+      );
       await db.query(`UPDATE liminal.jobs SET node_id = 'ghost' WHERE id = '${job.id}'`);
-      assert.equal(await b.recoverInterrupted(Date.now()), 1, "no such node");
+      assert.deepEqual(
+        await b.recoverInterrupted(Date.now()),
+        { queued: 1, dead: [] },
+        "no such node",
+      );
       assert.equal((await b.get(job.id))?.state, "queued");
       assert.deepEqual((await b.nodes()).map((n) => n.id).sort(), [a.nodeId, b.nodeId].sort());
       await a.close();
       await a.close();
       assert.deepEqual((await b.nodes()).map((n) => [n.id, n.self]), [[b.nodeId, true]]);
       await assert.rejects(a.get(job.id), (e) => isLiminalError(e, "STORE_ERROR"));
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "forgetNode: a dead node running nothing leaves the list at once; alive, running jobs, self, unknown refused",
+  ignore,
+  fn: async () => {
+    const db = await database("forget_node");
+    // Beats far apart: the sweep does not rescue the ghost's job during the test.
+    const slow = { heartbeatInterval: "1m", nodeTimeout: "2m" };
+    await withStores(db, [slow, slow], async (a, b) => {
+      const addNode = (id: string, silent: string) =>
+        db.query(
+          `INSERT INTO liminal.nodes (id, host, pid, version, heartbeat_at)
+           VALUES ('${id}', 'gone.example', 4242, '0.0.0', now() - interval '${silent}')`,
+        );
+      await addNode("dead-idle", "5 minutes");
+      await addNode("dead-busy", "5 minutes");
+      await addNode("quiet", "1 minute");
+      const job = newJob();
+      await a.insert([job], Date.now());
+      await a.claim([{ id: job.id, worker: "w1", at: Date.now() }]);
+      await db.query(`UPDATE liminal.jobs SET node_id = 'dead-busy' WHERE id = '${job.id}'`);
+      const listed = async () => (await b.nodes()).map((n) => n.id).sort();
+      const before = await listed();
+      assert.deepEqual(before, [a.nodeId, b.nodeId, "dead-busy", "dead-idle", "quiet"].sort());
+
+      await assert.rejects(
+        b.forgetNode("nobody"),
+        (e) =>
+          isLiminalError(e, "NODE_NOT_FOUND") && e.exitCode === 2 &&
+          /^no node with id nobody$/.test(e.message),
+      );
+      await assert.rejects(
+        b.forgetNode(b.nodeId),
+        (e) =>
+          isLiminalError(e, "CONFLICT") && e.exitCode === 4 && /is this runtime/.test(e.message),
+      );
+      // Alive: another runtime beating, or a node silent for less than the node timeout.
+      await assert.rejects(
+        b.forgetNode(a.nodeId),
+        (e) =>
+          isLiminalError(e, "CONFLICT") &&
+          new RegExp(
+            `^node ${a.nodeId} \\(pid \\d+ on .+\\) is alive: last heartbeat \\d+s ago, \\d{4}-`,
+          )
+            .test(e.message),
+      );
+      await assert.rejects(
+        b.forgetNode("quiet"),
+        (e) =>
+          isLiminalError(e, "CONFLICT") &&
+          /^node quiet \(pid 4242 on gone\.example\) is alive: last heartbeat (59|60|61)s ago/
+            .test(e.message),
+      );
+      // Dead but its job still running: rescued first.
+      await assert.rejects(
+        b.forgetNode("dead-busy"),
+        (e) =>
+          isLiminalError(e, "CONFLICT") && e.exitCode === 4 &&
+          /^node dead-busy still has 1 running job\(s\) \(last heartbeat 30\ds ago, .*\): they are rescued first$/
+            .test(e.message),
+      );
+      assert.deepEqual(await listed(), before, "nothing refused was removed");
+      assert.equal((await b.get(job.id))?.state, "running");
+
+      await b.forgetNode("dead-idle");
+      assert.deepEqual(await listed(), [a.nodeId, b.nodeId, "dead-busy", "quiet"].sort());
+      await assert.rejects(b.forgetNode("dead-idle"), (e) => isLiminalError(e, "NODE_NOT_FOUND"));
+
+      // Once its job is rescued, the busy one can be forgotten too.
+      assert.deepEqual(await b.recoverInterrupted(Date.now()), { queued: 1, dead: [] });
+      await b.forgetNode("dead-busy");
+      assert.deepEqual(await listed(), [a.nodeId, b.nodeId, "quiet"].sort());
     });
   },
 });

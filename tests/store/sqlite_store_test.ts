@@ -287,7 +287,7 @@ Deno.test({
       await store.close(); // as if the process died: nothing settled
       const again = new SqliteStore({ path });
       await again.open();
-      assert.equal(await again.recoverInterrupted(Date.now()), 2);
+      assert.deepEqual(await again.recoverInterrupted(Date.now()), { queued: 2, dead: [] });
       const record = await again.get(a!.id);
       assert.equal(record?.state, "queued");
       assert.equal(record?.interruptions, 1);

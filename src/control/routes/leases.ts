@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { formatDuration } from "../../shared/duration.ts";
 import { LiminalError } from "../../shared/errors.ts";
+import { overlaps } from "../../shared/resource.ts";
 import { parseLeaseBody } from "../_bodies.ts";
 import { json, readJson } from "../_http.ts";
 import type { LeaseGrant } from "../target.ts";
@@ -51,17 +53,38 @@ export function leaseRoutes(route: AddRoute, context: RouteContext): void {
       ...(priority === undefined ? {} : { priority }),
       ...(preemptible === undefined ? {} : { preemptible }),
     };
+    const began = Date.now();
+    // The jobs this acquire preempted (their attempts ended before the lease changed hands).
+    const handedOver = (granted: LeaseGrant) => {
+      const from = leases.recentPreemptions().filter((p) =>
+        p.by === holder && p.jobId !== null && p.at >= began && overlaps(p.resource, resource)
+      );
+      return from.length === 0 ? {} : {
+        handedOver: {
+          jobs: from.map((p) => ({ jobId: p.jobId, holder: p.holder, resource: p.resource })),
+          waitedMs: Math.max(0, granted.acquiredAt - began),
+        },
+      };
+    };
     if (wait === undefined || wait <= 0) {
-      return json(leaseView(await leases.acquire(resource, ask)));
+      const lease = await leases.acquire(resource, ask);
+      return json({ ...leaseView(lease), ...handedOver(lease) });
     }
     const stop = new AbortController();
-    const timer = setTimeout(
-      () =>
-        stop.abort(
-          new LiminalError("LEASE_HELD", `${resource} is still held after waiting ${wait}ms`),
+    const timer = setTimeout(() => {
+      const held = leases.snapshot().find((l) => overlaps(l.resource, resource));
+      stop.abort(
+        new LiminalError(
+          "LEASE_HELD",
+          `${resource} is still held${
+            held === undefined
+              ? ""
+              : ` by ${held.holder} (${held.priority}, ${formatDuration(held.leftMs)} left)`
+          } after waiting ${formatDuration(wait)}`,
+          { hint: "wait longer (--wait 10m), or ask its holder to release it" },
         ),
-      wait,
-    );
+      );
+    }, wait);
     try {
       // A client that goes away (Ctrl-C on `leases acquire --wait`) stops waiting: it must
       // not be granted the lease later with nobody there to release it.
@@ -74,7 +97,7 @@ export function leaseRoutes(route: AddRoute, context: RouteContext): void {
         await leases.release(resource, holder).catch(() => {});
         throw new LiminalError("LEASE_HELD", `${resource}: the client left before the grant`);
       }
-      return json(leaseView(lease));
+      return json({ ...leaseView(lease), ...handedOver(lease) });
     } finally {
       clearTimeout(timer);
     }

@@ -1,5 +1,6 @@
 /**
- * The runtime's routes: the index, `GET /v1/status`, `GET /v1/nodes`, `POST /v1/intake`,
+ * The runtime's routes: the index, `GET /v1/status`, `GET /v1/nodes`,
+ * `DELETE /v1/nodes/:id`, `POST /v1/intake`,
  * `POST /v1/shutdown` and the Prometheus text at `GET /metrics`.
  *
  * @module
@@ -29,6 +30,13 @@ export function runtimeRoutes(route: AddRoute, context: RouteContext): void {
   route("GET", "/v1/nodes", async () => {
     const nodes = await target.nodes();
     return json({ shared: target.sharedStore, self: target.nodeId, nodes });
+  });
+
+  // Forgets a dead node (refused for a live one, one with running jobs, this one).
+  route("DELETE", "/v1/nodes/:id", async (_request, params) => {
+    const id = params.id!;
+    await target.forgetNode(id);
+    return json({ forgotten: id });
   });
 
   route("POST", "/v1/intake", async (request) => {

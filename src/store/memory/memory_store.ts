@@ -25,9 +25,10 @@ import {
   CANCELLED_BEFORE_RUN,
   countsAsFailure,
   countsAsInterruption,
-  INTERRUPTED_BY_STOP,
+  DEFAULT_MAX_INTERRUPTIONS,
   jobNotFound,
   LIVE,
+  recoveryOf,
   uniqueKeyHeld,
 } from "../_rules.ts";
 import type {
@@ -42,6 +43,7 @@ import type {
   NewJob,
   PruneOptions,
   ReadyEntry,
+  Recovery,
   ScheduleRecord,
   ScheduleRun,
   Settlement,
@@ -347,26 +349,42 @@ export class MemoryStore implements JobStore {
     return entryOf(record);
   }
 
-  async recoverInterrupted(at: number): Promise<number> {
+  async recoverInterrupted(
+    at: number,
+    maxInterruptions: number = DEFAULT_MAX_INTERRUPTIONS,
+  ): Promise<Recovery> {
     this.#assertOpen();
-    let recovered = 0;
+    const recovery: Recovery = { queued: 0, dead: [] };
     for (const record of this.#jobs.values()) {
       if (record.state !== "running") continue;
+      record.interruptions++;
+      const { dead, error } = recoveryOf(record.interruptions, maxInterruptions);
       const attempt = record.attempts.at(-1);
       if (attempt !== undefined && attempt.endedAt === null) {
         attempt.endedAt = at;
         attempt.outcome = "interrupted";
-        attempt.error = { ...INTERRUPTED_BY_STOP };
+        attempt.error = { ...error };
       }
-      record.interruptions++;
-      record.lastError = { ...INTERRUPTED_BY_STOP };
+      record.lastError = error;
+      record.updatedAt = at;
+      if (dead) {
+        this.#move(record, "dead");
+        record.readyAt = null;
+        this.#finish(record, at);
+        recovery.dead.push({
+          id: record.id,
+          kind: record.kind,
+          attempt: record.attempts.length,
+          error,
+        });
+        continue;
+      }
       this.#move(record, "queued");
       record.readyAt = at;
       record.seq = ++this.#seq;
-      record.updatedAt = at;
-      recovered++;
+      recovery.queued++;
     }
-    return recovered;
+    return recovery;
   }
 
   /** The job `id`, or `null`. */

@@ -19,9 +19,11 @@ import { formatDuration } from "../../shared/duration.ts";
 import { errorMessage, LiminalError } from "../../shared/errors.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Row } from "../_rows.ts";
+import type { Recovery } from "../types.ts";
 import {
   anyRunning,
   beatHeartbeat,
+  deadOf,
   deleteLongDeadNodes,
   lockNode,
   ranByGoneNode,
@@ -46,8 +48,8 @@ export class NodeLiveness {
   #beatFailing = false;
   /** Jobs running here that were never handed out, seen on the last beat. */
   #suspects = new Set<string>();
-  /** Jobs of a dead earlier run of this node id, requeued by `register()`. */
-  #takenOver = 0;
+  /** Jobs of a dead earlier run of this node id, requeued (or dead) by `register()`. */
+  #takenOver: Recovery = { queued: 0, dead: [] };
   /** Self-fencing: after this long without a successful heartbeat (ms), `null`: never. */
   #fenceAfterMs: number | null = null;
   /** When the last successful heartbeat was sent (the store timers' clock). */
@@ -80,11 +82,11 @@ export class NodeLiveness {
     );
   }
 
-  /** How many jobs of a dead earlier run of this node id were requeued (once). */
-  takeTakenOver(): number {
-    const n = this.#takenOver;
-    this.#takenOver = 0;
-    return n;
+  /** The jobs of a dead earlier run of this node id requeued or dead (once). */
+  takeTakenOver(): Recovery {
+    const taken = this.#takenOver;
+    this.#takenOver = { queued: 0, dead: [] };
+    return taken;
   }
 
   /** Registers this node; takes over the jobs of a dead earlier run with the same id. */
@@ -112,9 +114,12 @@ export class NodeLiveness {
           tx`j.node_id = ${state.nodeId}`,
           Date.now(),
           "an earlier run of this node stopped while it ran",
+          state.maxInterruptions,
         );
-        this.#takenOver += taken.length;
-        if (taken.length > 0) await notifyReady(tx, state);
+        const dead = deadOf(taken);
+        this.#takenOver.queued += taken.length - dead.length;
+        this.#takenOver.dead.push(...dead);
+        if (taken.length > dead.length) await notifyReady(tx, state);
         await upsertNode(tx, nodeRow(state.nodeId));
       })
     );
@@ -136,35 +141,54 @@ export class NodeLiveness {
     this.#fenceTimer = undefined;
   }
 
-  /** Requeues the running jobs of dead nodes, batch by batch; drops long-dead node rows. */
-  async recoverDead(at: number): Promise<number> {
+  /**
+   * Requeues the running jobs of dead nodes, batch by batch (those interrupted too often go
+   * to `dead`: this node's listeners get a `dead` change for them); drops long-dead node rows.
+   */
+  async recoverDead(at: number): Promise<Recovery> {
     const state = this.#state;
     // Most beats find nothing: look first, without the seq lock.
     const any = await state.read(
       "look for jobs of dead nodes",
       (sql) => anyRunning(sql, ranByGoneNode(sql, state)),
     );
-    let total = 0;
+    const recovery: Recovery = { queued: 0, dead: [] };
     while (any.length > 0) {
       const batch = await state.sequenced(() =>
         state.write("recover jobs of dead nodes", async (tx) => {
           await state.lockSeq(tx);
-          const rows = await requeueRunning(tx, state, ranByGoneNode(tx, state), at, null);
-          if (rows.length > 0) await notifyReady(tx, state);
+          const rows = await requeueRunning(
+            tx,
+            state,
+            ranByGoneNode(tx, state),
+            at,
+            null,
+            state.maxInterruptions,
+          );
+          if (rows.some((row) => row.state === "queued")) await notifyReady(tx, state);
           return rows;
         })
       );
-      total += batch.length;
+      const dead = deadOf(batch);
+      recovery.queued += batch.length - dead.length;
+      recovery.dead.push(...dead);
       this.#hub.announceRequeued(batch);
+      if (dead.length > 0) this.#hub.emit({ kind: "dead", jobs: dead });
       if (batch.length < SWEEP_BATCH) break;
     }
-    if (total > 0) {
+    if (recovery.queued > 0) {
       log.warn("store: requeued {count} job(s) left running by nodes that are gone", {
-        count: total,
+        count: recovery.queued,
       });
     }
+    if (recovery.dead.length > 0) {
+      log.warn(
+        "store: {count} job(s) left running by nodes that are gone were interrupted too often: dead",
+        { count: recovery.dead.length },
+      );
+    }
     await deleteLongDeadNodes(state.pool());
-    return total;
+    return recovery;
   }
 
   #scheduleBeat(): void {
@@ -284,6 +308,7 @@ export class NodeLiveness {
           tx`j.node_id = ${state.nodeId} AND j.id IN (SELECT jsonb_array_elements_text(${ids}::text::jsonb))`,
           Date.now(),
           "its claim's reply was lost; no worker ran it",
+          null,
         );
         if (rows.length > 0) await notifyReady(tx, state);
         return rows;

@@ -5,7 +5,10 @@
  *
  * @module
  */
+import type { AttemptError } from "../../shared/job.ts";
 import type { Row } from "../_rows.ts";
+import type { RecoveredDead } from "../types.ts";
+import { ENDED_IDS_PER_NOTIFY } from "./_notify.ts";
 import { type Fragment, type PostgresState, roundMs, type Sql, type Tx } from "./_state.ts";
 
 /** Rows recovered per statement by the liveness sweep. */
@@ -83,8 +86,10 @@ export function anyRunning(sql: Sql, which: Fragment): Promise<Row[]> {
  * Requeues up to {@link SWEEP_BATCH} running jobs matching `which` (a condition on
  * `jobs j`), skipping rows others hold: closes their open attempt as interrupted (with
  * `message`, or one naming the gone node), releases their leases, notifies `finished` per
- * kind and `leases` per freed lease. The caller holds the seq lock. Returns `id, kind,
- * finished, leases` per job.
+ * kind and `leases` per freed lease. A job whose interruptions then pass `maxInterruptions`
+ * (`null`: no limit) goes to `dead` instead, its error saying so, and `ended` is notified for
+ * it (the rule of `interruptedTooOften` in `../_rules.ts`, in SQL). The caller holds the seq
+ * lock. Returns `id, kind, state, attempt_count, last_error, finished, leases` per job.
  */
 export function requeueRunning(
   tx: Tx,
@@ -92,19 +97,26 @@ export function requeueRunning(
   which: Fragment,
   at: number,
   message: string | null,
+  maxInterruptions: number | null,
 ): Promise<Row[]> {
   const when = roundMs(at);
   return tx`
     WITH gone AS MATERIALIZED (
-      SELECT j.id, j.node_id, j.attempt_count FROM jobs j
+      SELECT j.id, j.node_id, j.attempt_count, j.interruptions FROM jobs j
       WHERE j.state = 'running' AND ${which}
       ORDER BY j.id LIMIT ${SWEEP_BATCH}
       FOR UPDATE OF j SKIP LOCKED
-    ), numbered AS MATERIALIZED (
-      SELECT g.id, g.attempt_count, nextval('job_seq') AS new_seq,
-        jsonb_build_object('code', 'JOB_INTERRUPTED', 'message', coalesce(${message}::text,
-          'the runtime running it is gone (node ' || coalesce(g.node_id, 'unknown') || ')')) AS error
+    ), judged AS MATERIALIZED (
+      SELECT g.id, g.attempt_count, g.interruptions + 1 AS interruptions,
+        coalesce(g.interruptions + 1 > ${maxInterruptions}::int, false) AS dead,
+        coalesce(${message}::text,
+          'the runtime running it is gone (node ' || coalesce(g.node_id, 'unknown') || ')') AS message
       FROM gone g
+    ), numbered AS MATERIALIZED (
+      SELECT d.id, d.attempt_count, d.dead, nextval('job_seq') AS new_seq,
+        jsonb_build_object('code', 'JOB_INTERRUPTED', 'message', d.message || CASE WHEN d.dead
+          THEN '; interrupted ' || d.interruptions || ' times, giving up' ELSE '' END) AS error
+      FROM judged d
     ), closed AS (
       UPDATE job_attempts a SET ended_at = ${when}::bigint, outcome = 'interrupted', error = n.error
       FROM numbered n
@@ -112,18 +124,38 @@ export function requeueRunning(
     ), freed AS (
       DELETE FROM leases l USING numbered n WHERE l.job_id = n.id RETURNING l.resource
     ), moved AS (
-      UPDATE jobs j SET state = 'queued', interruptions = j.interruptions + 1,
-        ready_at = ${when}::bigint, seq = n.new_seq, updated_at = ${when}::bigint,
+      UPDATE jobs j SET state = CASE WHEN n.dead THEN 'dead' ELSE 'queued' END,
+        interruptions = j.interruptions + 1,
+        ready_at = CASE WHEN n.dead THEN NULL ELSE ${when}::bigint END, seq = n.new_seq,
+        finished_at = CASE WHEN n.dead THEN ${when}::bigint END, updated_at = ${when}::bigint,
         last_error = n.error, cancel_requested_at = NULL
       FROM numbered n WHERE j.id = n.id
-      RETURNING j.id, j.kind
+      RETURNING j.id, j.kind, j.state, j.attempt_count, j.last_error
     )
-    SELECT m.id, m.kind, (SELECT count(pg_notify(${state.jobsChannel}, json_build_object('node',
+    SELECT m.*, (SELECT count(pg_notify(${state.jobsChannel}, json_build_object('node',
         ${state.nodeId}::text, 'kind', 'finished', 'jobKind', k.kind)::text))
       FROM (SELECT DISTINCT kind FROM moved) k) AS finished,
       (SELECT count(pg_notify(${state.jobsChannel}, json_build_object('node',
-        ${state.nodeId}::text, 'kind', 'leases')::text)) FROM freed) AS leases
+        ${state.nodeId}::text, 'kind', 'leases')::text)) FROM freed) AS leases,
+      (SELECT count(pg_notify(${state.jobsChannel}, json_build_object('node',
+        ${state.nodeId}::text, 'kind', 'ended', 'ids', e.ids)::text))
+      FROM (SELECT json_agg(f.id) AS ids FROM (
+        SELECT id, (row_number() OVER ()) / ${ENDED_IDS_PER_NOTIFY} AS chunk
+        FROM moved WHERE state = 'dead') f GROUP BY f.chunk) e) AS ended
     FROM moved m`;
+}
+
+/** The jobs among `rows` (of {@link requeueRunning}) that went to `dead`. */
+export function deadOf(rows: readonly Row[]): RecoveredDead[] {
+  return rows.filter((row) => row.state === "dead").map((row) => ({
+    id: String(row.id),
+    kind: String(row.kind),
+    attempt: Number(row.attempt_count),
+    error:
+      (typeof row.last_error === "string"
+        ? JSON.parse(row.last_error)
+        : row.last_error) as AttemptError,
+  }));
 }
 
 /** Drops nodes silent for an hour that run nothing. */
@@ -131,6 +163,30 @@ export function deleteLongDeadNodes(sql: Sql): Promise<Row[]> {
   return sql`
     DELETE FROM nodes WHERE heartbeat_at < now() - interval '1 hour'
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'running' AND j.node_id = nodes.id)`;
+}
+
+/**
+ * Removes node `id` if it is dead (silent past `nodeTimeoutMs`) and runs no job. One row
+ * while the node is listed: its liveness and heartbeat as seen before, how many jobs it runs,
+ * and `forgotten` (whether it was removed; a heartbeat arriving meanwhile keeps it). No row:
+ * no such node.
+ */
+export function forgetDeadNode(sql: Sql, id: string, nodeTimeoutMs: number): Promise<Row[]> {
+  return sql`
+    WITH node AS (
+      SELECT n.id, n.host, n.pid,
+        n.heartbeat_at > now() - ${nodeTimeoutMs}::float8 * interval '1 millisecond' AS alive,
+        (extract(epoch FROM n.heartbeat_at) * 1000)::float8 AS heartbeat_ms,
+        round(extract(epoch FROM now() - n.heartbeat_at))::int AS silent_s,
+        (SELECT count(*) FROM jobs j WHERE j.state = 'running' AND j.node_id = n.id)::int AS running
+      FROM nodes n WHERE n.id = ${id}
+    ), gone AS (
+      DELETE FROM nodes n WHERE n.id = ${id}
+        AND n.heartbeat_at <= now() - ${nodeTimeoutMs}::float8 * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'running' AND j.node_id = n.id)
+      RETURNING n.id
+    )
+    SELECT node.*, EXISTS (SELECT 1 FROM gone) AS forgotten FROM node`;
 }
 
 /** Jobs running on node `id` that someone asked to cancel. */

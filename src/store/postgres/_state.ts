@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { DEFAULT_MAX_INTERRUPTIONS } from "../_rules.ts";
 import type postgres from "postgres";
 import { LiminalError } from "../../shared/errors.ts";
 import type { JobCounts } from "../types.ts";
@@ -68,6 +69,11 @@ export class PostgresState {
   readonly ctx: ErrorContext;
   readonly heartbeatMs: number;
   readonly nodeTimeoutMs: number;
+  /**
+   * Interruptions a job survives before a recovery makes it dead: the runtime's, given to
+   * `recoverInterrupted` at its start, kept for the heartbeat's rescues of gone nodes' jobs.
+   */
+  maxInterruptions: number = DEFAULT_MAX_INTERRUPTIONS;
   readonly timers: StoreTimers;
   /** `NOTIFY` channel of job changes. */
   readonly jobsChannel: string;

@@ -70,19 +70,21 @@ import type {
   NodeInfo,
   PruneOptions,
   ReadyEntry,
+  Recovery,
   ScheduleRecord,
   ScheduleRun,
   Settlement,
   StoreChange,
   StoreInfo,
 } from "../types.ts";
+import { DEFAULT_MAX_INTERRUPTIONS } from "../_rules.ts";
 import { JSON_PARSED, leaseRecordOf, scheduleRecordOf } from "../_rows.ts";
 import { BatchedSideWrites } from "./_batched_writes.ts";
 import { connect, migrate } from "./_connect.ts";
 import { openError, writeError } from "./_errors.ts";
 import * as jobs from "./_jobs.ts";
 import { hostname, NodeLiveness } from "./_liveness.ts";
-import { deleteNode, markNodeStopping, selectNodes } from "./_node_queries.ts";
+import { deleteNode, forgetDeadNode, markNodeStopping, selectNodes } from "./_node_queries.ts";
 import { ChangeHub } from "./_notify.ts";
 import {
   deleteLeaseQuietly,
@@ -418,6 +420,53 @@ export class PostgresStore implements JobStore, AsyncDisposable {
     }));
   }
 
+  /**
+   * Removes a dead node from the list at once (without waiting for the hour the sweep
+   * gives it). Refused (`CONFLICT`) for this node, a node alive (its heartbeat within the
+   * node timeout, on the database's clock) and a node that still has running jobs (the
+   * sweep rescues them first); `NODE_NOT_FOUND` for an id no node has.
+   */
+  async forgetNode(id: string): Promise<void> {
+    if (id === this.nodeId) {
+      throw new LiminalError(
+        "CONFLICT",
+        `node ${id} is this runtime: it cannot forget itself`,
+        { hint: "stop it (liminal stop) and it leaves the list" },
+      );
+    }
+    const [row] = await this.#state.exec(
+      `forget node ${id}`,
+      (sql) => forgetDeadNode(sql, id, this.#state.nodeTimeoutMs),
+    );
+    if (row === undefined) {
+      throw new LiminalError("NODE_NOT_FOUND", `no node with id ${id}`, {
+        hint: "liminal nodes lists them",
+      });
+    }
+    if (row.forgotten === true) return;
+    const heartbeat = `last heartbeat ${row.silent_s}s ago, ${
+      new Date(Math.round(Number(row.heartbeat_ms))).toISOString()
+    }`;
+    if (row.alive === true || Number(row.running) === 0) {
+      throw new LiminalError(
+        "CONFLICT",
+        `node ${id} (pid ${row.pid} on ${row.host}) is alive: ${heartbeat}`,
+        {
+          hint: `a node is dead once silent for ${
+            formatDuration(this.#state.nodeTimeoutMs)
+          }; stop it first (liminal stop on ${row.host})`,
+        },
+      );
+    }
+    throw new LiminalError(
+      "CONFLICT",
+      `node ${id} still has ${row.running} running job(s) (${heartbeat}): they are rescued first`,
+      {
+        hint: "the other runtimes requeue them within a heartbeat or two; try again then",
+      },
+    );
+  }
+
   // ── Jobs (`_jobs.ts`) ─────────────────────────────────────────────────────────────────
 
   insert(list: readonly NewJob[], now: number): Promise<InsertResult[]> {
@@ -464,13 +513,22 @@ export class PostgresStore implements JobStore, AsyncDisposable {
    * Requeues the jobs left `running` by nodes that are gone: no heartbeat within the node
    * timeout, or unknown. Jobs running on live nodes (this one included) are left alone.
    * Each open attempt is closed as `interrupted`, `interruptions` + 1, and the leases the
-   * jobs held are released. Returns how many (with the jobs of a dead earlier run of this
-   * node id, requeued by `open()`).
+   * jobs held are released; a job interrupted more than `maxInterruptions` times goes to
+   * `dead`. Returns how many were queued and which died (with the jobs of a dead earlier run
+   * of this node id, taken over by `open()`). `maxInterruptions` is kept for the rescues the
+   * heartbeat makes later (reported as `dead` changes).
    */
-  recoverInterrupted(at: number): Promise<number> {
+  recoverInterrupted(
+    at: number,
+    maxInterruptions: number = DEFAULT_MAX_INTERRUPTIONS,
+  ): Promise<Recovery> {
+    this.#state.maxInterruptions = maxInterruptions;
     const takenOver = this.#liveness.takeTakenOver();
     return this.#state.ordered(
-      this.#liveness.recoverDead(at).then((recovered) => takenOver + recovered),
+      this.#liveness.recoverDead(at).then((recovered) => ({
+        queued: takenOver.queued + recovered.queued,
+        dead: [...takenOver.dead, ...recovered.dead],
+      })),
     );
   }
 

@@ -29,6 +29,7 @@ export interface Statements {
   retry: StatementSync;
   running: StatementSync;
   recover: StatementSync;
+  recoverDead: StatementSync;
   pruneOld: StatementSync;
   pruneOldest: StatementSync;
   deleteJob: StatementSync;
@@ -113,10 +114,16 @@ export function prepare(db: DatabaseSync): Statements {
       `UPDATE jobs SET state = 'queued', failures = 0, finished_at = NULL, ready_at = ?, seq = ?, updated_at = ?
        WHERE id = ? RETURNING id, kind, priority, leases`,
     ),
-    running: db.prepare("SELECT id, priority, attempt_count FROM jobs WHERE state = 'running'"),
+    running: db.prepare(
+      "SELECT id, kind, priority, attempt_count, interruptions FROM jobs WHERE state = 'running'",
+    ),
     recover: db.prepare(
       `UPDATE jobs SET state = 'queued', interruptions = interruptions + 1, ready_at = ?, seq = ?,
          updated_at = ?, last_error = ? WHERE id = ?`,
+    ),
+    recoverDead: db.prepare(
+      `UPDATE jobs SET state = 'dead', interruptions = interruptions + 1, ready_at = NULL,
+         finished_at = ?, updated_at = ?, last_error = ? WHERE id = ?`,
     ),
     pruneOld: db.prepare(
       `SELECT id, state, priority FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?

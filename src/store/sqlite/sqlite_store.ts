@@ -42,6 +42,7 @@ import type {
   NewJob,
   PruneOptions,
   ReadyEntry,
+  Recovery,
   ScheduleRecord,
   ScheduleRun,
   Settlement,
@@ -65,8 +66,9 @@ import {
   CANCELLED_BEFORE_RUN,
   countsAsFailure,
   countsAsInterruption,
-  INTERRUPTED_BY_STOP,
+  DEFAULT_MAX_INTERRUPTIONS,
   jobNotFound,
+  recoveryOf,
   uniqueKeyHeld,
 } from "../_rules.ts";
 import { SideWrites } from "../_side_writes.ts";
@@ -402,23 +404,38 @@ export class SqliteStore implements JobStore {
     return done;
   }
 
-  async recoverInterrupted(at: number): Promise<number> {
+  async recoverInterrupted(
+    at: number,
+    maxInterruptions: number = DEFAULT_MAX_INTERRUPTIONS,
+  ): Promise<Recovery> {
     const st = this.#statements();
-    const moved: number[] = [];
+    let recovery: Recovery = { queued: 0, dead: [] };
+    let moves: [JobState, number][] = [];
     let seq = this.#seq;
     this.#transaction("recover", () => {
-      const error = JSON.stringify(INTERRUPTED_BY_STOP);
+      recovery = { queued: 0, dead: [] };
+      moves = [];
       for (const row of st.running.all()) {
         const id = String(row.id);
-        st.closeAttempt.run(at, "interrupted", error, id, Number(row.attempt_count));
+        const attempt = Number(row.attempt_count);
+        const { dead, error } = recoveryOf(Number(row.interruptions) + 1, maxInterruptions);
+        const errorJson = JSON.stringify(error);
+        st.closeAttempt.run(at, "interrupted", errorJson, id, attempt);
+        if (dead) {
+          st.recoverDead.run(at, at, errorJson, id);
+          recovery.dead.push({ id, kind: String(row.kind), attempt, error });
+          moves.push(["dead", Number(row.priority)]);
+          continue;
+        }
         const jobSeq = ++seq;
-        st.recover.run(at, jobSeq, at, error, id);
-        moved.push(Number(row.priority));
+        st.recover.run(at, jobSeq, at, errorJson, id);
+        recovery.queued++;
+        moves.push(["queued", Number(row.priority)]);
       }
     }, () => (seq = this.#seq));
     this.#seq = seq;
-    for (const level of moved) this.#counts.move("running", "queued", level);
-    return moved.length;
+    for (const [state, level] of moves) this.#counts.move("running", state, level);
+    return recovery;
   }
 
   async get(id: string): Promise<JobRecord | null> {
