@@ -61,9 +61,11 @@ export interface DriverConfig {
   /** The driver appends the pid of every runtime it starts here, one per line. */
   pidsFile: string;
   /** Which parts to run. */
-  parts: ("floor" | "cluster" | "latency" | "inproc" | "plans")[];
+  parts: ("floor" | "cluster" | "latency" | "inproc" | "plans" | "peers")[];
   /** Runtimes per cluster, e.g. [1, 3]. */
   clusters: number[];
+  /** The peers the `peers` part runs (`bench/_pg_peer.ts`). */
+  peers: PeerSystem[];
   /** Workers per runtime. */
   workers: number;
   /** Extra `deno run` flags for the runtimes (e.g. `--cpu-prof`). */
@@ -213,6 +215,20 @@ export interface DriverReport {
   server: { version: string; settings: Record<string, string>; statements: boolean };
   floor: ThroughputResult[];
   clusters: ThroughputResult[];
+  /** graphile-worker and pg-boss on the same server, the same jobs and concurrency. */
+  peers: ThroughputResult[];
+  /** graphile-worker's enqueue → start (`addJob` call → handler), open loop. */
+  peerLatency: {
+    id: string;
+    name: string;
+    runtimes: number;
+    /** Probes whose start was seen within 60 s of the last one sent. */
+    jobs: number;
+    sent: number;
+    enqueueToStart: Latency;
+  }[];
+  /** Peers that could not be measured: id → why. */
+  peerErrors: Record<string, string>;
   inProcess: InProcessResult[];
   latency: LatencyResult[];
   /** The plans part: 1 runtime draining one round with every statement's plan logged. */
@@ -1144,6 +1160,250 @@ async function measurePlans(
 
 // ── Main ───────────────────────────────────────────────────────────────────────────────
 
+// ── Peers: graphile-worker and pg-boss, each in processes of their own ─────────────────
+
+/** The peer queues measured beside liminal (`bench/_pg_peer.ts`). */
+export const PEERS = {
+  graphile: { name: "graphile-worker", version: "0.18.0", how: "`run()`, `concurrency: N`" },
+  "pgboss-batch": {
+    name: "pg-boss",
+    version: "12.38.1",
+    how: "1 fetch loop, batches of N (`batchSize`)",
+  },
+  "pgboss-loops": {
+    name: "pg-boss",
+    version: "12.38.1",
+    how: "N fetch loops of 1 job (`localConcurrency`)",
+  },
+} as const;
+export type PeerSystem = keyof typeof PEERS;
+
+/** One `bench/_pg_peer.ts` process: a line-per-command conversation over its stdio. */
+class PeerProcess {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+  readonly pid: number;
+
+  constructor(
+    readonly node: string,
+    system: PeerSystem,
+    config: DriverConfig,
+    database: string,
+  ) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        `--config=${ROOT}deno.json`,
+        "--allow-env",
+        "--allow-net",
+        "--allow-read",
+        "--allow-sys",
+        // node:net asks for write access to connect to a Unix socket.
+        `--allow-write=${config.socketDir}`,
+        `${BENCH_DIR}_pg_peer.ts`,
+        system,
+        urlOf(config, database),
+        String(config.workers),
+        node,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.pid = this.#child.pid;
+    this.#writer = this.#child.stdin.getWriter();
+    let buffer = "";
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new TransformStream<string, string>({
+        transform(chunk, controller) {
+          buffer += chunk;
+          let i;
+          while ((i = buffer.indexOf("\n")) >= 0) {
+            controller.enqueue(buffer.slice(0, i));
+            buffer = buffer.slice(i + 1);
+          }
+        },
+      }),
+    )[Symbol.asyncIterator]();
+  }
+
+  async #line(timeoutMs: number): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.node} (pid ${this.pid}) did not answer in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      const next = await Promise.race([this.#lines.next(), timeout]);
+      if (next.done) throw new Error(`${this.node} (pid ${this.pid}) exited`);
+      return next.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  ready(timeoutMs: number): Promise<string> {
+    return this.#line(timeoutMs);
+  }
+
+  async ask<T>(command: string, timeoutMs = 120_000): Promise<T> {
+    await this.#writer.write(new TextEncoder().encode(`${command}\n`));
+    return JSON.parse(await this.#line(timeoutMs)) as T;
+  }
+
+  /** Closes its stdin (it stops its worker and exits); SIGKILL after 20 s. */
+  async stop(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    const timer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 20_000);
+    try {
+      await this.#child.status;
+    } finally {
+      clearTimeout(timer);
+      await this.#lines.return?.().catch(() => {});
+    }
+  }
+}
+
+interface PeerStats {
+  count: number;
+  first: number | null;
+  last: number;
+}
+
+/**
+ * `runtimes` processes of a peer on a fresh database, `config.workers` concurrent jobs each;
+ * rounds of `config.jobs` no-op jobs added in bulk by the first process, timed from the
+ * handlers' own first start → last finish.
+ */
+async function measurePeer(
+  config: DriverConfig,
+  admin: Sql,
+  system: PeerSystem,
+  runtimes: number,
+  report: DriverReport,
+): Promise<ThroughputResult> {
+  const database = `bench_${system.replace("-", "_")}_${runtimes}`;
+  const db = await createDatabase(config, admin, database);
+  const peer = PEERS[system];
+  const result: ThroughputResult = {
+    id: `peer.${system}.${runtimes}`,
+    name: `${peer.name} ${peer.version}, ${peer.how.replace("N", String(config.workers))}`,
+    runtimes,
+    concurrency: runtimes * config.workers,
+    batch: config.workers,
+    rounds: [],
+    statements: null,
+    notify: null,
+  };
+  const processes: PeerProcess[] = [];
+  try {
+    // One after the other: the first installs the schema, which the others then find.
+    for (let i = 1; i <= runtimes; i++) {
+      const p = new PeerProcess(`${system}-n${i}`, system, config, database);
+      processes.push(p);
+      await Deno.writeTextFile(config.pidsFile, `${p.pid}\n`, { append: true });
+      const line = await p.ready(90_000);
+      if (line !== "ready") throw new Error(`${p.node}: expected "ready", got ${line}`);
+    }
+    const pids = processes.map((p) => p.pid);
+    const round = async (jobs: number): Promise<Round> => {
+      await Promise.all(processes.map((p) => p.ask("reset")));
+      const cpu = new CpuMeter(config, pids);
+      await cpu.start();
+      const t0 = performance.now();
+      const wall0 = hrNow();
+      const { ms } = await processes[0]!.ask<{ ms: number }>(`enqueue ${jobs}`);
+      const until = performance.now() + 120_000;
+      let stats: PeerStats[] = [];
+      for (;;) {
+        stats = await Promise.all(processes.map((p) => p.ask<PeerStats>("stats")));
+        const ran = stats.reduce((n, s) => n + s.count, 0);
+        if (ran >= jobs) break;
+        if (performance.now() > until) {
+          throw new Error(`${result.name}: ${ran} of ${jobs} jobs ran in 120 s`);
+        }
+        await sleep(20);
+      }
+      const split = await cpu.stop();
+      // Settle: nothing runs twice.
+      await sleep(200);
+      stats = await Promise.all(processes.map((p) => p.ask<PeerStats>("stats")));
+      const ran = stats.reduce((n, s) => n + s.count, 0);
+      if (ran !== jobs) throw new Error(`${result.name}: ${ran} runs of ${jobs} jobs`);
+      const first = Math.min(...stats.map((s) => s.first ?? Number.POSITIVE_INFINITY));
+      const last = Math.max(...stats.map((s) => s.last));
+      return {
+        jobs,
+        enqueueMs: ms,
+        drainMs: last - first,
+        endToEndMs: last - wall0,
+        byNode: Object.fromEntries(stats.map((s, i) => [processes[i]!.node, s.count])),
+        cpu: split === null ? null : { ...split, wallMs: performance.now() - t0 },
+      };
+    };
+    await round(config.warmupJobs);
+    await resetStatements(config, db);
+    for (let r = 0; r < config.rounds; r++) {
+      const done = await round(config.jobs);
+      result.rounds.push(done);
+      log(
+        `${result.name}, ${runtimes} process(es): ${
+          (done.jobs / done.drainMs * 1000).toFixed(0)
+        } jobs/s (${Object.values(done.byNode).join("/")})`,
+      );
+    }
+    result.statements = await readStatements(config, db);
+    if (system === "graphile" && config.parts.includes("latency")) {
+      // Open loop from the first process, as liminal's latency rows; the probes run anywhere.
+      const probe = async (n: number): Promise<number[]> => {
+        await processes[0]!.ask(`probe ${n} ${config.latencyRate}`, 300_000);
+        const ms: number[] = [];
+        const until = performance.now() + 60_000;
+        while (ms.length < n && performance.now() < until) {
+          for (const p of processes) ms.push(...(await p.ask<{ ms: number[] }>("probes")).ms);
+          if (ms.length < n) await sleep(20);
+        }
+        return ms;
+      };
+      await probe(config.latencyWarmup);
+      const ms = await probe(config.latencyJobs);
+      report.peerLatency.push({
+        id: result.id,
+        name: result.name,
+        runtimes,
+        jobs: ms.length,
+        sent: config.latencyJobs,
+        enqueueToStart: latencyOf(ms),
+      });
+      const l = latencyOf(ms);
+      log(
+        `${result.name}, ${runtimes} process(es): latency p50 ${l.p50.toFixed(2)} ms, p99 ${
+          l.p99.toFixed(2)
+        } ms`,
+      );
+    }
+    return result;
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    await db.end({ timeout: 1 }).catch(() => {});
+    await admin.unsafe(`/* bench */ DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(
+      () => {},
+    );
+  }
+}
+
 async function main(config: DriverConfig): Promise<DriverReport> {
   const admin = connect(config, "postgres", 1);
   try {
@@ -1163,6 +1423,9 @@ async function main(config: DriverConfig): Promise<DriverReport> {
       },
       floor: [],
       clusters: [],
+      peers: [],
+      peerErrors: {},
+      peerLatency: [],
       inProcess: [],
       latency: [],
       plans: null,
@@ -1175,6 +1438,19 @@ async function main(config: DriverConfig): Promise<DriverReport> {
     }
     if (config.parts.includes("cluster") || config.parts.includes("latency")) {
       for (const count of config.clusters) await measureCluster(config, admin, count, report);
+    }
+    if (config.parts.includes("peers")) {
+      for (const system of config.peers) {
+        for (const count of config.clusters) {
+          try {
+            report.peers.push(await measurePeer(config, admin, system, count, report));
+          } catch (error) {
+            const why = (error as Error).message.slice(0, 500);
+            log(`${PEERS[system].name}, ${count} process(es): not measured: ${why}`);
+            report.peerErrors[`peer.${system}.${count}`] = why;
+          }
+        }
+      }
     }
     if (config.parts.includes("inproc")) {
       for (const count of config.clusters) {

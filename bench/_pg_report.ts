@@ -91,6 +91,104 @@ function statementOf(result: ThroughputResult, name: string): StatementClass | u
   return result.statements?.find((s) => s.name === name);
 }
 
+// ── liminal beside graphile-worker and pg-boss ──────────────────────────────────────────
+
+/** liminal's runtimes beside each peer measured in the same run: jobs/s and liminal ÷ peer. */
+function peersTable(
+  d: NonNullable<PostgresReport["driver"]>,
+  c: NonNullable<PostgresReport["config"]>,
+  t: ReportTools,
+): string[] {
+  const peers = d.peers ?? [];
+  const errors = Object.entries(d.peerErrors ?? {});
+  if (peers.length === 0 && errors.length === 0) return [];
+  const f = (n: number) => (Number.isFinite(n) ? count(Math.round(n)) : "—");
+  const out = [
+    `\n### liminal beside graphile-worker and pg-boss (same server, same run)\n`,
+    `The same ${
+      count(c.jobs)
+    } no-op jobs per round, the same ${c.workers} jobs at once per process, 1 and ${
+      Math.max(...c.clusters)
+    } processes on one database, each on a fresh database with a warm-up round of ${
+      count(c.warmupJobs)
+    }. The peers run under Deno's npm support, each process \`bench/_pg_peer.ts\` (its own event loop), enqueued in bulk by the first process as each recommends (graphile-worker \`addJobs\`, pg-boss \`insert\`); graphile-worker with \`pollInterval\` at its default and LISTEN/NOTIFY on; pg-boss with \`useListenNotify\`, the queue's \`notify\` on, \`pollingIntervalSeconds\` and \`notifyPollingIntervalSeconds\` at their minimum 0.5. *jobs/s*: first start → last finish as the peer's handlers recorded them (\`performance.timeOrigin + performance.now()\`), liminal's from its own rows; median round (min…max). *liminal ÷ peer*: liminal's jobs/s ÷ the peer's (above 1: liminal faster). Graphile Worker's own published figure is of other hardware.\n`,
+  ];
+  const rows: string[][] = [];
+  for (const n of c.clusters) {
+    const liminal = spread(d.clusters.find((r) => r.runtimes === n));
+    const label = `${n === 1 ? "1 process" : `${n} processes`} × ${c.workers}`;
+    if (liminal !== null) {
+      rows.push([
+        label,
+        "**liminal** (`liminal start`)",
+        `**${f(rate(liminal.median))}** (${f(liminal.min)}…${f(liminal.max)})`,
+        t.us(1e6 / rate(liminal.median)),
+        "",
+        Object.values(liminal.median.byNode).join(" / ") || "—",
+      ]);
+    }
+    for (const peer of peers.filter((r) => r.runtimes === n)) {
+      const sp = spread(peer);
+      if (sp === null) continue;
+      rows.push([
+        label,
+        peer.name,
+        `**${f(rate(sp.median))}** (${f(sp.min)}…${f(sp.max)})`,
+        t.us(1e6 / rate(sp.median)),
+        liminal === null ? "—" : `**${(rate(liminal.median) / rate(sp.median)).toFixed(2)}**`,
+        Object.values(sp.median.byNode).join(" / ") || "—",
+      ]);
+    }
+    for (const [id, why] of errors.filter(([id]) => id.endsWith(`.${n}`))) {
+      rows.push([label, id, `not measured: ${why.split("\n")[0]}`, "", "", ""]);
+    }
+  }
+  rows.push([
+    "(other hardware)",
+    `*Graphile Worker, published (${GRAPHILE.setup})*`,
+    `*~${count(GRAPHILE.jobsPerSec)}*`,
+    `*${t.us(1e6 / GRAPHILE.jobsPerSec)}*`,
+    "",
+    "",
+  ]);
+  out.push(
+    t.table(
+      ["processes", "system", "jobs/s", "µs/job", "liminal ÷ peer", "jobs per process"],
+      rows,
+    ),
+  );
+  const latency = d.peerLatency ?? [];
+  if (latency.length > 0) {
+    out.push(
+      `\n*Enqueue → start, open loop at ${c.latencyRate} jobs/s after ${c.latencyWarmup} warm-up probes, on the processes of the rounds above:* graphile-worker: one \`addJob\` per probe from the first process, the handler's start − the clock read just before the call (the probes run in any process); liminal: its rows of the latency table below (control socket: \`POST /v1/jobs\`; database: another process's \`PostgresStore\` insert, the runtimes woken by NOTIFY).\n`,
+    );
+    const latencyRows: string[][] = [];
+    for (const l of latency) {
+      const label = `${l.runtimes === 1 ? "1 process" : `${l.runtimes} processes`} × ${c.workers}`;
+      for (const own of d.latency.filter((x) => x.runtimes === l.runtimes)) {
+        latencyRows.push([
+          label,
+          `liminal, ${own.path === "socket" ? "control socket" : "database (NOTIFY)"}`,
+          `**${t.formatLatency(own.enqueueToStart.p50)}**`,
+          `**${t.formatLatency(own.enqueueToStart.p99)}**`,
+          t.formatLatency(own.enqueueToStart.max),
+          `${own.jobs} of ${own.sent}`,
+        ]);
+      }
+      latencyRows.push([
+        label,
+        l.name,
+        `**${t.formatLatency(l.enqueueToStart.p50)}**`,
+        `**${t.formatLatency(l.enqueueToStart.p99)}**`,
+        t.formatLatency(l.enqueueToStart.max),
+        `${l.jobs} of ${l.sent}`,
+      ]);
+    }
+    out.push(t.table(["processes", "system", "p50", "p99", "max", "probes seen"], latencyRows));
+  }
+  return out;
+}
+
 // ── The section ────────────────────────────────────────────────────────────────────────
 
 /** The section's Markdown, one block per element. */
@@ -129,6 +227,7 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
       baseline,
       d.floor.find((r) => r.concurrency === n * c.workers && r.batch === 1),
       d.clusters.find((r) => r.runtimes === n),
+      ...(d.peers ?? []).filter((r) => r.runtimes === n),
       d.inProcess.find((r) => r.runtimes === n),
     ];
     const base = spread(baseline);
@@ -184,6 +283,9 @@ export function postgresSection(report: PostgresReport, t: ReportTools): string[
       count(GRAPHILE.jobsPerSecBatched)
     } jobs/s with its batching options), quoted for scale only: [${GRAPHILE.url}](${GRAPHILE.url}).*\n`,
   );
+
+  // Beside the peers ---------------------------------------------------------------------
+  out.push(...peersTable(d, c, t));
 
   // Latency -----------------------------------------------------------------------------
   if (d.latency.length > 0) {

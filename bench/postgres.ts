@@ -6,7 +6,8 @@
  * "PostgreSQL store" section.
  *
  *   deno run --allow-read --allow-write --allow-env --allow-run --allow-sys bench/postgres.ts
- *     [--parts floor,cluster,latency,inproc,plans] [--clusters 1,3] [--workers 4]
+ *     [--parts floor,cluster,peers,latency,inproc,plans] [--clusters 1,3] [--workers 4]
+ *     [--peers graphile,pgboss-batch[,pgboss-loops]]
  *     [--jobs 5000] [--rounds 3] [--warmup 1000] [--rate 200] [--probes 1000]
  *     [--probe-warmup 100] [--runtime-flags "<deno run flags for the runtimes>"]
  *
@@ -25,7 +26,7 @@
  */
 import { pick, SMOKE } from "./_config.ts";
 import { BENCH_DIR, parseArgs, ROOT, START_PERMISSIONS } from "./_proc.ts";
-import type { DriverConfig, DriverReport } from "./_pg_driver.ts";
+import { type DriverConfig, type DriverReport, PEERS, type PeerSystem } from "./_pg_driver.ts";
 import { type PostgresServer, startPostgres, SUPERUSER } from "../tests/_support/postgres.ts";
 
 /** What this script prints. */
@@ -191,7 +192,8 @@ async function killLeftovers(pidsFile: string): Promise<void> {
         stderr: "null",
       }).output();
       // Only a process that is still ours (pids are reused).
-      if (!new TextDecoder().decode(cmdline.stdout).includes(`${ROOT}main.ts`)) continue;
+      const line = new TextDecoder().decode(cmdline.stdout);
+      if (!line.includes(`${ROOT}main.ts`) && !line.includes("_pg_peer.ts")) continue;
       log(`killing runtime pid ${pid}, left running`);
       Deno.kill(pid, "SIGKILL");
     } catch {
@@ -202,15 +204,19 @@ async function killLeftovers(pidsFile: string): Promise<void> {
 
 async function main(): Promise<PostgresReport> {
   const args = parseArgs(Deno.args);
-  const parts = (args.get("parts") ?? "floor,cluster,latency,inproc,plans").split(",")
+  const parts = (args.get("parts") ?? "floor,cluster,peers,latency,inproc,plans").split(",")
     .filter((p): p is DriverConfig["parts"][number] =>
-      p === "floor" || p === "cluster" || p === "latency" || p === "inproc" || p === "plans"
+      p === "floor" || p === "cluster" || p === "latency" || p === "inproc" || p === "plans" ||
+      p === "peers"
     );
   const config: PostgresReport["config"] = {
     statements: false,
     autoExplain: false,
     parts,
     clusters: list(args.get("clusters"), [1, 3]),
+    // pgboss-loops (4 fetch loops of one job) is poll-bound: ~8 jobs/s a process; not by default.
+    peers: (args.get("peers") ?? "graphile,pgboss-batch").split(",").map((p) => p.trim())
+      .filter((p): p is PeerSystem => p in PEERS),
     workers: number(args.get("workers"), 4),
     // Taken verbatim: the value starts with "--".
     runtimeFlags: (Deno.args[Deno.args.indexOf("--runtime-flags") + 1] ?? "")
