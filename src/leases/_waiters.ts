@@ -61,6 +61,9 @@ export function enqueueWaiter(
 /** Serves every waiter whose resource can be taken now, first in line first. */
 export async function serveWaiters(s: LeaseState): Promise<void> {
   for (const waiter of [...s.waiters]) {
+    // Gone meanwhile (gave up, or served by another pass while a grant was awaited): a
+    // holder that left must never be handed the lease.
+    if (!s.waiters.includes(waiter)) continue;
     const now = s.clock();
     const verdict = verdictFor(s, waiter.resource, waiter.request, now);
     if (verdict.kind === "held" || verdict.kind === "handover") continue;

@@ -291,3 +291,35 @@ Deno.test("shared store: a read that sees a job lease's renewal before its write
   assert.deepEqual(await store.listLeases(), []);
   leases.stop();
 });
+
+Deno.test("a waiter that gives up while another waiter's grant is written is never handed the lease", async () => {
+  /** A store whose lease writes take a while, as a busy database's do. */
+  class SlowLeaseStore extends MemoryStore {
+    override async swapLease(...args: Parameters<MemoryStore["swapLease"]>): Promise<boolean> {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return await super.swapLease(...args);
+    }
+  }
+  const { leases, store } = await manager(new SlowLeaseStore());
+  try {
+    await leases.acquire("files/*", { holder: "h" });
+    const v = leases.acquireOrWait("files/a", { holder: "v" });
+    const stop = new AbortController();
+    const w = leases.acquireOrWait("files/b", { holder: "w" }, stop.signal);
+    const wGaveUp = assert.rejects(w);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const released = leases.release("files/*", "h");
+    // v's grant is on its way (the release serves the line); w gives up meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    stop.abort(new Error("gave up"));
+    await wGaveUp;
+    await released;
+    assert.equal((await v).holder, "v");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const held = (await store.listLeases()).map((l) => `${l.resource}=${l.holder}`).sort();
+    assert.deepEqual(held, ["files/a=v"], "w, who left, holds nothing");
+  } finally {
+    await leases.stop();
+    await store.close();
+  }
+});
