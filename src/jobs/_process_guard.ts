@@ -243,6 +243,10 @@ export class ProcessGuard {
       boot: await bootId(),
       job,
     };
+    // Closed while the group's facts were read: nothing would watch it, so it must not start.
+    if (this.#closed) {
+      throw new LiminalError("RUNTIME_SHUTTING_DOWN", "the process guard is closed");
+    }
     this.#live.set(pgid, group);
     this.#append({ op: "+", ...group });
     await this.#tell(`+${pgid}`);
@@ -347,7 +351,13 @@ export class ProcessGuard {
    * told every live group instead (so is any with `line` `null`). Nothing once closed.
    */
   async #send(line: string | null): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) {
+      // A registration must not pass for watched once the guard is closed.
+      if (line?.startsWith("+")) {
+        throw new LiminalError("RUNTIME_SHUTTING_DOWN", "the process guard is closed");
+      }
+      return;
+    }
     const fresh = this.#startWatchdog();
     const text = fresh || line === null
       ? [...this.#live.keys()].map((pgid) => `+${pgid}`).join("\n")

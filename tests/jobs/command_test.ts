@@ -13,7 +13,13 @@ import {
   DEFAULT_KILL_GRACE_MS,
   parseCommandPayload,
 } from "../../src/jobs/command.ts";
-import { bootId, groupAlive, ProcessGuard, startTimeOf } from "../../src/jobs/_process_guard.ts";
+import {
+  bootId,
+  groupAlive,
+  ProcessGuard,
+  spawnGuarded,
+  startTimeOf,
+} from "../../src/jobs/_process_guard.ts";
 import { isLiminalError } from "../../src/shared/errors.ts";
 import { MemoryStore } from "../../src/store/mod.ts";
 import type { JobKind } from "../../src/executor/job_kind.ts";
@@ -615,4 +621,25 @@ Deno.test({
         await Deno.remove(file);
       }
     }),
+});
+
+Deno.test({
+  name: "process guard: a program spawned while the guard closes never runs unwatched",
+  ...sanitized,
+  async fn() {
+    const guard = new ProcessGuard({ killGraceMs: 200 });
+    const marker = await Deno.makeTempFile({ prefix: "liminal-unwatched-" });
+    await Deno.remove(marker);
+    // register() reads the group's facts (sh processes) before it records it: close meanwhile.
+    const spawned = spawnGuarded(guard, "job-x", "sh", ["-c", `touch ${marker}; sleep 30`], {
+      stdout: "null",
+      stderr: "null",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    await guard.close();
+    await assert.rejects(spawned, (e) => isLiminalError(e, "RUNTIME_SHUTTING_DOWN"));
+    assert.deepEqual(guard.liveGroups, []);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await assert.rejects(Deno.stat(marker), Deno.errors.NotFound, "the program never ran");
+  },
 });
