@@ -635,7 +635,7 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     });
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    // spawnGuarded is now inside register(), past its first check: close the guard there.
     await guard.close();
     await assert.rejects(spawned, (e) => isLiminalError(e, "RUNTIME_SHUTTING_DOWN"));
     assert.deepEqual(guard.liveGroups, []);
