@@ -39,7 +39,7 @@ const off = [
   DATABASE === undefined && "no checkpoint, backup or vacuum (set APP_DB)",
   UPLOADS === undefined && "no upload cleanup (set APP_UPLOADS)",
 ].filter((line) => line !== false);
-if (off.length > 0) console.error(`examples/maintenance.ts: ${off.join("; ")}`);
+if (off.length > 0) console.log(`examples/maintenance.ts: ${off.join("; ")}`);
 
 /** Removes files older than `maxAge` under a directory, reporting progress. */
 export const cleanupUploads = defineJob({

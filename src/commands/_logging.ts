@@ -68,7 +68,8 @@ export function jsonLineFormatter(): (record: LogRecord) => string {
 
 /**
  * Sends liminal's log records to stderr. Call once per process. `quiet` (a scripted `run`
- * without `-v`) keeps only the runtime's errors: the job lines are left to the summary.
+ * without `-v`) keeps only the runtime's errors and the warnings and errors job modules print
+ * outside a job: the job lines are left to the summary, what jobs print to their own logs.
  */
 export function configureLogging(
   format: LogFormat,
@@ -88,6 +89,15 @@ export function configureLogging(
       ? [
         { category: ["liminal"], lowestLevel: "error", sinks: ["stderr"] },
         { category: ["liminal", "job"], sinks: [], parentSinks: "override" },
+        // What job modules print as warnings or errors outside a job (at load, in endpoints:
+        // an alert) still reaches stderr; what a job prints stays in its own log.
+        {
+          category: ["liminal", "output"],
+          lowestLevel: "warning",
+          sinks: ["stderr"],
+          parentSinks: "override",
+        },
+        { category: ["liminal", "output", "job"], sinks: [], parentSinks: "override" },
         { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },
       ]
       : [

@@ -11,12 +11,14 @@
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { format } from "node:util";
+import { format, inspect } from "node:util";
 import { getLogger } from "@logtape/logtape";
 import type { JobContext, JobKind } from "../executor/job_kind.ts";
 import type { EndpointDefinition } from "../router/definition.ts";
 
 const log = getLogger(["liminal", "output"]);
+/** What handlers print: also in their job's own log, so a quiet `run` leaves it there. */
+const jobLog = getLogger(["liminal", "output", "job"]);
 
 /** Who is printing. */
 type Source =
@@ -55,19 +57,61 @@ export function consoleCaptured(): boolean {
 }
 
 /**
- * Sends `console.log/info/debug/warn/error` to the log (and, inside a handler, to its job's
+ * Sends what the console prints (`log`, `info`, `debug`, `warn`, `error`, and `dir`, `table`,
+ * `trace`, `assert`, `count`, `group`, `time*`) to the log (and, inside a handler, to its job's
  * log) until the returned function is called. Installing it twice keeps the first.
  */
 export function captureConsole(): () => void {
   if (installed !== null) return installed;
-  const saved = new Map<Method, (...args: unknown[]) => void>();
-  for (const method of METHODS) {
+  const saved = new Map<keyof Console, unknown>();
+  const replace = (method: keyof Console, fn: (...args: unknown[]) => void) => {
     saved.set(method, console[method]);
-    console[method] = (...args: unknown[]) => write(method, args);
-  }
+    (console as unknown as Record<string, unknown>)[method] = fn;
+  };
+  for (const method of METHODS) replace(method, (...args) => write(method, args));
+  // The other printing methods of the console write on their own (not through console.log):
+  // each is turned into a line the same way, so none reaches the terminal raw.
+  const counts = new Map<string, number>();
+  const timers = new Map<string, number>();
+  const label = (value: unknown) => (value === undefined ? "default" : String(value));
+  replace("dir", (value) => write("log", [inspect(value)]));
+  replace("dirxml", (...args) => write("log", args));
+  replace("table", (data) => write("log", [inspect(data)]));
+  replace("trace", (...args) => {
+    const stack = new Error().stack?.split("\n").slice(2).join("\n") ?? "";
+    write("error", [`Trace${args.length > 0 ? `: ${format(...args)}` : ""}\n${stack}`]);
+  });
+  replace("assert", (condition, ...args) => {
+    if (!condition) {
+      write("error", ["Assertion failed" + (args.length ? `: ${format(...args)}` : "")]);
+    }
+  });
+  replace("count", (name) => {
+    const n = (counts.get(label(name)) ?? 0) + 1;
+    counts.set(label(name), n);
+    write("info", [`${label(name)}: ${n}`]);
+  });
+  replace("countReset", (name) => void counts.delete(label(name)));
+  replace("group", (...args) => args.length > 0 && write("log", args));
+  replace("groupCollapsed", (...args) => args.length > 0 && write("log", args));
+  replace("groupEnd", () => {});
+  replace("time", (name) => void timers.set(label(name), performance.now()));
+  replace("timeLog", (name, ...args) => {
+    const since = timers.get(label(name));
+    if (since === undefined) return;
+    write("info", [`${label(name)}: ${(performance.now() - since).toFixed(3)}ms`, ...args]);
+  });
+  replace("timeEnd", (name) => {
+    const since = timers.get(label(name));
+    if (since === undefined) return;
+    timers.delete(label(name));
+    write("info", [`${label(name)}: ${(performance.now() - since).toFixed(3)}ms`]);
+  });
   const restore = () => {
     if (installed !== restore) return;
-    for (const [method, fn] of saved) console[method] = fn;
+    for (const [method, fn] of saved) {
+      (console as unknown as Record<string, unknown>)[method] = fn;
+    }
     installed = null;
   };
   installed = restore;
@@ -88,7 +132,7 @@ function write(method: Method, args: unknown[]): void {
     if (source?.kind === "job") {
       const { id, kind } = source.ctx.job;
       for (const line of output.split("\n")) source.ctx.log(line);
-      log[level]("job {id} {kind} printed: {output}", {
+      jobLog[level]("job {id} {kind} printed: {output}", {
         event: "job.output",
         id,
         kind,

@@ -53,7 +53,7 @@ Deno.test({
           throw new Error(`a stderr line that is not JSON: ${line}\n--- stderr\n${result.stderr}`);
         }
       });
-      const printed = records.filter((r) => r.logger === "liminal.output");
+      const printed = records.filter((r) => r.logger.startsWith("liminal.output"));
       assert.ok(
         printed.some((r) =>
           r.properties.event === "job.output" && r.properties.output === "hello from handler" &&
@@ -105,6 +105,31 @@ Deno.test("run --json: what a job module prints stays off stdout (one JSON docum
     const logs = doc.jobs[0].logs.map((l: { message: string }) => l.message);
     assert.ok(logs.some((m: string) => m.includes("hello from handler")), logs.join("\n"));
     assert.equal(out.stderr, "", "a succeeding run is quiet on stderr");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run without -v: a module's console.error outside a job still reaches stderr; jobs' output stays in their logs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "liminal-run-warn-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/warn.ts`,
+      'import { defineJob } from "liminal";\nconsole.error("config missing");\n' +
+        'export const quiet = defineJob({ kind: "quiet", handler: () => 1 });\n',
+    );
+    await Deno.writeTextFile(
+      `${dir}/plan.json`,
+      JSON.stringify({ name: "chatty", jobs: [{ kind: "chatty" }] }),
+    );
+    const out = await runLiminal(
+      ["run", "plan.json", "--jobs", FIXTURE, "--jobs", "./warn.ts"],
+      { cwd: dir },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /config missing/);
+    assert.doesNotMatch(out.stderr, /trouble 1 of 2/, "the job's console.error is in its log");
+    assert.doesNotMatch(out.stderr, /chatty module loaded/, "console.log stays quiet");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

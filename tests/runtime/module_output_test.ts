@@ -38,7 +38,7 @@ Deno.test("captureConsole: a handler's console.log reaches its job's log and the
     assert.equal(await kind.handler(ctx as never), 1);
     await other;
     assert.deepEqual(jobLog, ["hello from handler", "second", "line"]);
-    const out = records.filter((r) => r.category.join(".") === "liminal.output")
+    const out = records.filter((r) => r.category.join(".").startsWith("liminal.output"))
       .map((r) => ({ level: r.level, ...r.properties }) as Record<string, unknown>);
     assert.equal(out.length, 3, JSON.stringify(out));
     assert.ok(
@@ -59,4 +59,45 @@ Deno.test("captureConsole: a handler's console.log reaches its job's log and the
     resetSync();
   }
   assert.equal(console.log, original, "restored");
+});
+
+Deno.test("captureConsole: table, dir, trace, assert, count and time become log lines, none is printed", () => {
+  const records: LogRecord[] = [];
+  configureSync({
+    sinks: { mem: (r: LogRecord) => records.push(r) },
+    loggers: [
+      { category: ["liminal"], lowestLevel: "debug", sinks: ["mem"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["mem"] },
+    ],
+    reset: true,
+  });
+  const originals = [console.table, console.dir, console.trace, console.assert, console.count];
+  const restore = captureConsole();
+  try {
+    console.table([{ a: 1 }]);
+    console.dir({ deep: { x: 2 } });
+    console.trace("where");
+    console.assert(1 + 1 === 3, "math");
+    console.assert(true, "not printed");
+    console.count("n");
+    console.count("n");
+    console.time("t");
+    console.timeEnd("t");
+    const outputs = records.map((r) => String(r.properties.output));
+    assert.equal(outputs.length, 7, outputs.join(" | "));
+    assert.match(outputs[0]!, /a: 1/);
+    assert.match(outputs[1]!, /deep/);
+    assert.match(outputs[2]!, /^Trace: where\n/);
+    assert.equal(outputs[3], "Assertion failed: math");
+    assert.deepEqual(outputs.slice(4, 6), ["n: 1", "n: 2"]);
+    assert.match(outputs[6]!, /^t: \d+\.\d{3}ms$/);
+  } finally {
+    restore();
+    resetSync();
+  }
+  assert.deepEqual(
+    [console.table, console.dir, console.trace, console.assert, console.count],
+    originals,
+    "restored",
+  );
 });
