@@ -775,6 +775,13 @@ export async function runStoreConformance(
         // Dead, it no longer holds its unique key.
         const [fresh] = await last.insert([job({ uniqueKey: "crashy" })], at + 1);
         assert.equal(fresh!.created, true);
+        // A retry gives a fresh budget of interruptions too: the next crash is not its last.
+        await last.cancel(fresh!.id, at + 2);
+        await last.retry(a.id, at + 3);
+        const retried = (await last.get(a.id))!;
+        assert.equal(retried.state, "queued");
+        assert.equal(retried.failures, 0);
+        assert.equal(retried.interruptions, 0);
       } finally {
         await last.close();
         await target.cleanup?.(last);

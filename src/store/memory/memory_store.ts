@@ -342,6 +342,7 @@ export class MemoryStore implements JobStore {
     }
     this.#move(record, "queued");
     record.failures = 0;
+    record.interruptions = 0;
     record.finishedAt = null;
     record.readyAt = at;
     record.seq = ++this.#seq;

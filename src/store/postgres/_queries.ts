@@ -324,7 +324,7 @@ export function liveHolderOf(tx: Tx, key: string): Promise<Row[]> {
 /** Queues a dead or cancelled job again with a fresh attempt budget. */
 export function requeueForRetry(tx: Tx, id: string, at: number): Promise<Row[]> {
   return tx`
-    UPDATE jobs SET state = 'queued', failures = 0, finished_at = NULL,
+    UPDATE jobs SET state = 'queued', failures = 0, interruptions = 0, finished_at = NULL,
       ready_at = ${roundMs(at)}::bigint, seq = nextval('job_seq'), updated_at = ${
     roundMs(at)
   }::bigint

@@ -111,7 +111,7 @@ export function prepare(db: DatabaseSync): Statements {
        WHERE id = ? AND state IN ('scheduled', 'queued') RETURNING priority`,
     ),
     retry: db.prepare(
-      `UPDATE jobs SET state = 'queued', failures = 0, finished_at = NULL, ready_at = ?, seq = ?, updated_at = ?
+      `UPDATE jobs SET state = 'queued', failures = 0, interruptions = 0, finished_at = NULL, ready_at = ?, seq = ?, updated_at = ?
        WHERE id = ? RETURNING id, kind, priority, leases`,
     ),
     running: db.prepare(
