@@ -46,6 +46,8 @@ export const DEFAULT_KILL_GRACE_MS = 5_000;
 const SETTLE_MARGIN_MS = 2_000;
 /** Longest log line taken from the program's output. */
 const MAX_LINE = 1_000;
+/** How long the output is read after the program's group is gone (a daemon may hold it). */
+const OUTPUT_DRAIN_MS = 2_000;
 /** Default timeout of a `command` job. */
 export const DEFAULT_COMMAND_TIMEOUT = "1h";
 /** How often a running program counts as a sign of life. */
@@ -285,6 +287,8 @@ export function createCommandJob(
       const pgid = child.pid;
       let killTimer: ReturnType<typeof setTimeout> | undefined;
       let beat: ReturnType<typeof setInterval> | undefined;
+      /** Stops reading the program's output (held open by a process that left its group). */
+      const readers = new AbortController();
       const onAbort = () => {
         signalGroup(pgid, "SIGTERM");
         killTimer = setTimeout(() => signalGroup(pgid, "SIGKILL"), graceMs);
@@ -307,8 +311,8 @@ export function createCommandJob(
         // Alive while the program is: a heartbeat, so a quiet program is never "stuck".
         beat = setInterval(heartbeat, options.heartbeatMs ?? HEARTBEAT_MS);
         output = Promise.all([
-          collect(child.stdout, (line) => log(`stdout: ${line}`)),
-          collect(child.stderr, (line) => log(`stderr: ${line}`)),
+          collect(child.stdout, (line) => log(`stdout: ${line}`), readers.signal),
+          collect(child.stderr, (line) => log(`stderr: ${line}`), readers.signal),
         ]);
         const status = await child.status;
         clearInterval(beat);
@@ -321,7 +325,21 @@ export function createCommandJob(
           log(`the program left processes running in its group ${pgid}: stopping them`);
           await terminateGroup(pgid, graceMs);
         }
-        const [stdout, stderr] = await output;
+        // Its group is gone; a process it moved out of the group (a daemon, `setsid`) may still
+        // hold the pipes open: what it wrote by a short deadline is what the result keeps.
+        const drained = setTimeout(() => {
+          log(
+            `the program's output is still held open by a process outside its group: not waited for`,
+          );
+          readers.abort();
+        }, OUTPUT_DRAIN_MS);
+        let stdout: string;
+        let stderr: string;
+        try {
+          [stdout, stderr] = await output;
+        } finally {
+          clearTimeout(drained);
+        }
         const result: CommandResult = { code: status.code, signal: status.signal, stdout, stderr };
         if (signal.aborted) throw signal.reason;
         if (!status.success) {
@@ -504,17 +522,28 @@ async function ioniceArgs(io: IoNice): Promise<string[]> {
 async function collect(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
+  stop?: AbortSignal,
 ): Promise<string> {
   const decoder = new TextDecoder();
   let tail = "";
   let partial = "";
-  for await (const chunk of stream) {
+  const reader = stream.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  stop?.addEventListener("abort", cancel, { once: true });
+  for (;;) {
+    const { done, value: chunk } = await reader.read().catch(() => ({
+      done: true,
+      value: undefined,
+    }));
+    if (done || chunk === undefined) break;
     const text = decoder.decode(chunk, { stream: true });
     tail = (tail + text).slice(-TAIL_BYTES);
     const lines = (partial + text).split("\n");
     partial = lines.pop() ?? "";
     for (const line of lines) onLine(line.slice(0, MAX_LINE));
   }
+  stop?.removeEventListener("abort", cancel);
+  reader.releaseLock();
   const rest = decoder.decode();
   tail = (tail + rest).slice(-TAIL_BYTES);
   partial += rest;

@@ -643,3 +643,25 @@ Deno.test({
     await assert.rejects(Deno.stat(marker), Deno.errors.NotFound, "the program never ran");
   },
 });
+
+Deno.test({
+  name: "command: a process that leaves the group and holds the output open does not hold the job",
+  ...sanitized,
+  ignore: !LINUX,
+  fn: () =>
+    withExecutor(commandJob, {}, async (executor) => {
+      const started = performance.now();
+      const { id } = await executor.enqueue({
+        kind: "command",
+        // `setsid`: the sleep leaves the job's group (a daemon would) with stdout still open.
+        payload: { cmd: ["sh", "-c", "setsid sleep 6 & echo started"] },
+      });
+      const job = await executor.waitFor(id);
+      const took = performance.now() - started;
+      assert.equal(job.state, "succeeded");
+      assert.equal(JSON.parse(job.result!).stdout, "started\n");
+      assert.ok(took < 4_500, `the job took ${Math.round(took)} ms: it waited for the daemon`);
+      // The escaped sleep ends by itself; let it, so nothing of this test outlives it.
+      await new Promise((resolve) => setTimeout(resolve, 6_500 - took));
+    }),
+});
