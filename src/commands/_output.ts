@@ -34,11 +34,20 @@ function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): v
 }
 
 let printedJson = false;
+let jsonLines = false;
 
-/** Prints one JSON document on stdout. */
+/** Prints one JSON document on stdout (one line in a JSON-lines stream). */
 export function printJson(value: unknown): void {
   printedJson = true;
-  writeOut(`${JSON.stringify(value, null, 2)}\n`);
+  writeOut(jsonLines ? `${JSON.stringify(value)}\n` : `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * For a command whose `--json` output is a stream of one JSON object per line (`router tail`):
+ * a document printed after (an error's) is one line too, so line readers keep working.
+ */
+export function useJsonLines(): void {
+  jsonLines = true;
 }
 
 /** Whether {@link printJson} has printed a document in this process. */

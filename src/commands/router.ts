@@ -19,7 +19,7 @@ import {
 } from "../shared/router_snapshot.ts";
 import { SOCKET_HELP, withClient } from "./_client.ts";
 import type { CliContext } from "./_context.ts";
-import { colorEnabled, formatTable, paint, printJson, writeOut } from "./_output.ts";
+import { colorEnabled, formatTable, paint, printJson, useJsonLines, writeOut } from "./_output.ts";
 import { parseCount, parseDurationOption, parsePayloadOption } from "./_parse.ts";
 
 /** The router for people: endpoints and subscriptions with depths, counters, latencies. */
@@ -178,6 +178,7 @@ Examples:
       await withClient(options.socket, async (client) => {
         const stop = new AbortController();
         const onSignal = () => stop.abort();
+        if (options.json) useJsonLines();
         Deno.addSignalListener("SIGINT", onSignal);
         try {
           for await (

@@ -90,6 +90,11 @@ Deno.test("the CLI keeps its contract at the edges", async (t) => {
       assert.match(error.message, /no runtime answers on \.liminal\/liminal\.sock/);
       assert.match(error.hint!, /liminal start/);
       assert.match(result.stderr, /^error: RUNTIME_UNREACHABLE/, "stderr still says it");
+      // router tail --json is a stream of one object per line: its error document is one line.
+      const tail = await cli(["router", "tail", "--json"]);
+      assert.equal(tail.code, 3, tail.stderr);
+      assert.equal(tail.stdout.trimEnd().split("\n").length, 1, tail.stdout);
+      assert.equal(errorDoc(tail.stdout).code, "RUNTIME_UNREACHABLE");
     });
 
     await t.step(
