@@ -162,6 +162,7 @@ export type {
   LeaseSnapshot,
   MissedPolicy,
   OverlapPolicy,
+  PreemptionView,
   ScheduledJob,
   ScheduleSnapshot,
   ScheduleTiming,

@@ -14,7 +14,8 @@ import { errorMessage, isErrorCode, LiminalError } from "../shared/errors.ts";
 import type { JobSnapshot, JobState } from "../shared/job.ts";
 import type { JsonValue } from "../shared/json.ts";
 import type { NodeInfo, RuntimeSnapshot } from "../shared/snapshot.ts";
-import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
+import type { LeaseSnapshot, PreemptionView, ScheduleSnapshot } from "../shared/schedule.ts";
+export type { PreemptionView };
 import type { DeadLetterView, RouterSnapshot } from "../shared/router_snapshot.ts";
 import type { Priority } from "../shared/priority.ts";
 import { checkSocketPath } from "./socket.ts";
@@ -49,17 +50,6 @@ export interface LeaseView {
     jobs: { jobId: string; holder: string; resource: string }[];
     waitedMs: number;
   };
-}
-
-/** A lease taken from its holder, as `GET /v1/leases` lists the latest. */
-export interface PreemptionView {
-  resource: string;
-  holder: string;
-  jobId: string | null;
-  by: string;
-  byJobId: string | null;
-  byPriority: Priority;
-  at: string;
 }
 
 /** One server-sent event. */

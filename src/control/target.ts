@@ -19,7 +19,7 @@ import type {
   DeadLetterView,
   RouterSnapshot,
 } from "../shared/router_snapshot.ts";
-import type { LeaseSnapshot, ScheduleSnapshot } from "../shared/schedule.ts";
+import type { LeaseSnapshot, Preemption, ScheduleSnapshot } from "../shared/schedule.ts";
 import type {
   IntakeState,
   NodeInfo,
@@ -115,23 +115,12 @@ export interface LeaseAsk {
   preemptible?: boolean;
 }
 
-/** A lease taken from its holder. `at` is epoch ms. */
-export interface PreemptionEntry {
-  resource: string;
-  holder: string;
-  jobId: string | null;
-  by: string;
-  byJobId: string | null;
-  byPriority: Priority;
-  at: number;
-}
-
 /** Territory leases. */
 export interface ControlLeases {
   /** Leases held, with operators and queued jobs waiting for them. */
   snapshot(): LeaseSnapshot[];
   /** The latest preemptions, oldest first. */
-  recentPreemptions(): PreemptionEntry[];
+  recentPreemptions(): Preemption[];
   /** The lease on exactly `resource`, if one is held. */
   get(resource: string): LeaseGrant | undefined;
   /** Takes the lease now, or throws `LEASE_HELD`. */

@@ -67,23 +67,8 @@ import { awaitHandover, beginHandover, enqueueWaiter } from "./_waiters.ts";
 
 export { isHandingOver, isPreemptible, RESERVE_MS } from "./_state.ts";
 
-/** One lease taken from its holder, for `leases` and the event stream. */
-export interface Preemption {
-  /** The resource taken over. */
-  resource: string;
-  /** Who lost it. */
-  holder: string;
-  /** The job that lost it, if a job held it. */
-  jobId: string | null;
-  /** Who took it. */
-  by: string;
-  /** The job that took it, if a job did. */
-  byJobId: string | null;
-  /** The priority that took it. */
-  byPriority: Priority;
-  /** Epoch ms. */
-  at: number;
-}
+import type { Preemption } from "../shared/schedule.ts";
+export type { Preemption };
 
 /** Options of a {@link TerritoryLeases}. */
 export interface TerritoryLeasesOptions {

@@ -22,6 +22,7 @@ import type {
   UnroutedView,
 } from "./router_snapshot.ts";
 import type { RuntimeState, ShutdownPhaseEvent, ShutdownReport } from "./snapshot.ts";
+import type { PreemptionView } from "./schedule.ts";
 
 /** Why a job is dead: see `job:dead`. */
 export type DeadReason = "exhausted" | "permanent" | "interrupted";
@@ -179,16 +180,7 @@ export interface RuntimeEventMap {
   /** An OS signal or an interrupt key arrived, and what it did. */
   "signal": { signal: string; action: "shutdown" | "force" | "ignored" };
   /** A lease was taken from its holder (a job, which is interrupted, or a preemptible one). */
-  "lease:preempted": {
-    resource: string;
-    holder: string;
-    jobId: string | null;
-    by: string;
-    byJobId: string | null;
-    byPriority: Priority;
-    /** ISO time. */
-    at: string;
-  };
+  "lease:preempted": PreemptionView;
   /** Something went wrong outside any job (a store failure, a listener). */
   "error": { where: string; error: unknown };
 }

@@ -72,6 +72,27 @@ export interface ScheduleSnapshot {
   runs: number;
 }
 
+/** One lease taken from its holder, for `leases` and the event stream. `at` is epoch ms. */
+export interface Preemption {
+  /** The resource taken over. */
+  resource: string;
+  /** Who lost it. */
+  holder: string;
+  /** The job that lost it, if a job held it. */
+  jobId: string | null;
+  /** Who took it. */
+  by: string;
+  /** The job that took it, if a job did. */
+  byJobId: string | null;
+  /** The priority that took it. */
+  byPriority: Priority;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** A {@link Preemption} as people and the control API see it: `at` is ISO 8601. */
+export type PreemptionView = Omit<Preemption, "at"> & { at: string };
+
 /** A territory lease as people see it. */
 export interface LeaseSnapshot {
   /** The resource held. */
