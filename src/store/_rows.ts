@@ -10,6 +10,7 @@ import type {
   AttemptError,
   AttemptOutcome,
   AttemptRecord,
+  JobDefinition,
   JobLogLine,
   JobProgress,
   JobRecord,
@@ -73,6 +74,20 @@ export function logLineOf(row: Row): JobLogLine {
   return { at: Number(row.at), message: String(row.message) };
 }
 
+/** What a `jobs` row says the job is: its definition, the part records and claims share. */
+function definitionOf(row: Row, json: JsonColumn): JobDefinition {
+  return {
+    kind: String(row.kind),
+    payload: String(row.payload),
+    priority: priorityAt(Number(row.priority)),
+    timeoutMs: numberOrNull(row.timeout_ms),
+    maxAttempts: Number(row.max_attempts),
+    backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
+    uniqueKey: stringOrNull(row.unique_key),
+    leases: leasesOf(row.leases, json),
+  };
+}
+
 /** A `jobs` row, with its attempts and log lines, as a record. */
 export function jobRecordOf(
   row: Row,
@@ -82,14 +97,7 @@ export function jobRecordOf(
 ): JobRecord {
   return {
     id: String(row.id),
-    kind: String(row.kind),
-    payload: String(row.payload),
-    priority: priorityAt(Number(row.priority)),
-    timeoutMs: numberOrNull(row.timeout_ms),
-    maxAttempts: Number(row.max_attempts),
-    backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
-    uniqueKey: stringOrNull(row.unique_key),
-    leases: leasesOf(row.leases, json),
+    ...definitionOf(row, json),
     state: storedJobState(String(row.state)),
     createdAt: Number(row.created_at),
     runAt: Number(row.run_at),
@@ -111,14 +119,7 @@ export function jobRecordOf(
 export function claimedJobOf(row: Row, json: JsonColumn): ClaimedJob {
   return {
     id: String(row.id),
-    kind: String(row.kind),
-    payload: String(row.payload),
-    priority: priorityAt(Number(row.priority)),
-    timeoutMs: numberOrNull(row.timeout_ms),
-    maxAttempts: Number(row.max_attempts),
-    backoff: { baseMs: Number(row.backoff_base_ms), maxMs: Number(row.backoff_max_ms) },
-    uniqueKey: stringOrNull(row.unique_key),
-    leases: leasesOf(row.leases, json),
+    ...definitionOf(row, json),
     createdAt: Number(row.created_at),
     attempt: Number(row.attempt_count),
     failures: Number(row.failures),
